@@ -1,0 +1,17 @@
+"""precisionmed: deep learning for precision medicine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def load(path: Any) -> Any:
+    """Load a trained model directory as a predictor (see :func:`precisionmed.artifacts.load`)."""
+    from precisionmed.artifacts import load as _load
+
+    return _load(path)
+
+
+__all__ = ["__version__", "load"]

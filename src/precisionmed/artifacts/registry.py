@@ -1,0 +1,63 @@
+"""Predictors by registered name, and :func:`load` for any model directory.
+
+A pillar registers its predictor class with :func:`register_predictor`; ``config.json`` names
+the pillar and the predictor kind, so :func:`load` imports only that pillar and never an
+arbitrary import path from the file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from precisionmed.artifacts.store import Artifact, read_artifact
+from precisionmed.errors import ArtifactError
+
+PILLARS = ("imaging", "genomics", "chem", "clinical", "treatment")
+
+
+class Predictor(Protocol):
+    """What :func:`load` returns: built from an :class:`Artifact`."""
+
+    @classmethod
+    def from_artifact(cls, artifact: Artifact) -> Any: ...
+
+
+_PREDICTORS: dict[str, type] = {}
+T = TypeVar("T", bound=type)
+
+
+def register_predictor(kind: str) -> Callable[[T], T]:
+    """Class decorator: make ``cls`` the predictor for model directories of ``kind``."""
+
+    def deco(cls: T) -> T:
+        _PREDICTORS[kind] = cls
+        return cls
+
+    return deco
+
+
+def load(path: str | Path) -> Any:
+    """Load a trained model directory as a predictor.
+
+    Raises
+    ------
+    ArtifactError
+        Missing or tampered files, or an unknown pillar / predictor kind.
+    """
+    artifact = read_artifact(path)
+    pillar = artifact.config["pillar"]
+    if pillar not in PILLARS:
+        raise ArtifactError(
+            f"{artifact.path}: field 'pillar' is {pillar!r}; expected one of {PILLARS}."
+        )
+    importlib.import_module(f"precisionmed.{pillar}")
+    cls = _PREDICTORS.get(artifact.kind)
+    if cls is None:
+        raise ArtifactError(
+            f"{artifact.path}: no predictor registered for kind {artifact.kind!r} "
+            f"(known: {sorted(_PREDICTORS)})."
+        )
+    return cls.from_artifact(artifact)  # type: ignore[attr-defined]

@@ -1,0 +1,27 @@
+"""State shared by the CLI's command groups: the debug flag and the consoles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+console = Console()
+console_err = Console(stderr=True)
+
+
+@dataclass
+class _State:
+    debug: bool = False
+
+
+STATE = _State()
+
+
+def print_json(obj: Any) -> None:
+    """Machine-readable output for ``--json``: plain JSON on stdout, nothing else."""
+    from precisionmed.artifacts.store import _json_default
+
+    print(json.dumps(obj, indent=2, default=_json_default))  # noqa: T201

@@ -1,0 +1,112 @@
+"""Engine callbacks: keep the best weights in memory, write per-epoch history and curves."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+
+class BestWeights(L.Callback):
+    """Remember the network's weights at the best value of ``monitor``; restore them at the end.
+
+    Every rank sees the same (globally computed) validation metrics, so every rank restores the
+    same epoch's weights.
+    """
+
+    def __init__(self, monitor: str, mode: str) -> None:
+        self.monitor = monitor
+        self.mode = mode
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def _better(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.best_score is None:
+            return True
+        return value < self.best_score if self.mode == "min" else value > self.best_score
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None:
+            available = ", ".join(sorted(trainer.callback_metrics)) or "none"
+            raise KeyError(
+                f"The monitored metric '{self.monitor}' was not logged. Available: {available}."
+            )
+        score = float(value)
+        if self._better(score):
+            self.best_score = score
+            self.best_epoch = trainer.current_epoch
+            self.best_state = copy.deepcopy(pl_module.net.state_dict())
+
+    def restore(self, pl_module: L.LightningModule) -> None:
+        if self.best_state is not None:
+            pl_module.net.load_state_dict(self.best_state)
+
+
+class EpochHistory(L.Callback):
+    """Collect one row of metrics per epoch; write ``metrics.csv`` and ``training_curve.png``."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        row: dict[str, Any] = {"epoch": trainer.current_epoch}
+        for key, value in sorted(trainer.callback_metrics.items()):
+            if key.startswith(("train_", "val_")):
+                row[key] = float(value)
+        opt = trainer.optimizers[0] if trainer.optimizers else None
+        if opt is not None:
+            row["lr"] = float(opt.param_groups[0]["lr"])
+        self.rows.append(row)
+
+    def write(self, out_dir: Path, monitor: str) -> list[Path]:
+        """Write the CSV and the PNG into ``out_dir``; return their paths."""
+        if not self.rows:
+            return []
+        out_dir.mkdir(parents=True, exist_ok=True)
+        keys: list[str] = []
+        for row in self.rows:
+            keys += [k for k in row if k not in keys]
+        csv_path = out_dir / "metrics.csv"
+        with csv_path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        return [csv_path, plot_training_curve(self.rows, out_dir / "training_curve.png", monitor)]
+
+
+def plot_training_curve(rows: list[dict[str, Any]], path: Path, monitor: str) -> Path:
+    """Loss curves (train and validation) and the monitored metric, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] + 1 for r in rows]
+    panels = ["loss"] + ([monitor] if monitor not in ("val_loss", "train_loss") else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        keys = ["train_loss", "val_loss"] if panel == "loss" else [panel]
+        for key in keys:
+            ys = [r.get(key, float("nan")) for r in rows]
+            ax.plot(epochs, ys, marker="o", ms=3, label=key)
+        ax.set_xlabel("epoch")
+        ax.set_title(panel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
