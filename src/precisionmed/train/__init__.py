@@ -9,6 +9,7 @@ from precisionmed.train.engine import (
     make_loader,
     predict_outputs,
 )
+from precisionmed.train.evaluation import bootstrap_ci, calibration_bins, expected_calibration_error
 from precisionmed.train.module import EngineModule
 
 __all__ = [
@@ -16,7 +17,10 @@ __all__ = [
     "EngineModule",
     "FitResult",
     "TrainConfig",
+    "bootstrap_ci",
+    "calibration_bins",
     "cross_validate",
+    "expected_calibration_error",
     "fit",
     "make_loader",
     "predict_outputs",
