@@ -20,9 +20,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("PRECISIONMED_DATA_MIRROR") and SHARED_DATA.is_dir():
         os.environ["PRECISIONMED_DATA_MIRROR"] = str(SHARED_DATA)
     if "PRECISIONMED_CACHE" not in os.environ:
-        cache = config.cache.mkdir("precisionmed-cache") if config.cache else None
-        if cache is not None:
-            os.environ["PRECISIONMED_CACHE"] = str(cache)
+        cache_plugin = getattr(config, "cache", None)
+        if cache_plugin is not None:
+            cache = cache_plugin.mkdir("precisionmed-cache")
+        else:
+            import tempfile
+
+            cache = Path(tempfile.mkdtemp(prefix="precisionmed-cache-"))
+        os.environ["PRECISIONMED_CACHE"] = str(cache)
     import torch
 
     torch.set_num_threads(2)

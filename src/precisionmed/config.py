@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from precisionmed.errors import ConfigError
 
 
 def _default_cache() -> Path:
@@ -18,21 +20,48 @@ class Settings(BaseSettings):
     Attributes
     ----------
     cache : Path
-        Where downloaded datasets are kept (``PRECISIONMED_CACHE``).
+        Where downloaded datasets are kept (``PRECISIONMED_CACHE``, default
+        ``~/.cache/precisionmed``; ``~`` is expanded).
     data_mirror : str or None
-        A local folder laid out like the canonical data tree, or an http(s) base URL, tried
-        before each file's canonical URL (``PRECISIONMED_DATA_MIRROR``).
+        A local folder laid out like the canonical data tree (a path or a ``file://`` URL), or an
+        http(s) base URL, tried before each file's canonical URL (``PRECISIONMED_DATA_MIRROR``).
+        Empty means none.
     download_timeout : float
-        Seconds to wait for a server before giving up on it.
+        Seconds to wait for a server (to connect, or between two reads) before giving up on it
+        (``PRECISIONMED_DOWNLOAD_TIMEOUT``).
     """
 
     model_config = SettingsConfigDict(env_prefix="PRECISIONMED_", extra="ignore")
 
     cache: Path = Field(default_factory=_default_cache)
     data_mirror: str | None = None
-    download_timeout: float = 60.0
+    download_timeout: float = Field(default=60.0, gt=0)
+
+    @field_validator("cache")
+    @classmethod
+    def _expand_cache(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("data_mirror")
+    @classmethod
+    def _blank_mirror_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
 
 def get_settings() -> Settings:
-    """Read the settings from the environment now (never cached, so tests can change them)."""
-    return Settings()
+    """Read the settings from the environment now (never cached, so tests can change them).
+
+    Raises
+    ------
+    ConfigError
+        An environment variable has a value of the wrong type or range.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PRECISIONMED_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']} "
+            f"(got {err.get('input')!r})"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid precisionmed settings in the environment: {problems}") from None

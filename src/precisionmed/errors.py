@@ -19,7 +19,7 @@ the message on one line and exits non-zero; the service maps these errors to 4xx
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from typing import TYPE_CHECKING, Any
 
 
 class PrecisionMedError(Exception):
@@ -35,17 +35,58 @@ class SchemaError(DataFormatError):
 
 
 class ChecksumError(PrecisionMedError):
-    """A file's checksum differs from the one recorded in the catalog or artefact."""
+    """A file's checksum differs from the one recorded in the catalog or artefact.
 
-    def __init__(self, path: object, algorithm: str, expected: str, actual: str) -> None:
+    Parameters
+    ----------
+    path : str or Path
+        The file (a local path, or a catalog path).
+    algorithm : str
+        ``"sha256"`` or ``"md5"``.
+    expected, actual : str
+        Hex digests.
+    source : str or None
+        Where the bytes came from, when not a local file (a URL).
+    hint : str or None
+        What happened to the file and what to do; a generic sentence by default.
+    """
+
+    def __init__(
+        self,
+        path: object,
+        algorithm: str,
+        expected: str,
+        actual: str,
+        *,
+        source: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.path = str(path)
         self.algorithm = algorithm
         self.expected = expected
         self.actual = actual
-        super().__init__(
-            f"{self.path}: {algorithm} checksum mismatch: expected {expected}, got {actual}. "
+        self.source = source
+        self.hint = hint or (
             "The file is corrupt or truncated and was not used; delete it and fetch it again."
         )
+        origin = f" (from {source})" if source else ""
+        super().__init__(
+            f"{self.path}{origin}: {algorithm} checksum mismatch: expected {expected}, "
+            f"got {actual}. {self.hint}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields must survive pickling (e.g. an error raised in a DataLoader worker).
+        return (
+            _rebuild_checksum_error,
+            (self.path, self.algorithm, self.expected, self.actual, self.source, self.hint),
+        )
+
+
+def _rebuild_checksum_error(
+    path: str, algorithm: str, expected: str, actual: str, source: str | None, hint: str | None
+) -> ChecksumError:
+    return ChecksumError(path, algorithm, expected, actual, source=source, hint=hint)
 
 
 class DownloadError(PrecisionMedError):
@@ -63,8 +104,29 @@ class ArtifactError(PrecisionMedError):
     """A model artefact directory is missing, incomplete or has been tampered with."""
 
 
-class NotFittedError(PrecisionMedError, _SklearnNotFittedError):
-    """An estimator was used before it was fitted (also a scikit-learn NotFittedError)."""
+if TYPE_CHECKING:
+    from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+    class NotFittedError(PrecisionMedError, _SklearnNotFittedError):
+        """An estimator was used before it was fitted (also a scikit-learn NotFittedError)."""
+
+else:
+
+    def __getattr__(name: str) -> Any:
+        # NotFittedError subclasses scikit-learn's, and importing scikit-learn takes over a
+        # second: it is built on first use so that `import precisionmed.errors` (and with it
+        # `precisionmed --help`, `precisionmed data list`) stays instant (PEP 562).
+        if name != "NotFittedError":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+        class NotFittedError(PrecisionMedError, _SklearnNotFittedError):
+            """An estimator was used before it was fitted (also a scikit-learn NotFittedError)."""
+
+        NotFittedError.__module__ = __name__
+        NotFittedError.__qualname__ = "NotFittedError"
+        globals()["NotFittedError"] = NotFittedError
+        return NotFittedError
 
 
 class ConfigError(PrecisionMedError, ValueError):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from precisionmed.cli.state import console, print_json
@@ -30,11 +33,23 @@ def list_(
 
     specs = list_datasets(modality)
     if as_json:
-        print_json([{"name": s.name, "modality": s.modality, "task": s.task} for s in specs])
+        print_json(
+            [
+                {
+                    "name": s.name,
+                    "modality": s.modality,
+                    "task": s.task,
+                    "files": len(s.files),
+                    "size": s.total_size,
+                    "license": s.license,
+                }
+                for s in specs
+            ]
+        )
         return
-    table = Table("name", "modality", "task", "files", "licence")
+    table = Table("name", "modality", "task", "files", "size", "licence")
     for s in specs:
-        table.add_row(s.name, s.modality, s.task, str(len(s.files)), s.license)
+        table.add_row(s.name, s.modality, s.task, str(len(s.files)), _size(s.total_size), s.license)
     console.print(table)
 
 
@@ -45,44 +60,67 @@ def info(
 ) -> None:
     """Show a dataset's files, URLs, checksums, licence and citation."""
     from precisionmed.data import get_dataset
+    from precisionmed.data.fetch import available_locally
 
     s = get_dataset(name)
-    record = {
+    local = {f.path: available_locally(f) for f in s.files}
+    record: dict[str, Any] = {
         "name": s.name,
         "modality": s.modality,
         "task": s.task,
         "description": s.description,
         "license": s.license,
         "citation": s.citation,
-        "files": [{"path": f.path, "url": f.url, "checksum": f.checksum} for f in s.files],
+        "extra": s.extra,
+        "files": [
+            {
+                "path": f.path,
+                "url": f.url,
+                "checksum": f.checksum,
+                "size": f.size,
+                "local": None if local[f.path] is None else str(local[f.path]),
+            }
+            for f in s.files
+        ],
     }
     if as_json:
         print_json(record)
         return
-    for key in ("name", "modality", "task", "description", "license", "citation"):
-        console.print(f"[bold]{key}:[/] {record[key]}", highlight=False)
-    table = Table("path", "url", "checksum")
+    # Plain lines rather than a table: URLs and checksums must be copyable in full.
+    for key in ("name", "modality", "task", "description", "license", "citation", "extra"):
+        if record[key]:
+            console.print(f"[bold]{key}:[/] {escape(str(record[key]))}", highlight=False)
+    console.print(f"[bold]files:[/] {len(s.files)} ({_size(s.total_size)})", highlight=False)
     for f in s.files:
-        table.add_row(f.path, f.url, f.checksum)
-    console.print(table)
+        where = escape(str(local[f.path])) if local[f.path] else "not on this machine"
+        console.print(
+            f"  {escape(f.path)}\n    url: {escape(f.url)}\n    checksum: {f.checksum}"
+            f"\n    size: {_size(f.size)}\n    local: {where}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
 def fetch(
-    names: list[str],
-    force: bool = typer.Option(False, help="Download again even if the cache holds the file."),
+    names: list[str] = typer.Argument(..., help="Datasets to fetch."),
+    force: bool = typer.Option(
+        False, "--force", help="Fetch again even if the cache holds the file (replaces a bad one)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Download (from mirror or canonical URL) and verify the files of datasets."""
     from precisionmed.data import fetch_file, get_dataset
 
+    specs = [get_dataset(name) for name in names]  # unknown names fail before any download
     out = []
-    for name in names:
-        for f in get_dataset(name).files:
+    for spec in specs:
+        name = spec.name
+        for f in spec.files:
             path = fetch_file(f, force=force, progress=not as_json)
             out.append({"dataset": name, "file": f.path, "local": str(path), "status": "OK"})
             if not as_json:
-                console.print(f"[green]OK[/] {f.path} -> {path}", highlight=False)
+                console.print(f"[green]OK[/] {f.path} -> {path}", highlight=False, soft_wrap=True)
     if as_json:
         print_json(out)
 
@@ -94,23 +132,20 @@ def verify(
 ) -> None:
     """Check every locally available file (cache, local mirror) against its checksum.
 
-    Files that are not on this machine are reported as ABSENT; exit code 1 if any file is bad.
+    Files that are not on this machine are reported as ABSENT (listed only for named datasets);
+    exit code 1 if any file is BAD.
     """
     from precisionmed.data import iter_files
-    from precisionmed.data.fetch import available_locally, verify_file
+    from precisionmed.data.fetch import verify_local
     from precisionmed.errors import ChecksumError
 
     rows, bad = [], 0
     for spec, f in iter_files(names or None):
-        path = available_locally(f)
-        if path is None:
-            status, detail = "ABSENT", ""
-        else:
-            try:
-                verify_file(path, f)
-                status, detail = "OK", str(path)
-            except ChecksumError as exc:
-                status, detail, bad = "BAD", str(exc), bad + 1
+        try:
+            path = verify_local(f)
+            status, detail = ("ABSENT", "") if path is None else ("OK", str(path))
+        except ChecksumError as exc:
+            status, detail, bad = "BAD", str(exc), bad + 1
         rows.append({"dataset": spec.name, "file": f.path, "status": status, "detail": detail})
     if as_json:
         print_json(rows)
@@ -119,8 +154,9 @@ def verify(
         for r in rows:
             if r["status"] != "ABSENT" or names:
                 console.print(
-                    f"[{colour[r['status']]}]{r['status']:6}[/] {r['file']}  {r['detail']}",
+                    f"[{colour[r['status']]}]{r['status']:6}[/] {r['file']}  {escape(r['detail'])}",
                     highlight=False,
+                    soft_wrap=True,
                 )
         counts = {s: sum(r["status"] == s for r in rows) for s in ("OK", "BAD", "ABSENT")}
         console.print(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from precisionmed import __version__
@@ -50,7 +49,9 @@ def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    debug: bool = typer.Option(
+        False, "--debug", envvar="PRECISIONMED_DEBUG", help="Show full tracebacks on errors."
+    ),
 ) -> None:
     """precisionmed: imaging, clinical prediction and more, from one command."""
     STATE.debug = debug
@@ -60,26 +61,34 @@ _register_pillars()
 
 
 def main() -> None:
-    """Entry point: run the app, turning our errors into one clear line."""
+    """Entry point: run the app, turning our errors into one clear line on stderr, exit code 1."""
+    from rich.markup import escape
+
     from precisionmed.errors import PrecisionMedError
 
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        # standalone_mode=False: a command's `typer.Exit(code)` comes back as the return value
+        # (and usage errors as exceptions) instead of exiting from inside Typer.
+        code = app(standalone_mode=False)
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         console_err.print("Aborted.")
-        sys.exit(130)
+        sys.exit(1)
+    except typer.TyperException as exc:  # usage errors: Typer's own message, exit code 2
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            console_err.print(f"error: {escape(exc.format_message())}", highlight=False)
+        sys.exit(exc.exit_code)
     except (PrecisionMedError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         if STATE.debug:
             raise
-        console_err.print(
-            f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True
-        )
+        message = " ".join(str(exc).split())  # one line, whatever the message holds
+        console_err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from precisionmed.data.catalog import (
     load_dataset,
     register_dataset,
 )
-from precisionmed.data.fetch import fetch_file, verify_file
+from precisionmed.data.fetch import fetch_file, verify_file, verify_local
 from precisionmed.data.splits import kfold_indices, train_val_test_indices
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "register_dataset",
     "train_val_test_indices",
     "verify_file",
+    "verify_local",
 ]

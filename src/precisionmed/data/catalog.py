@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from precisionmed.errors import ConfigError, DatasetNotFoundError
@@ -42,19 +42,40 @@ class DataFile:
 
     def __post_init__(self) -> None:
         algo, _, digest = self.checksum.partition(":")
-        if algo not in ("sha256", "md5") or not digest:
+        length = _DIGEST_LENGTH.get(algo)
+        if length is None or len(digest) != length or not _is_hex(digest):
             raise ConfigError(
-                f"DataFile {self.path}: checksum must be 'sha256:<hex>' or 'md5:<hex>'. "
-                f"Got {self.checksum!r} instead."
+                f"DataFile {self.path}: checksum must be 'sha256:<64 hex digits>' or "
+                f"'md5:<32 hex digits>'. Got {self.checksum!r} instead."
+            )
+        parts = PurePosixPath(self.path).parts
+        if not parts or self.path.startswith("/") or "\\" in self.path or ".." in parts:
+            # The path is joined to the cache and mirror roots: it must stay inside them.
+            raise ConfigError(
+                f"DataFile path must be relative, '/'-separated and without '..' "
+                f"(e.g. 'imaging/medmnist/breastmnist.npz'). Got {self.path!r} instead."
+            )
+        if not self.url.startswith(("https://", "http://")):
+            raise ConfigError(
+                f"DataFile {self.path}: url must be an http(s) URL. Got {self.url!r} instead."
             )
 
     @property
     def algorithm(self) -> str:
+        """``"sha256"`` or ``"md5"``."""
         return self.checksum.partition(":")[0]
 
     @property
     def digest(self) -> str:
+        """The expected hex digest, lower case."""
         return self.checksum.partition(":")[2].lower()
+
+
+_DIGEST_LENGTH = {"sha256": 64, "md5": 32}
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 Loader = Callable[..., Any]
@@ -98,6 +119,7 @@ class DatasetSpec:
 
     @property
     def total_size(self) -> int | None:
+        """Sum of the files' sizes in bytes, or None if any size is unknown."""
         sizes = [f.size for f in self.files]
         return None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
 

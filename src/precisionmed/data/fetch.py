@@ -4,59 +4,92 @@ Order of sources for one :class:`~precisionmed.data.catalog.DataFile`:
 
 1. the cache (``PRECISIONMED_CACHE``): used if present and its checksum matches; a file there
    whose checksum does not match raises :class:`ChecksumError` (never used, never silently
-   replaced: ``fetch_file(..., force=True)`` downloads it again);
-2. the mirror (``PRECISIONMED_DATA_MIRROR``): a local folder (its file is verified and used in
-   place, nothing is copied) or an http(s) base URL (downloaded into the cache);
-3. the canonical URL (downloaded into the cache).
+   replaced: ``fetch_file(..., force=True)`` fetches it again);
+2. a local mirror folder (``PRECISIONMED_DATA_MIRROR`` set to a path or ``file://`` URL): its
+   file is verified and used in place, nothing is copied; a corrupt mirror file raises
+   :class:`ChecksumError`;
+3. an http(s) mirror (``PRECISIONMED_DATA_MIRROR`` set to a base URL), then the canonical URL:
+   each downloaded into the cache.
 
-A download is written to ``<name>.part``, its size checked against ``Content-Length`` and its
-checksum against the catalog, and only then renamed into place.
+A download is streamed to a temporary file beside its cache entry, its length checked against
+``Content-Length`` and its checksum against the catalog, and only then renamed into place: the
+cache never holds a partial or unverified file. When every source fails, the error names each
+source tried and why it failed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
-
-import requests
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from precisionmed.config import get_settings
 from precisionmed.data.catalog import DataFile
 from precisionmed.errors import ChecksumError, DownloadError
 
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
 _CHUNK = 1 << 20
-# (path, size, mtime_ns) -> digest: a file is hashed once per process unless it changes.
-_DIGESTS: dict[tuple[str, int, int, str], str] = {}
+# Digests already computed in this process, keyed by the file's identity and change times.
+_DIGESTS: dict[tuple[str, int, int, int, int, str], str] = {}
+# A digest is remembered only for a file unchanged for this long (see file_digest).
+_SETTLED_NS = 2_000_000_000
 
 
 def file_digest(path: Path, algorithm: str) -> str:
-    """Hex digest of ``path`` with ``algorithm`` (``"sha256"`` or ``"md5"``)."""
+    """Hex digest of the file ``path`` with ``algorithm`` (``"sha256"`` or ``"md5"``).
+
+    A file is hashed once per process while it stays unchanged (same inode, size, mtime and
+    ctime). Like git's "racily clean" rule, a digest is remembered only when the file's last
+    change is older than two seconds, so that an edit within one filesystem clock tick of the
+    hashing is never missed; ctime cannot be set from user space, so ``touch -r`` after an
+    edit does not hide it either.
+    """
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, algorithm)
-    if key not in _DIGESTS:
-        h = hashlib.new(algorithm, usedforsecurity=False)
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                h.update(chunk)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
+    key = (
+        str(path.resolve()),
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        algorithm,
+    )
+    if key in _DIGESTS:
+        return _DIGESTS[key]
+    h = hashlib.new(algorithm, usedforsecurity=False)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS:
+        _DIGESTS[key] = digest
+    return digest
 
 
-def verify_file(path: Path, spec: DataFile) -> None:
-    """Raise :class:`ChecksumError` unless ``path`` has the checksum ``spec`` declares."""
+def verify_file(path: Path, spec: DataFile, *, hint: str | None = None) -> None:
+    """Raise :class:`ChecksumError` unless ``path`` has the checksum ``spec`` declares.
+
+    Parameters
+    ----------
+    path : Path
+        The local file.
+    spec : DataFile
+        The catalog entry with the expected checksum.
+    hint : str or None
+        The sentence the error ends with (what happened to the file, what to do).
+    """
     actual = file_digest(path, spec.algorithm)
     if actual != spec.digest:
-        raise ChecksumError(path, spec.algorithm, spec.digest, actual)
+        raise ChecksumError(path, spec.algorithm, spec.digest, actual, hint=hint)
 
 
 def cache_path(spec: DataFile) -> Path:
@@ -64,12 +97,18 @@ def cache_path(spec: DataFile) -> Path:
     return get_settings().cache / spec.path
 
 
+def _is_url(mirror: str) -> bool:
+    return mirror.startswith(("http://", "https://"))
+
+
 def local_mirror_path(spec: DataFile) -> Path | None:
-    """The file in a local mirror folder, if a local mirror is configured."""
+    """The file in a local mirror folder, if a local mirror is configured (it may not exist)."""
     mirror = get_settings().data_mirror
-    if not mirror or mirror.startswith(("http://", "https://")):
+    if not mirror or _is_url(mirror):
         return None
-    return Path(mirror).expanduser() / spec.path
+    mirror = mirror.removeprefix("file://")
+    # Absolute: a returned path must stay valid if the caller changes directory.
+    return Path(mirror).expanduser().absolute() / spec.path
 
 
 def available_locally(spec: DataFile) -> Path | None:
@@ -80,32 +119,105 @@ def available_locally(spec: DataFile) -> Path | None:
     return None
 
 
-def _sources(spec: DataFile) -> list[str]:
+_CACHE_HINT = (
+    "The cached copy is corrupt or truncated and was not used; fetch it again with force=True "
+    "('precisionmed data fetch DATASET --force') or delete it."
+)
+
+
+def _mirror_hint(spec: DataFile) -> str:
+    return (
+        "The local mirror's copy (PRECISIONMED_DATA_MIRROR) is corrupt or truncated and was not "
+        f"used; replace it with the file from {spec.url}."
+    )
+
+
+def verify_local(spec: DataFile) -> Path | None:
+    """Verify the local file that would serve ``spec`` (see :func:`available_locally`).
+
+    Returns
+    -------
+    Path or None
+        The verified file, or None if neither the cache nor a local mirror holds it.
+
+    Raises
+    ------
+    ChecksumError
+        The file has the wrong checksum (the message says what to do).
+    """
+    path = available_locally(spec)
+    if path is not None:
+        hint = _CACHE_HINT if path == cache_path(spec) else _mirror_hint(spec)
+        verify_file(path, spec, hint=hint)
+    return path
+
+
+def download_sources(spec: DataFile) -> list[tuple[str, str]]:
+    """``(label, url)`` pairs to download ``spec`` from, in order: http(s) mirror, canonical."""
     mirror = get_settings().data_mirror
     urls = []
-    if mirror and mirror.startswith(("http://", "https://")):
-        urls.append(mirror.rstrip("/") + "/" + spec.path)
-    urls.append(spec.url)
+    if mirror and _is_url(mirror):
+        urls.append(("mirror", mirror.rstrip("/") + "/" + quote(spec.path)))
+    if not urls or urls[0][1] != spec.url:
+        urls.append(("canonical", spec.url))
     return urls
+
+
+def _content_length(resp: requests.Response) -> int | None:
+    try:
+        return int(resp.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
 
 
 def download(url: str, dest: Path, *, progress: bool = True, timeout: float | None = None) -> None:
     """Stream ``url`` into ``dest`` (via ``dest.part``), checking the length the server announced.
 
+    ``dest`` appears only once the whole body arrived; on any failure nothing is left behind.
+    The bytes are requested without content encoding, so they are the file's own bytes.
+
+    Parameters
+    ----------
+    url : str
+        http(s) URL.
+    dest : Path
+        Where to write the file (its folder is created).
+    progress : bool
+        Show a progress bar on stderr.
+    timeout : float or None
+        Seconds to wait to connect or between reads (default: the settings'
+        ``download_timeout``).
+
     Raises
     ------
     DownloadError
-        HTTP error, connection failure, or fewer bytes than ``Content-Length`` (truncated).
+        HTTP status other than 200, connection failure or time-out, or fewer bytes than
+        ``Content-Length`` (a truncated transfer).
     """
+    # Imported here: `precisionmed data list/verify` and cache hits never need them.
+    import requests
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     timeout = timeout if timeout is not None else get_settings().download_timeout
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    received = 0
+    received, expected = 0, None
+    resp: requests.Response | None = None
     try:
-        with requests.get(url, stream=True, timeout=timeout) as resp:
+        with requests.get(
+            url, stream=True, timeout=timeout, headers={"Accept-Encoding": "identity"}
+        ) as resp:
             if resp.status_code != 200:
                 raise DownloadError(f"{url}: HTTP {resp.status_code} {resp.reason}")
-            expected = int(resp.headers.get("Content-Length", 0)) or None
+            expected = _content_length(resp)
             with (
                 part.open("wb") as out,
                 Progress(
@@ -114,6 +226,7 @@ def download(url: str, dest: Path, *, progress: bool = True, timeout: float | No
                     DownloadColumn(),
                     TransferSpeedColumn(),
                     TimeRemainingColumn(),
+                    console=Console(stderr=True),
                     disable=not progress,
                     transient=True,
                 ) as bar,
@@ -125,13 +238,18 @@ def download(url: str, dest: Path, *, progress: bool = True, timeout: float | No
                     bar.update(task, advance=len(chunk))
         if expected is not None and received != expected:
             raise DownloadError(f"{url}: truncated download: got {received} of {expected} bytes")
+        os.replace(part, dest)
     except requests.RequestException as exc:
+        if resp is not None and expected is not None:
+            # Bytes that came over the wire, including a partial chunk never handed to us.
+            received = max(received, int(getattr(resp.raw, "tell", lambda: 0)()))
+        if expected is not None and received < expected:
+            reason = f"truncated download: connection lost after {received} of {expected} bytes"
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        raise DownloadError(f"{url}: {reason}") from exc
+    finally:
         part.unlink(missing_ok=True)
-        raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
-    except DownloadError:
-        part.unlink(missing_ok=True)
-        raise
-    os.replace(part, dest)
 
 
 def fetch_file(
@@ -148,44 +266,72 @@ def fetch_file(
     spec : DataFile
         The catalog entry.
     force : bool
-        Re-download even if the cache holds the file (a corrupt cached file is replaced).
+        Ignore the cached copy, even a corrupt one, and fetch the file again (from a local
+        mirror, which then serves it and the cached copy is removed, or by download, which
+        replaces the cached copy only once verified).
     progress : bool
         Show a progress bar while downloading.
+    downloader : callable
+        ``downloader(url, dest, progress=bool)``, as :func:`download` (injectable for tests).
+
+    Returns
+    -------
+    Path
+        The cache entry, or the local mirror's file.
 
     Raises
     ------
     ChecksumError
-        A cached or local-mirror file, or every downloaded copy, has the wrong checksum.
+        The cached or local-mirror file has the wrong checksum, or every source delivered
+        a file with the wrong checksum (nothing is written to the cache).
     DownloadError
-        No source could deliver the file.
+        No source could deliver the file; the message names each source tried and why it failed.
     """
     cached = cache_path(spec)
     if cached.is_file() and not force:
-        verify_file(cached, spec)
+        verify_file(cached, spec, hint=_CACHE_HINT)
         return cached
     local = local_mirror_path(spec)
-    if local is not None and local.is_file() and not force:
-        verify_file(local, spec)
+    if local is not None and local.is_file():
+        verify_file(local, spec, hint=_mirror_hint(spec))
+        if force:  # the mirror serves the file from now on: drop the copy that would shadow it
+            cached.unlink(missing_ok=True)
         return local
 
-    failures: list[str] = []
-    bad_checksum: ChecksumError | None = None
-    for url in _sources(spec):
-        tmp = cached.with_name(cached.name + ".download")
+    tried = [f"local mirror {local}: no such file"] if local is not None else []
+    bad: list[ChecksumError] = []
+    for label, url in download_sources(spec):
+        # A unique name: two processes fetching the same file never write into one temp file.
+        tmp = cached.with_name(f"{cached.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.download")
         try:
             downloader(url, tmp, progress=progress)
             verify_file(tmp, spec)
+            os.replace(tmp, cached)
+            return cached
         except DownloadError as exc:
-            failures.append(str(exc))
-            continue
+            tried.append(f"{label} {exc}")
         except ChecksumError as exc:
+            bad.append(exc)
+            tried.append(
+                f"{label} {url}: {exc.algorithm} checksum mismatch: expected {exc.expected}, "
+                f"got {exc.actual}"
+            )
+        finally:  # never leave a partial or unverified file in the cache
             tmp.unlink(missing_ok=True)
-            bad_checksum = ChecksumError(url, exc.algorithm, exc.expected, exc.actual)
-            failures.append(str(bad_checksum))
-            continue
-        os.replace(tmp, cached)
-        return cached
-    if bad_checksum is not None and len(failures) == 1:
-        raise bad_checksum
-    where = f"; local mirror has no {local}" if local is not None else ""
-    raise DownloadError(f"Could not fetch {spec.path}{where}. Tried: " + " | ".join(failures))
+            tmp.with_name(tmp.name + ".part").unlink(missing_ok=True)
+        log.warning("could not fetch %s: %s", spec.path, tried[-1])
+    downloads = [u for _, u in download_sources(spec)]
+    if len(bad) == len(downloads):
+        actual = ", ".join(dict.fromkeys(e.actual for e in bad))
+        raise ChecksumError(
+            spec.path,
+            spec.algorithm,
+            spec.digest,
+            actual,
+            source=" and ".join(downloads),
+            hint="The download was discarded; nothing was written to the cache.",
+        )
+    raise DownloadError(
+        f"Could not fetch {spec.path}; nothing was written to the cache. Tried: "
+        + " | ".join(tried)
+    )
