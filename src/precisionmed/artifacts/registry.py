@@ -53,7 +53,13 @@ def load(path: str | Path) -> Any:
         raise ArtifactError(
             f"{artifact.path}: field 'pillar' is {pillar!r}; expected one of {PILLARS}."
         )
-    importlib.import_module(f"precisionmed.{pillar}")
+    try:
+        importlib.import_module(f"precisionmed.{pillar}")
+    except ImportError as exc:
+        raise ArtifactError(
+            f"{artifact.path}: the model needs the '{pillar}' pillar, which cannot be imported "
+            f"({exc}); pip install 'precisionmed[{pillar}]'."
+        ) from exc
     cls = _PREDICTORS.get(artifact.kind)
     if cls is None:
         raise ArtifactError(

@@ -131,15 +131,28 @@ class Artifact:
     def kind(self) -> str:
         return str(self.config["kind"])
 
+    def _checked(self, name: str) -> Path:
+        """A model file that ``config.json`` records (and :func:`read_artifact` verified)."""
+        if name not in self.config.get("files", {}):
+            raise ArtifactError(
+                f"{self.path / name}: not recorded in {CONFIG} (this model directory has "
+                f"{sorted(self.config.get('files', {}))}); it will not be loaded unchecked."
+            )
+        return self.path / name
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The torch weights (safetensors: no code runs on load)."""
-        return load_file(str(self.path / WEIGHTS))
+        return load_file(str(self._checked(WEIGHTS)))
 
     def estimator(self, trusted: list[str] | None = None) -> Any:
-        """The skops-stored estimator, loading only the types skops reports plus ``trusted``."""
+        """The skops-stored estimator, loading only the types skops reports plus ``trusted``.
+
+        Types from scikit-learn, scikit-survival, NumPy, SciPy and precisionmed are trusted,
+        as are those listed in ``config.json`` under ``skops_trusted`` and in ``trusted``.
+        """
         import skops.io as sio
 
-        path = self.path / SKOPS
+        path = self._checked(SKOPS)
         unknown = sio.get_untrusted_types(file=path)
         allowed = set(self.config.get("skops_trusted", [])) | set(trusted or [])
         safe_prefixes = ("sklearn.", "sksurv.", "numpy.", "scipy.", "precisionmed.")
@@ -173,7 +186,13 @@ def read_artifact(path: str | Path) -> Artifact:
     for key in ("kind", "pillar", "files"):
         if key not in config:
             raise ArtifactError(f"{cfg_path}: field '{key}' is missing.")
+    if not isinstance(config["files"], dict):
+        raise ArtifactError(f"{cfg_path}: field 'files' must map file names to sha256 digests.")
     for name, digest in config["files"].items():
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise ArtifactError(
+                f"{cfg_path}: field 'files' names {name!r}; expected a file name inside {root}."
+            )
         fpath = root / name
         if not fpath.is_file():
             raise ArtifactError(f"{fpath}: recorded in {CONFIG} but missing.")

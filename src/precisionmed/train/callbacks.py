@@ -11,12 +11,15 @@ from typing import Any
 import lightning as L
 import torch
 
+from precisionmed.errors import ConfigError
+
 
 class BestWeights(L.Callback):
     """Remember the network's weights at the best value of ``monitor``; restore them at the end.
 
     Every rank sees the same (globally computed) validation metrics, so every rank restores the
-    same epoch's weights.
+    same epoch's weights. The validation metrics of that epoch are kept too: they are the
+    metrics of the restored network, so no further validation pass is needed.
     """
 
     def __init__(self, monitor: str, mode: str) -> None:
@@ -25,6 +28,7 @@ class BestWeights(L.Callback):
         self.best_score: float | None = None
         self.best_epoch: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_metrics: dict[str, float] = {}
 
     def _better(self, value: float) -> bool:
         if math.isnan(value):
@@ -36,21 +40,27 @@ class BestWeights(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        value = trainer.callback_metrics.get(self.monitor)
+        metrics = trainer.callback_metrics
+        value = metrics.get(self.monitor)
         if value is None:
-            available = ", ".join(sorted(trainer.callback_metrics)) or "none"
-            raise KeyError(
-                f"The monitored metric '{self.monitor}' was not logged. Available: {available}."
+            available = ", ".join(sorted(k for k in metrics if k.startswith("val_"))) or "none"
+            raise ConfigError(
+                f"TrainConfig.monitor is '{self.monitor}', but no such validation metric was "
+                f"logged; the validation metrics are: {available}. Set monitor to one of these, "
+                f"or pass a metrics_fn that returns '{self.monitor.removeprefix('val_')}'."
             )
         score = float(value)
         if self._better(score):
             self.best_score = score
             self.best_epoch = trainer.current_epoch
-            self.best_state = copy.deepcopy(pl_module.net.state_dict())
+            net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
+            self.best_state = copy.deepcopy(net.state_dict())
+            self.best_metrics = {k: float(v) for k, v in metrics.items() if k.startswith("val_")}
 
     def restore(self, pl_module: L.LightningModule) -> None:
         if self.best_state is not None:
-            pl_module.net.load_state_dict(self.best_state)
+            net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
+            net.load_state_dict(self.best_state)
 
 
 class EpochHistory(L.Callback):
@@ -66,9 +76,10 @@ class EpochHistory(L.Callback):
         for key, value in sorted(trainer.callback_metrics.items()):
             if key.startswith(("train_", "val_")):
                 row[key] = float(value)
-        opt = trainer.optimizers[0] if trainer.optimizers else None
-        if opt is not None:
-            row["lr"] = float(opt.param_groups[0]["lr"])
+        # The rate used during this epoch (epoch schedulers have already stepped by now).
+        lr = getattr(pl_module, "epoch_lr", None)
+        if lr is not None:
+            row["lr"] = lr
         self.rows.append(row)
 
     def write(self, out_dir: Path, monitor: str) -> list[Path]:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from precisionmed.errors import ConfigError
 
@@ -24,10 +24,15 @@ class TrainConfig(BaseModel):
     lr, weight_decay, momentum : float
         Optimiser parameters (``momentum`` for SGD only).
     scheduler : {"none", "cosine", "step", "plateau"}
-        Learning-rate schedule, stepped once per epoch.
+        Learning-rate schedule, stepped once per epoch: cosine annealing to 0 over
+        ``max_epochs``; ``lr_gamma`` times every ``lr_step_size`` epochs (default
+        ``max_epochs // 3``); or ``lr_gamma`` times when ``monitor`` has not improved for
+        ``lr_patience`` epochs (default ``patience // 2``).
+    lr_step_size, lr_gamma, lr_patience
+        Parameters of the ``step`` and ``plateau`` schedules.
     monitor : str
-        Validation metric for early stopping and best-checkpoint selection, e.g. ``"val_loss"``
-        or ``"val_auc"``.
+        Validation metric for early stopping and best-checkpoint selection: ``"val_loss"`` or
+        ``"val_<name>"`` for a ``<name>`` the ``metrics_fn`` returns (e.g. ``"val_auc"``).
     mode : {"min", "max"}
         Whether ``monitor`` improves downwards or upwards.
     patience : int
@@ -44,41 +49,74 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_epochs: int = Field(20, ge=1)
-    batch_size: int = Field(128, ge=1)
+    max_epochs: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=128, ge=1)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
     scheduler: Literal["none", "cosine", "step", "plateau"] = "none"
+    lr_step_size: int | None = Field(default=None, ge=1)
+    lr_gamma: float = Field(default=0.1, gt=0, lt=1)
+    lr_patience: int | None = Field(default=None, ge=0)
     monitor: str = "val_loss"
     mode: Literal["min", "max"] = "min"
-    patience: int = Field(5, ge=1)
-    min_delta: float = Field(0.0, ge=0)
+    patience: int = Field(default=5, ge=1)
+    min_delta: float = Field(default=0.0, ge=0)
     seed: int = 0
     accelerator: str = "cpu"
-    devices: int = Field(1, ge=1)
+    devices: int = Field(default=1, ge=1)
     strategy: str = "auto"
-    num_nodes: int = Field(1, ge=1)
-    num_workers: int = Field(0, ge=0)
+    num_nodes: int = Field(default=1, ge=1)
+    num_workers: int = Field(default=0, ge=0)
     progress: bool = True
     deterministic: bool = False
     gradient_clip: float | None = None
 
+    @field_validator("monitor")
+    @classmethod
+    def _monitor_is_validation_metric(cls, value: str) -> str:
+        if not value.startswith("val_") or value == "val_":
+            raise ValueError(
+                "must name a validation metric, 'val_loss' or 'val_<name>' for a <name> the "
+                "metrics_fn returns (e.g. 'val_auc')"
+            )
+        return value
+
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
-        """Read a config from a YAML file; errors name the file and the field."""
+        """Read a config from a YAML mapping of field names to values.
+
+        Raises
+        ------
+        ConfigError
+            The file cannot be read or parsed, is not a mapping, or a field is unknown or has
+            a bad value; the message names the file (and line) and the field.
+        """
         path = Path(path)
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read YAML ({exc})") from exc
+            raw = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the training config ({exc}).") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or exc
+            raise ConfigError(f"{path}: not valid YAML{where} ({problem}).") from exc
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"{path}: a training config must be a YAML mapping of field: value; "
+                f"got a {type(raw).__name__}."
+            )
+        bad_keys = [k for k in raw if not isinstance(k, str)]
+        if bad_keys:
+            raise ConfigError(f"{path}: field names must be text; got {bad_keys[0]!r}.")
         try:
             return cls(**raw)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"{path}: field '{field}': {first['msg']}") from exc
+            raise ConfigError(f"{path}: {_describe(exc, 'field')}") from exc
 
     @classmethod
     def build(cls, **kwargs: object) -> TrainConfig:
@@ -86,8 +124,15 @@ class TrainConfig(BaseModel):
         try:
             return cls(**kwargs)  # type: ignore[arg-type]
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(
-                f"Training parameter '{field}': {first['msg']}. Got {first.get('input')!r}."
-            ) from exc
+            raise ConfigError(_describe(exc, "Training parameter")) from exc
+
+
+def _describe(exc: ValidationError, noun: str) -> str:
+    """``<noun> 'lr': Input should be greater than 0. Got -1.`` for each error, joined."""
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        got = "" if err["type"] == "missing" else f" Got {err.get('input')!r}."
+        parts.append(f"{noun} '{field}': {msg}.{got}")
+    return "; ".join(parts)

@@ -10,9 +10,11 @@ epoch's weights are restored before testing, per-epoch metrics go to ``metrics.c
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,16 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar
+from lightning.pytorch.callbacks import EarlyStopping
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from precisionmed.data.splits import kfold_indices
+from precisionmed.errors import ConfigError
 from precisionmed.train.callbacks import BestWeights, EpochHistory
 from precisionmed.train.config import TrainConfig
-from precisionmed.train.module import EngineModule, LossFn, MetricsFn, _concat
+from precisionmed.train.module import EngineModule, IndexedDataset, LossFn, MetricsFn, _concat
+from precisionmed.train.progress import EngineProgressBar
 
 for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -57,6 +61,11 @@ class FitResult:
         True on the process that should write artefacts (always True without DDP).
     files : list of Path
         Files written (metrics.csv, training_curve.png).
+    config : TrainConfig
+        The configuration the network was trained with.
+    eval_sizes : dict
+        ``"val"`` / ``"test"`` -> number of samples the last metrics were computed on (the
+        whole set, each sample once, under DDP too).
     """
 
     net: nn.Module
@@ -70,6 +79,7 @@ class FitResult:
     is_global_zero: bool = True
     files: list[Path] = field(default_factory=list)
     config: TrainConfig | None = None
+    eval_sizes: dict[str, int] = field(default_factory=dict)
 
 
 def make_loader(
@@ -87,26 +97,92 @@ def make_loader(
     )
 
 
+# Messages Lightning emits that do not apply to how the engine uses it (each with the reason).
+_NOISE = (
+    # Lightning's own use of a deprecated torch pytree class (lightning 2.6, torch >= 2.9).
+    r".*LeafSpec.*",
+    # num_workers=0 is the project default (deterministic, no fork of large arrays).
+    r".*does not have many workers.*",
+    r".*The number of training batches.*",
+    r".*GPU available but not used.*",
+    # Evaluation metrics are computed on the gathered, de-duplicated set on every rank, so the
+    # logged values are identical across ranks and evaluation under DDP sees each sample once.
+    r".*sync_dist=True.*",
+    r".*it is recommended to use `Trainer\(devices=1, num_nodes=1\)`.*",
+)
+
+
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's warnings and info lines that do not apply to the engine."""
+    with warnings.catch_warnings():
+        for pattern in _NOISE:
+            warnings.filterwarnings("ignore", message=pattern)
+        yield
+
+
+def distributed_layout(config: TrainConfig) -> tuple[int, int, str]:
+    """``(devices, num_nodes, strategy)`` for the Trainer.
+
+    Under ``torchrun`` (``torch.distributed.is_torchelastic_launched()``) a config left at one
+    device on one node takes its layout from torchrun's environment: ``LOCAL_WORLD_SIZE``
+    processes per node, ``WORLD_SIZE / LOCAL_WORLD_SIZE`` nodes, strategy ``ddp``. An explicit
+    layout is kept (Lightning checks that it matches ``WORLD_SIZE``).
+    """
+    import torch.distributed as dist
+
+    devices, num_nodes, strategy = config.devices, config.num_nodes, config.strategy
+    launched = dist.is_available() and dist.is_torchelastic_launched()
+    if launched and devices == 1 and num_nodes == 1:
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        world = int(os.environ.get("WORLD_SIZE", str(local)))
+        devices, num_nodes = local, max(1, world // max(local, 1))
+        if strategy == "auto" and world > 1:
+            strategy = "ddp"
+    return devices, num_nodes, strategy
+
+
 def _trainer(config: TrainConfig, callbacks: list[L.Callback], max_epochs: int) -> L.Trainer:
     if config.progress:
-        callbacks = [*callbacks, RichProgressBar(refresh_rate=10, leave=True)]
-    return L.Trainer(
-        accelerator=config.accelerator,
-        devices=config.devices,
-        strategy=config.strategy,
-        num_nodes=config.num_nodes,
-        max_epochs=max_epochs,
-        callbacks=callbacks,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=config.progress,
-        enable_model_summary=False,
-        deterministic=config.deterministic,
-        gradient_clip_val=config.gradient_clip,
-        num_sanity_val_steps=0,
-        log_every_n_steps=50,
-        use_distributed_sampler=True,
-    )
+        callbacks = [*callbacks, EngineProgressBar()]
+    devices, num_nodes, strategy = distributed_layout(config)
+    with quiet_lightning():
+        return L.Trainer(
+            accelerator=config.accelerator,
+            devices=devices,
+            strategy=strategy,
+            num_nodes=num_nodes,
+            max_epochs=max_epochs,
+            callbacks=callbacks,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=config.progress,
+            enable_model_summary=False,
+            deterministic=config.deterministic,
+            gradient_clip_val=config.gradient_clip,
+            num_sanity_val_steps=0,
+            log_every_n_steps=50,
+            use_distributed_sampler=True,
+        )
+
+
+def _check_dataset(name: str, dataset: Dataset | None) -> None:
+    if dataset is None:
+        return
+    try:
+        n = len(dataset)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise ConfigError(f"The {name} dataset must be a map-style Dataset with a length.") from exc
+    if n == 0:
+        raise ConfigError(f"The {name} dataset is empty; it needs at least one sample.")
+    first = dataset[0]
+    if not isinstance(first, (tuple, list)) or len(first) != 2:
+        got = f"a {type(first).__name__}" + (
+            f" of length {len(first)}" if isinstance(first, (tuple, list)) else ""
+        )
+        raise ConfigError(
+            f"Items of the {name} dataset must be (inputs, target) pairs; item 0 is {got}."
+        )
 
 
 def fit(
@@ -129,16 +205,31 @@ def fit(
     train, val, test : Dataset
         Map-style datasets of ``(inputs, target)`` pairs.
     loss_fn : callable
-        ``loss_fn(outputs, target) -> scalar tensor``.
+        ``loss_fn(outputs, target) -> scalar tensor``; the validation and test losses are
+        ``loss_fn`` over the whole set at once.
     metrics_fn : callable, optional
-        ``metrics_fn(outputs, target) -> {name: float}`` over a whole evaluation set; logged as
-        ``val_<name>`` / ``test_<name>``.
+        ``metrics_fn(outputs, target) -> {name: float}`` over a whole evaluation set (in dataset
+        order, each sample once, also under DDP); logged as ``val_<name>`` / ``test_<name>``.
     config : TrainConfig
         Optimiser, schedule, early stopping, seed and devices.
     out_dir : path, optional
-        Where ``metrics.csv`` and ``training_curve.png`` are written.
+        Where ``metrics.csv`` and ``training_curve.png`` are written (by rank 0).
+
+    Returns
+    -------
+    FitResult
+        ``val_metrics`` are those of the best epoch (the restored weights); ``test_metrics``
+        those of the restored network on ``test``.
+
+    Raises
+    ------
+    ConfigError
+        An empty dataset, items that are not ``(inputs, target)`` pairs, or ``config.monitor``
+        naming a metric that is never logged.
     """
     config = config or TrainConfig()
+    for name, dataset in (("train", train), ("val", val), ("test", test)):
+        _check_dataset(name, dataset)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = EngineModule(net, loss_fn, config, metrics_fn)
     best = BestWeights(config.monitor, config.mode)
@@ -152,23 +243,24 @@ def fit(
     )
     trainer = _trainer(config, [best, history, stopper], config.max_epochs)
     train_loader = make_loader(train, config, shuffle=True)
-    val_loader = make_loader(val, config, shuffle=False, batch_size=max(256, config.batch_size))
+    eval_batch = max(256, config.batch_size)
+    val_loader = make_loader(IndexedDataset(val), config, shuffle=False, batch_size=eval_batch)
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+    with quiet_lightning():
         trainer.fit(module, train_loader, val_loader)
     fit_seconds = time.perf_counter() - start
     best.restore(module)
     epochs_run = max(1, trainer.current_epoch)
     samples_per_s = len(train) * epochs_run / max(fit_seconds, 1e-9)  # type: ignore[arg-type]
 
-    val_metrics = _evaluate(trainer, module, val_loader)
-    val_metrics = {k.replace("test_", "val_", 1): v for k, v in val_metrics.items()}
+    val_metrics = dict(best.best_metrics)
+    if not val_metrics:  # no finite value of the monitor in any epoch: report the last weights
+        val_metrics = _evaluate(trainer, module, val_loader)
+        val_metrics = {k.replace("test_", "val_", 1): v for k, v in val_metrics.items()}
     test_metrics: dict[str, float] = {}
     if test is not None:
         test_loader = make_loader(
-            test, config, shuffle=False, batch_size=max(256, config.batch_size)
+            IndexedDataset(test), config, shuffle=False, batch_size=eval_batch
         )
         test_metrics = _evaluate(trainer, module, test_loader)
     files: list[Path] = []
@@ -187,12 +279,12 @@ def fit(
         is_global_zero=trainer.is_global_zero,
         files=files,
         config=config,
+        eval_sizes=dict(module.eval_sizes),
     )
 
 
 def _evaluate(trainer: L.Trainer, module: EngineModule, loader: DataLoader) -> dict[str, float]:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    with quiet_lightning():
         trainer.test(module, loader, verbose=False)
     return dict(module.test_metrics)
 

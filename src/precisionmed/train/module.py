@@ -5,6 +5,11 @@ and optionally an epoch-level ``metrics_fn(outputs, target) -> {name: value}`` c
 the validation (or test) set at once (AUC, C-index and similar need the whole set). The module
 keeps optimisation and logging here and the model logic in the pillar, as Lightning's
 module/datamodule split intends.
+
+Evaluation batches are ``(index, inputs, target)`` (see :class:`IndexedDataset`): under DDP every
+rank gathers all ranks' outputs, drops the samples the distributed sampler repeated to even out
+the shards, and restores the dataset order, so the metrics are those of the whole evaluation set,
+exactly once per sample, on every rank.
 """
 
 from __future__ import annotations
@@ -15,11 +20,27 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
+from precisionmed.errors import ConfigError
 from precisionmed.train.config import TrainConfig
 
 LossFn = Callable[[torch.Tensor, Any], torch.Tensor]
 MetricsFn = Callable[[torch.Tensor, Any], Mapping[str, float]]
+
+
+class IndexedDataset(Dataset):
+    """``dataset[i] -> (i, inputs, target)``: evaluation samples carry their index."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[int, Any, Any]:
+        x, y = self.dataset[i]
+        return i, x, y
 
 
 def _to_cpu(obj: Any) -> Any:
@@ -39,11 +60,22 @@ def _concat(parts: list[Any]) -> Any:
     raise TypeError(f"Cannot concatenate batch targets of type {type(first).__name__}")
 
 
+def _select(obj: Any, rows: torch.Tensor) -> Any:
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_select(o, rows) for o in obj)
+    return obj[rows]
+
+
 class EngineModule(L.LightningModule):
     """Wraps ``net`` with its loss, epoch metrics and the optimiser from ``config``.
 
-    Batches are ``(inputs, target)``; ``target`` may be a tensor or a tuple of tensors (e.g.
-    survival times and events).
+    Training batches are ``(inputs, target)``; evaluation batches ``(index, inputs, target)``.
+    ``target`` may be a tensor or a tuple of tensors (e.g. survival times and events).
+
+    Attributes
+    ----------
+    eval_sizes : dict
+        ``"val"`` / ``"test"`` -> number of distinct samples the last metrics were computed on.
     """
 
     def __init__(
@@ -60,20 +92,45 @@ class EngineModule(L.LightningModule):
         self.metrics_fn = metrics_fn
         self._outputs: list[Any] = []
         self._targets: list[Any] = []
+        self._indices: list[torch.Tensor] = []
+        self._loss_sum: torch.Tensor | None = None
+        self._seen = 0
+        self.epoch_lr: float | None = None
         self.test_metrics: dict[str, float] = {}
+        self.eval_sizes: dict[str, int] = {}
 
     def forward(self, x: Any) -> torch.Tensor:
         return self.net(x)
 
+    def on_train_epoch_start(self) -> None:
+        self._loss_sum, self._seen = None, 0
+        opt = self.trainer.optimizers[0] if self.trainer.optimizers else None
+        self.epoch_lr = float(opt.param_groups[0]["lr"]) if opt is not None else None
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
         loss = self.loss_fn(self.net(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=_batch_len(x))
+        # Accumulated here rather than through ``self.log(on_epoch=True)``: Lightning's per-step
+        # logging costs about 3 ms of Python per step on CPU (measured), 1-2% of a small CNN's
+        # step; the epoch mean is logged once in ``on_validation_epoch_end``.
+        n = _batch_len(x)
+        weighted = loss.detach() * n
+        self._loss_sum = weighted if self._loss_sum is None else self._loss_sum + weighted
+        self._seen += n
         return loss
 
+    def _train_loss(self) -> float | None:
+        if self._loss_sum is None:
+            return None
+        total = torch.stack([self._loss_sum.float(), self._loss_sum.new_tensor(self._seen)])
+        if self.trainer.world_size > 1:
+            total = self.trainer.strategy.reduce(total, reduce_op="sum")
+        return float(total[0] / total[1])
+
     def _eval_step(self, batch: Any) -> None:
-        x, y = batch
+        idx, x, y = batch
         out = self.net(x)
+        self._indices.append(idx.detach().cpu())
         self._outputs.append(_to_cpu(out))
         self._targets.append(_to_cpu(y))
 
@@ -87,12 +144,20 @@ class EngineModule(L.LightningModule):
         if not self._outputs:
             return {}
         outputs, targets = _concat(self._outputs), _concat(self._targets)
-        self._outputs, self._targets = [], []
+        indices = torch.cat(self._indices)
+        self._outputs, self._targets, self._indices = [], [], []
         if self.trainer.world_size > 1:
             # Every rank computes the metrics on the whole evaluation set, so all ranks agree
             # on early stopping and on the best epoch.
-            outputs = _gather(self, outputs)
-            targets = _gather(self, targets)
+            outputs, targets, indices = _gather(self, (outputs, targets, indices))
+        # Dataset order, each sample once (DistributedSampler repeats a few to even the shards).
+        order = torch.argsort(indices, stable=True)
+        sorted_idx = indices[order]
+        keep = torch.ones_like(sorted_idx, dtype=torch.bool)
+        keep[1:] = sorted_idx[1:] != sorted_idx[:-1]
+        rows = order[keep]
+        outputs, targets = _select(outputs, rows), _select(targets, rows)
+        self.eval_sizes[prefix] = int(rows.numel())
         metrics = {f"{prefix}_loss": float(self.loss_fn(outputs, targets))}
         if self.metrics_fn is not None:
             for key, value in self.metrics_fn(outputs, targets).items():
@@ -102,7 +167,13 @@ class EngineModule(L.LightningModule):
         return metrics
 
     def on_validation_epoch_end(self) -> None:
-        self._epoch_metrics("val")
+        metrics = self._epoch_metrics("val")
+        if not self.trainer.sanity_checking and metrics:
+            # Validation runs once per epoch, after the last training batch, so the epoch's
+            # training loss is complete here.
+            train_loss = self._train_loss()
+            if train_loss is not None:
+                self.log("train_loss", train_loss, prog_bar=True)
 
     def on_test_epoch_end(self) -> None:
         self.test_metrics = self._epoch_metrics("test")
@@ -110,6 +181,8 @@ class EngineModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         cfg = self.config
         params = [p for p in self.net.parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError("The network has no trainable parameters (requires_grad=True).")
         opt: torch.optim.Optimizer
         if cfg.optimizer == "adam":
             opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -124,10 +197,15 @@ class EngineModule(L.LightningModule):
         if cfg.scheduler == "cosine":
             sched: Any = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.max_epochs)
         elif cfg.scheduler == "step":
-            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.max_epochs // 3))
+            sched = torch.optim.lr_scheduler.StepLR(
+                opt, step_size=cfg.lr_step_size or max(1, cfg.max_epochs // 3), gamma=cfg.lr_gamma
+            )
         else:
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode=cfg.mode, patience=max(1, cfg.patience // 2)
+                opt,
+                mode=cfg.mode,
+                factor=cfg.lr_gamma,
+                patience=cfg.lr_patience if cfg.lr_patience is not None else cfg.patience // 2,
             )
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": cfg.monitor}}
         return {"optimizer": opt, "lr_scheduler": sched}
@@ -138,16 +216,29 @@ def _batch_len(x: Any) -> int:
         return int(x.shape[0])
     if isinstance(x, (tuple, list)) and x:
         return _batch_len(x[0])
+    if isinstance(x, Mapping) and x:
+        return _batch_len(next(iter(x.values())))
     return 1
 
 
 def _gather(module: L.LightningModule, obj: Any) -> Any:
-    """All-gather tensors of unequal length across ranks (pads, gathers, trims)."""
+    """All-gather tensors of unequal length across ranks (pads, gathers, trims).
+
+    ``torch.distributed.all_gather`` directly: Lightning's ``all_gather`` goes through the
+    deprecated ``torch.distributed.nn.functional.all_gather`` (a warning on every call).
+    """
+    import torch.distributed as dist
+
     if isinstance(obj, (tuple, list)):
         return type(obj)(_gather(module, o) for o in obj)
-    n = torch.tensor([obj.shape[0]])
-    sizes = module.all_gather(n).reshape(-1).tolist()
-    pad = max(sizes) - obj.shape[0]
-    padded = torch.cat([obj, obj.new_zeros((pad, *obj.shape[1:]))]) if pad else obj
-    gathered = module.all_gather(padded)  # (world, max, ...)
-    return torch.cat([gathered[r, : sizes[r]].cpu() for r in range(len(sizes))])
+    world = dist.get_world_size()
+    local = obj.to(module.device).contiguous()
+    n = torch.tensor([local.shape[0]], device=module.device)
+    counts = [torch.zeros_like(n) for _ in range(world)]
+    dist.all_gather(counts, n)
+    sizes = [int(c.item()) for c in counts]
+    pad = max(sizes) - local.shape[0]
+    padded = torch.cat([local, local.new_zeros((pad, *local.shape[1:]))]) if pad else local
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    return torch.cat([part[:size].cpu() for part, size in zip(parts, sizes, strict=True)])

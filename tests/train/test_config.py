@@ -1,0 +1,48 @@
+"""TrainConfig from YAML: errors name the file, the line or the field, and the bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from precisionmed.errors import ConfigError
+from precisionmed.train import TrainConfig
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "train.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_from_yaml_reads_fields(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "max_epochs: 7\noptimizer: sgd\nscheduler: cosine\nmonitor: val_auc\nmode: max\n"
+    )
+    config = TrainConfig.from_yaml(path)
+    assert (config.max_epochs, config.optimizer, config.scheduler) == (7, "sgd", "cosine")
+    assert (config.monitor, config.mode, config.batch_size) == ("val_auc", "max", 128)
+    assert TrainConfig.from_yaml(write(tmp_path, "")) == TrainConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lr: -1\n", r"train\.yaml: field 'lr': Input should be greater than 0\. Got -1\."),
+        ("optimiser: adam\n", r"train\.yaml: field 'optimiser': Extra inputs are not permitted"),
+        ("optimizer: rmsprop\n", r"field 'optimizer': Input should be 'adam', 'adamw' or 'sgd'"),
+        ("monitor: loss\n", r"field 'monitor': must name a validation metric.*Got 'loss'"),
+        ("max_epochs: [1\n", r"train\.yaml: not valid YAML at line 2, column 1"),
+        ("- lr\n- 0.1\n", r"train\.yaml: a training config must be a YAML mapping.*got a list"),
+        ("1: 2\n", r"train\.yaml: field names must be text; got 1"),
+    ],
+)
+def test_from_yaml_errors_name_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_yaml(write(tmp_path, text))
+
+
+def test_from_yaml_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"absent\.yaml: cannot read the training config"):
+        TrainConfig.from_yaml(tmp_path / "absent.yaml")

@@ -1,0 +1,212 @@
+"""The training engine on real data (BreastMNIST): fit, early stopping, schedules, CV, errors."""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Subset, TensorDataset
+
+from precisionmed.errors import ConfigError
+from precisionmed.train import TrainConfig, cross_validate, fit, predict_outputs
+from tests.train.tiny import accuracy_and_count, state_hash, tiny_net
+
+ce = nn.functional.cross_entropy
+
+
+def quick(**kw: object) -> TrainConfig:
+    base: dict[str, object] = {"max_epochs": 3, "batch_size": 64, "lr": 3e-3, "progress": False}
+    return TrainConfig.build(**(base | kw))
+
+
+def test_fit_restores_the_best_epoch_and_writes_history(breast, tmp_path: Path) -> None:
+    net = tiny_net()
+    result = fit(
+        net,
+        breast["train"],
+        breast["val"],
+        breast["test"],
+        loss_fn=ce,
+        metrics_fn=accuracy_and_count,
+        config=quick(max_epochs=4, patience=10),
+        out_dir=tmp_path,
+    )
+    val_losses = [row["val_loss"] for row in result.history]
+    assert len(result.history) == 4
+    assert result.best_epoch == int(np.argmin(val_losses))
+    assert result.best_score == pytest.approx(min(val_losses))
+    # The returned network carries the best epoch's weights: recompute outside the engine.
+    outputs = predict_outputs(result.net, breast["val"])
+    targets = breast["val"].tensors[1]
+    assert float(ce(outputs, targets)) == pytest.approx(result.val_metrics["val_loss"], rel=1e-5)
+    assert result.val_metrics["val_loss"] == pytest.approx(min(val_losses))
+    assert result.val_metrics["val_n"] == 78
+    test_out = predict_outputs(result.net, breast["test"])
+    assert result.test_metrics["test_loss"] == pytest.approx(
+        float(ce(test_out, breast["test"].tensors[1])), rel=1e-5
+    )
+    assert result.test_metrics["test_n"] == 156
+    assert result.eval_sizes == {"val": 78, "test": 156}
+    assert not result.net.training
+    # Per-epoch CSV and training-curve PNG.
+    assert {p.name for p in result.files} == {"metrics.csv", "training_curve.png"}
+    with (tmp_path / "metrics.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
+    assert {"train_loss", "val_loss", "val_acc", "lr"} <= set(rows[0])
+    assert float(rows[2]["val_loss"]) == pytest.approx(val_losses[2])
+    assert (tmp_path / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The epoch's training loss is the sample-weighted mean of the step losses: it falls.
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_same_seed_same_weights(breast) -> None:
+    small = Subset(breast["train"], range(200))
+    hashes = [
+        state_hash(
+            fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick()).net.state_dict()
+        )
+        for _ in range(2)
+    ]
+    other = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick(seed=1))
+    assert hashes[0] == hashes[1]
+    assert state_hash(other.net.state_dict()) != hashes[0]
+
+
+def test_early_stopping_with_sgd_stops_after_patience(breast) -> None:
+    # SGD with a vanishing rate: the validation loss cannot improve by min_delta after epoch 0.
+    config = quick(
+        optimizer="sgd", lr=1e-12, max_epochs=20, patience=2, min_delta=1e-3, momentum=0.0
+    )
+    small = Subset(breast["train"], range(128))
+    result = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=config)
+    assert len(result.history) == 3  # epoch 0 (best) + 2 epochs without improvement
+    assert result.best_epoch == 0
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "extra", "expected"),
+    [
+        ("cosine", {}, [1e-2 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]),
+        ("step", {"lr_step_size": 1, "lr_gamma": 0.5}, [1e-2, 5e-3, 2.5e-3, 1.25e-3]),
+    ],
+)
+def test_epoch_schedules(breast, scheduler: str, extra: dict, expected: list[float]) -> None:
+    small = Subset(breast["train"], range(128))
+    config = quick(max_epochs=4, lr=1e-2, scheduler=scheduler, patience=10, **extra)
+    result = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=config)
+    assert [row["lr"] for row in result.history] == pytest.approx(expected)
+
+
+def test_plateau_schedule_cuts_the_rate_when_the_monitor_stalls(breast) -> None:
+    small = Subset(breast["train"], range(128))
+    config = quick(
+        optimizer="sgd",
+        momentum=0.0,
+        lr=1e-6,  # below ReduceLROnPlateau's eps (1e-8) a cut would be ignored
+        max_epochs=4,
+        patience=10,
+        scheduler="plateau",
+        lr_patience=0,
+        lr_gamma=0.5,
+    )
+    result = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=config)
+    lrs = [row["lr"] for row in result.history]
+    # Epoch 0 sets the best; epoch 1 cannot improve by the relative threshold (1e-4), so the
+    # rate is halved for epoch 2, and again for epoch 3.
+    assert lrs == pytest.approx([1e-6, 1e-6, 5e-7, 2.5e-7])
+
+
+def test_monitor_never_logged_is_a_config_error(breast) -> None:
+    config = quick(monitor="val_auc", mode="max", max_epochs=1)
+    with pytest.raises(ConfigError, match=r"'val_auc'.*val_loss.*metrics_fn that returns 'auc'"):
+        fit(
+            tiny_net(), Subset(breast["train"], range(64)), breast["val"], loss_fn=ce, config=config
+        )
+
+
+def test_monitor_must_be_a_validation_metric() -> None:
+    with pytest.raises(ConfigError, match=r"Training parameter 'monitor'.*val_.*Got 'train_loss'"):
+        TrainConfig.build(monitor="train_loss")
+    with pytest.raises(ConfigError, match=r"'lr': Input should be greater than 0.*Got -1"):
+        TrainConfig.build(lr=-1)
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (
+            TensorDataset(torch.zeros(4, 1, 28, 28)),
+            r"\(inputs, target\) pairs; item 0 is a tuple of length 1",
+        ),
+        (TensorDataset(torch.zeros(0, 1, 28, 28), torch.zeros(0)), "train dataset is empty"),
+    ],
+)
+def test_bad_datasets_are_config_errors(breast, items: TensorDataset, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        fit(tiny_net(), items, breast["val"], loss_fn=ce, config=quick())
+
+
+def test_stratified_cross_validation(breast) -> None:
+    data = Subset(breast["train"], range(300))
+    labels = breast["train"].tensors[1][:300].numpy()
+    result = cross_validate(
+        lambda: tiny_net(),
+        data,
+        n_splits=3,
+        stratify=labels,
+        loss_fn=ce,
+        metrics_fn=accuracy_and_count,
+        config=quick(max_epochs=2),
+    )
+    assert len(result.folds) == 3
+    held_out = np.concatenate(result.test_indices)
+    assert sorted(held_out.tolist()) == list(range(300))  # each sample tested exactly once
+    overall = labels.mean()
+    for fold, idx in zip(result.folds, result.test_indices, strict=True):
+        assert abs(labels[idx].mean() - overall) < 0.02  # stratified: same class balance
+        assert fold.test_metrics["test_n"] == len(idx)
+    summary = result.summary()
+    accs = [f.test_metrics["test_acc"] for f in result.folds]
+    assert summary["test_acc"]["mean"] == pytest.approx(np.mean(accs))
+    assert summary["test_acc"]["std"] == pytest.approx(np.std(accs, ddof=1))
+
+
+def test_progress_goes_to_stderr_with_one_line_per_epoch(breast, capsys) -> None:
+    config = quick(max_epochs=2, progress=True)
+    fit(tiny_net(), Subset(breast["train"], range(128)), breast["val"], loss_fn=ce, config=config)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout stays free for --json output
+    lines = [line for line in captured.err.splitlines() if line.startswith("Epoch")]
+    assert len(lines) == 2
+    assert lines[1].startswith("Epoch 2/2")
+    assert "train_loss" in lines[1]
+    assert "val_loss" in lines[1]
+
+
+def test_engine_is_silent_under_all_warnings_as_errors(breast) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(
+            tiny_net(),
+            Subset(breast["train"], range(128)),
+            breast["val"],
+            breast["test"],
+            loss_fn=ce,
+            config=quick(max_epochs=1),
+        )
+
+
+def test_predict_outputs_accepts_bare_inputs(breast) -> None:
+    net = tiny_net().train()
+    x = breast["val"].tensors[0]
+    out = predict_outputs(net, TensorDataset(x), batch_size=32)
+    assert out.shape == (78, 2)
+    assert not net.training
+    torch.testing.assert_close(out, net(x).detach())
