@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import platform
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,9 @@ def save_artifact(
     if estimator is not None:
         import skops.io as sio
 
-        sio.dump(estimator, out / SKOPS)
+        # Deflated: tree ensembles store arrays per leaf (a random survival forest with its
+        # bootstrap refits is ~140 MB raw, ~8 MB deflated).
+        sio.dump(estimator, out / SKOPS, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     (out / METRICS).write_text(json.dumps(metrics, indent=2, default=_json_default))
     write_model_card(out / CARD, card, metrics)
     files = {

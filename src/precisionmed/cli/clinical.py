@@ -1,0 +1,195 @@
+"""``precisionmed clinical``: train, evaluate and apply disease-risk and survival models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from precisionmed.cli.state import console, print_json
+
+app = typer.Typer(
+    help="Clinical prediction: risk classifiers and survival models.", no_args_is_help=True
+)
+
+MODEL_HELP = "svm, rf, gbm, dnn (classification); coxph, rsf, deepsurv, deephit (survival)."
+
+
+def _parse_params(items: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    from precisionmed.errors import ConfigError
+
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param: expected KEY=VALUE (e.g. max_epochs=50); got {item!r}.")
+        try:
+            params[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--param {key}: cannot parse value {raw!r} ({exc}).") from exc
+    return params
+
+
+def _ci(m: dict[str, Any]) -> str:
+    return f"{m['value']:.3f} (95% CI {m['low']:.3f} to {m['high']:.3f})"
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    table = Table("metric", "value")
+    for key, value in metrics.items():
+        if isinstance(value, dict) and {"value", "low", "high"} <= set(value):
+            table.add_row(key, _ci(value))
+    console.print(table)
+
+
+@app.command("models")
+def models_(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """List the registered clinical models."""
+    from precisionmed.clinical.models import list_models
+
+    rows = [{"name": s.name, "task": s.task, "description": s.description} for s in list_models()]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "task", "description")
+    for r in rows:
+        table.add_row(r["name"], r["task"], r["description"])
+    console.print(table)
+
+
+@app.command()
+def train(
+    dataset: str = typer.Option(..., help="A clinical dataset of the catalog, e.g. gbsg2."),
+    model: str = typer.Option(..., help=MODEL_HELP),
+    out: Path = typer.Option(..., help="Model directory to write."),
+    cv: int = typer.Option(0, help="Also report k-fold cross-validated scores (0: no CV)."),
+    seed: int = typer.Option(0, help="Seed of the split, the model and the bootstraps."),
+    representation: str = typer.Option(
+        "none", help="'autoencoder' puts a denoising autoencoder before the model."
+    ),
+    param: list[str] = typer.Option(
+        None, "--param", help="Model hyper-parameter KEY=VALUE (repeatable)."
+    ),
+    representation_param: list[str] = typer.Option(
+        None, "--representation-param", help="Autoencoder hyper-parameter KEY=VALUE."
+    ),
+    interval_models: int = typer.Option(
+        None, help="Bootstrap refits stored for prediction intervals (default: per model)."
+    ),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the metric intervals."),
+    explain: bool = typer.Option(True, help="Write SHAP plots and permutation importance."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Train a model on a dataset, evaluate it on held-out patients and save it."""
+    from precisionmed.clinical.training import train_clinical_model
+    from precisionmed.data import load_dataset
+    from precisionmed.errors import ConfigError
+
+    if cv == 1 or cv < 0:
+        raise ConfigError(f"--cv must be 0 (off) or at least 2; got {cv}.")
+    data = load_dataset(dataset)
+    metrics = train_clinical_model(
+        data,
+        model,
+        out,
+        cv=cv or None,
+        seed=seed,
+        representation=representation,
+        params=_parse_params(param),
+        representation_params=_parse_params(representation_param),
+        interval_models=interval_models,
+        n_boot=n_boot,
+        explain=explain,
+    )
+    if as_json:
+        print_json({"model_dir": str(out), "model": model, "dataset": dataset, **metrics})
+        return
+    console.print(f"[bold]{model}[/] on [bold]{dataset}[/]: held-out test", highlight=False)
+    _print_metrics(metrics["test"])
+    if "cv" in metrics:
+        c = metrics["cv"]
+        console.print(f"{cv}-fold CV {c['metric']}: {c['mean']:.3f} +/- {c['std']:.3f}")
+    console.print(f"saved to {out}", highlight=False)
+
+
+@app.command()
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="A model directory written by 'clinical train'."),
+    dataset: str = typer.Option(..., help="Dataset to evaluate on."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the metric intervals."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Evaluate a saved model (held-out split of its own dataset, or all of another one)."""
+    import precisionmed
+    from precisionmed.clinical.training import evaluate_saved_model
+    from precisionmed.data import load_dataset
+
+    predictor = precisionmed.load(model_dir)
+    result = evaluate_saved_model(predictor, load_dataset(dataset), n_boot=n_boot, seed=seed)
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"{model_dir} on [bold]{dataset}[/] ({result['patients']}, n={result['n']})",
+        highlight=False,
+    )
+    _print_metrics(result)
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., help="A model directory written by 'clinical train'."),
+    patients: Path = typer.Argument(..., help="CSV with a header row, one patient per line."),
+    out: Path = typer.Option(
+        None, help="Also write predictions.json (and survival_curves.png) here."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Predict risk (with interval) for each patient of a CSV; survival: median time and curve."""
+    import json
+
+    import precisionmed
+    from precisionmed.artifacts.store import _json_default
+
+    predictor = precisionmed.load(model_dir)
+    prediction = predictor.predict_csv(patients)
+    record = prediction.to_dict()
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "predictions.json").write_text(json.dumps(record, default=_json_default))
+        if prediction.task == "survival":
+            record["survival_plot"] = str(predictor.plot(prediction, out / "survival_curves.png"))
+    if as_json:
+        print_json(record)
+        return
+    for w in prediction.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if prediction.task == "classification":
+        table = Table("row", "probability", "95% interval")
+        for r in prediction.patients:
+            interval = f"{r['low']:.3f} to {r['high']:.3f}" if "low" in r else "-"
+            table.add_row(str(r["row"]), f"{r['probability']:.3f}", interval)
+    else:
+        unit = prediction.time_unit
+        table = Table("row", "risk", "95% interval", f"median survival ({unit})", "95% interval")
+        for r in prediction.patients:
+            med = r["median_survival_time"]
+            lo, hi = r.get("median_survival_low"), r.get("median_survival_high")
+            table.add_row(
+                str(r["row"]),
+                f"{r['risk']:.3f}",
+                f"{r['risk_low']:.3f} to {r['risk_high']:.3f}" if "risk_low" in r else "-",
+                "not reached" if med is None else f"{med:.0f}",
+                "-" if "risk_low" not in r else f"{_fmt_time(lo)} to {_fmt_time(hi)}",
+            )
+    console.print(table)
+    console.print(f"interval: {prediction.interval}", highlight=False)
+
+
+def _fmt_time(t: float | None) -> str:
+    return "not reached" if t is None else f"{t:.0f}"

@@ -1,0 +1,220 @@
+"""DeepSurv (Katzman et al. 2018): a Cox proportional-hazards model with a neural log-risk.
+
+The network ``g(x)`` replaces the linear predictor of Cox's model, ``h(t | x) = h0(t) exp(g(x))``,
+and is trained on the negative Cox partial log-likelihood (Breslow's handling of ties). After
+training, the baseline hazard ``h0`` is Breslow's estimator over the training data (scikit-
+survival's :class:`~sksurv.linear_model.coxph.BreslowEstimator`), which gives each patient's
+survival and cumulative-hazard functions. The estimator follows scikit-survival's API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted, validate_data
+from sksurv.base import SurvivalAnalysisMixin
+from sksurv.linear_model.coxph import BreslowEstimator
+from sksurv.metrics import concordance_index_censored
+from sksurv.util import check_y_survival
+from torch import nn
+
+from precisionmed.clinical.nets import TorchEstimatorBase, _check_param, make_mlp
+
+MONITORS = {"loss": ("val_loss", "min"), "cindex": ("val_cindex", "max")}
+
+
+def cox_ph_loss(log_risk: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Negative Cox partial log-likelihood per event, Breslow's method for ties.
+
+    Hand-written because the loss must be a differentiable torch function inside the engine;
+    it matches the partial likelihood scikit-survival's ``CoxPHSurvivalAnalysis`` maximises.
+
+    Parameters
+    ----------
+    log_risk : Tensor of shape (B,) or (B, 1)
+        The network's log hazard ratio ``g(x)``.
+    target : Tensor of shape (B, 2)
+        Column 0: time; column 1: event indicator (1 = event, 0 = censored).
+
+    Returns
+    -------
+    Tensor
+        Scalar: ``-(1/d) * sum_{i: event} [g(x_i) - log sum_{j: t_j >= t_i} exp g(x_j)]``, with
+        ``d`` the number of events (0 when there is none).
+    """
+    risk = log_risk.reshape(-1)
+    time, event = target[:, 0], target[:, 1]
+    order = torch.argsort(time)
+    time, event, risk = time[order], event[order], risk[order]
+    # log-sum-exp over each suffix {j >= k} in ascending time; the risk set of i starts at the
+    # first sample tied with t_i (Breslow: all tied samples are at risk).
+    suffix = torch.flip(torch.logcumsumexp(torch.flip(risk, [0]), 0), [0])
+    first = torch.searchsorted(time.contiguous(), time.contiguous(), side="left")
+    log_risk_set = suffix[first]
+    n_events = event.sum()
+    if n_events == 0:
+        return (risk * 0.0).sum()
+    return -((risk - log_risk_set) * event).sum() / n_events
+
+
+def concordance(risk: np.ndarray, time: np.ndarray, event: np.ndarray) -> float:
+    """Harrell's C-index of ``risk`` (higher = earlier event), scikit-survival's implementation.
+
+    Returns 0.5 (chance) where it is undefined (no comparable pair), so that early stopping on
+    it still works on a validation split without events.
+    """
+    event = np.asarray(event).astype(bool)
+    if not event.any():
+        return 0.5
+    try:
+        return float(concordance_index_censored(event, np.asarray(time, float), risk)[0])
+    except ValueError:
+        return 0.5
+
+
+def _cox_metrics(log_risk: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    risk = log_risk.reshape(-1).double().numpy()
+    return {"cindex": concordance(risk, target[:, 0].numpy(), target[:, 1].numpy())}
+
+
+def validate_survival_fit(est: TorchEstimatorBase, X: Any, y: Any) -> tuple:
+    """``(X, event, time)`` checked the scikit-survival way; sets ``n_features_in_``."""
+    X = validate_data(est, X, dtype=np.float64, ensure_min_samples=2)
+    event, time = check_y_survival(y)
+    if len(time) != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} samples but y has {len(time)}.")
+    return X, event, time
+
+
+class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
+    """DeepSurv: Cox proportional hazards with a multilayer perceptron.
+
+    Parameters
+    ----------
+    hidden_layers : tuple of int
+        Hidden layer widths.
+    dropout : float
+        Dropout after each hidden layer.
+    lr, weight_decay : float
+        Optimiser learning rate and L2 penalty.
+    batch_size : int
+        Patients per step (the partial likelihood is computed within the batch).
+    max_epochs, patience : int
+        Epoch cap and early-stopping patience on the validation split.
+    val_fraction : float
+        Fraction of the training data held out (stratified on the event) for early stopping.
+    optimizer : {"adam", "adamw", "sgd"}
+    activation : {"relu", "selu", "elu", "gelu", "tanh"}
+    batch_norm : bool
+        Batch normalisation in the hidden layers.
+    monitor : {"loss", "cindex"}
+        Early stopping and best-epoch selection on the validation partial likelihood or
+        Harrell's C-index.
+    n_threads : int
+        Torch threads while fitting and predicting (1 is fastest for these small networks).
+    random_state : int, RandomState or None
+        Seeds the split, the initialisation and the data order.
+
+    Attributes
+    ----------
+    net_ : torch.nn.Module
+        The trained network (best validation epoch).
+    baseline_ : sksurv.linear_model.coxph.BreslowEstimator
+        Breslow's baseline hazard over all training samples.
+    unique_times_ : ndarray of shape (n_times,)
+        Event times at which survival functions step.
+    n_features_in_ : int
+    history_ : list of dict
+        Per-epoch training / validation metrics.
+    best_epoch_ : int
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_layers: tuple[int, ...] = (32, 32),
+        dropout: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 64,
+        max_epochs: int = 300,
+        patience: int = 30,
+        val_fraction: float = 0.15,
+        optimizer: str = "adam",
+        activation: str = "relu",
+        batch_norm: bool = False,
+        monitor: str = "loss",
+        n_threads: int = 1,
+        random_state: int | None = 0,
+    ) -> None:
+        self.hidden_layers = hidden_layers
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.optimizer = optimizer
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.monitor = monitor
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+    def _build_net(self, n_inputs: int) -> nn.Module:
+        return make_mlp(
+            n_inputs,
+            self.hidden_layers,
+            1,
+            dropout=self.dropout,
+            activation=self.activation,
+            batch_norm=self.batch_norm,
+        )
+
+    def fit(self, X: Any, y: Any) -> DeepSurv:
+        """Train on ``X`` of shape (n_samples, n_features) and ``y``, a structured array of
+        (event: bool, time: float) as made by ``sksurv.util.Surv``."""
+        self._validate_common()
+        _check_param(self, "monitor", self.monitor in MONITORS, "one of 'loss', 'cindex'")
+        X, event, time = validate_survival_fit(self, X, y)
+        monitor, mode = MONITORS[self.monitor]
+        self._train(
+            X,
+            np.column_stack([time, event]),
+            loss_fn=cox_ph_loss,
+            metrics_fn=_cox_metrics,
+            monitor=monitor,
+            mode=mode,
+            stratify=event,
+        )
+        log_risk = self._forward(X).reshape(-1).double().numpy()
+        self.baseline_ = BreslowEstimator().fit(log_risk, event, time)
+        self.unique_times_ = self.baseline_.unique_times_
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Log hazard ratio ``g(x)`` of shape (n_samples,): higher means higher risk."""
+        check_is_fitted(self, "net_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._forward(X).reshape(-1).double().numpy()
+
+    def predict_cumulative_hazard_function(self, X: Any, return_array: bool = False) -> np.ndarray:
+        """Cumulative hazard ``H0(t) exp(g(x))`` per patient.
+
+        Returns an array of :class:`sksurv.functions.StepFunction` of shape (n_samples,), or with
+        ``return_array=True`` a float array of shape (n_samples, n_times) at ``unique_times_``.
+        """
+        return self._predict_cumulative_hazard_function(
+            self.baseline_, self.predict(X), return_array
+        )
+
+    def predict_survival_function(self, X: Any, return_array: bool = False) -> np.ndarray:
+        """Survival ``S0(t) ** exp(g(x))`` per patient.
+
+        Returns an array of :class:`sksurv.functions.StepFunction` of shape (n_samples,), or with
+        ``return_array=True`` a float array of shape (n_samples, n_times) at ``unique_times_``.
+        """
+        return self._predict_survival_function(self.baseline_, self.predict(X), return_array)

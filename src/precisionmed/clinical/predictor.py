@@ -1,0 +1,317 @@
+"""The clinical predictor: a fitted pipeline plus its schema, saved and loaded as a model directory.
+
+``precisionmed.load(model_dir)`` returns a :class:`ClinicalPredictor` whose :meth:`predict` takes a
+table of new patients, validates it against the recorded input schema and returns, per patient:
+
+- classifiers: the probability of the positive class with a 95% interval;
+- survival models: a risk score with a 95% interval, the median survival time (with interval,
+  None where the curve does not fall to 0.5 within the follow-up) and the survival curve on a
+  fixed time grid, with a pointwise band.
+
+Intervals are *bootstrap-ensemble* intervals: at training time the same pipeline is refitted on
+``n`` bootstrap resamples of the training patients; the interval is the 2.5-97.5 percentile of
+those refits' predictions for the patient. It expresses the model's uncertainty from the finite
+training set (not the patient's outcome uncertainty). With ``interval_models=0`` no interval is
+given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from precisionmed.artifacts import Artifact, ModelCard, register_predictor, save_artifact
+from precisionmed.clinical.schema import InputSchema, read_patients_csv, validate_patients
+from precisionmed.errors import ArtifactError
+
+KIND = "clinical-model"
+
+
+def survival_on_grid(pipeline: Any, X: pd.DataFrame, times: np.ndarray) -> np.ndarray:
+    """Survival probabilities of each patient at ``times``: array of shape (N, T).
+
+    Times before a curve's first step have probability 1 (well, the curve's left value); times
+    past its last step take its last value (the curve is flat beyond the follow-up it knows).
+    """
+    import sksurv  # noqa: F401  (adds predict_survival_function to sklearn's Pipeline)
+
+    fns = pipeline.predict_survival_function(X)
+    out = np.empty((len(fns), len(times)))
+    for i, fn in enumerate(fns):
+        lo, hi = fn.domain
+        out[i] = fn(np.clip(times, lo, hi))
+    return np.clip(out, 0.0, 1.0)
+
+
+def median_survival(times: np.ndarray, curves: np.ndarray) -> np.ndarray:
+    """First time each curve reaches 0.5 or below; ``inf`` where it does not. Shape (N,)."""
+    below = curves <= 0.5
+    first = below.argmax(axis=1)
+    return np.where(below.any(axis=1), np.asarray(times)[first], np.inf)
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+@dataclass
+class ClinicalPrediction:
+    """Predictions for a table of patients.
+
+    Attributes
+    ----------
+    task : {"classification", "survival"}
+    patients : list of dict
+        One record per input row (``row`` numbered from 1), see the module docstring.
+    warnings : list of str
+        Out-of-range / missing values found by schema validation.
+    times : array of shape (T,), optional
+        Survival: the time grid of the curves (in ``time_unit``).
+    curves, curves_low, curves_high : arrays of shape (N, T), optional
+        Survival curves and their pointwise bootstrap band.
+    interval : str
+        How the intervals were obtained.
+    """
+
+    task: str
+    patients: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+    times: np.ndarray | None = None
+    curves: np.ndarray | None = None
+    curves_low: np.ndarray | None = None
+    curves_high: np.ndarray | None = None
+    time_unit: str = ""
+    interval: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (curves included per patient)."""
+        out: dict[str, Any] = {
+            "task": self.task,
+            "interval": self.interval,
+            "warnings": self.warnings,
+            "patients": self.patients,
+        }
+        if self.times is not None:
+            out["time_unit"] = self.time_unit
+            out["times"] = self.times.tolist()
+        return out
+
+
+@register_predictor(KIND)
+class ClinicalPredictor:
+    """A fitted clinical pipeline with its schema and bootstrap refits.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        The fitted pipeline (preprocessing, optional representation, model).
+    schema : InputSchema
+        Training input schema.
+    task : {"classification", "survival"}
+    interval_pipelines : list of Pipeline
+        Bootstrap refits used for intervals (may be empty).
+    times : array of shape (T,), optional
+        Survival: the time grid of predicted curves.
+    config : dict
+        The artefact's config (model name, dataset, time unit, ...).
+    """
+
+    def __init__(
+        self,
+        pipeline: Any,
+        schema: InputSchema,
+        task: str,
+        *,
+        interval_pipelines: Sequence[Any] = (),
+        times: np.ndarray | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.schema = schema
+        self.task = task
+        self.interval_pipelines = list(interval_pipelines)
+        self.times = None if times is None else np.asarray(times, dtype=float)
+        self.config = dict(config or {})
+
+    @classmethod
+    def from_artifact(cls, artifact: Artifact) -> ClinicalPredictor:
+        """Build from a model directory written by :func:`save_clinical_model`."""
+        cfg = artifact.config
+        for key in ("input_schema", "task"):
+            if key not in cfg:
+                raise ArtifactError(f"{artifact.path}/config.json: field '{key}' is missing.")
+        stored = artifact.estimator()
+        if not isinstance(stored, dict) or "pipeline" not in stored:
+            raise ArtifactError(
+                f"{artifact.path}/model.skops: expected a dict with 'pipeline'; "
+                f"got {type(stored).__name__}."
+            )
+        return cls(
+            stored["pipeline"],
+            InputSchema.from_dict(cfg["input_schema"]),
+            cfg["task"],
+            interval_pipelines=stored.get("interval_pipelines", []),
+            times=cfg.get("survival_times"),
+            config=cfg,
+        )
+
+    @property
+    def interval_description(self) -> str:
+        n = len(self.interval_pipelines)
+        if n == 0:
+            return "none (saved without bootstrap refits)"
+        return (
+            f"95% bootstrap-ensemble interval: 2.5-97.5 percentile over {n} refits of the "
+            "pipeline on bootstrap resamples of the training patients"
+        )
+
+    def predict(self, patients: pd.DataFrame, *, source: str = "input") -> ClinicalPrediction:
+        """Validate ``patients`` against the schema and predict each one.
+
+        Parameters
+        ----------
+        patients : DataFrame of shape (N, *)
+            One row per patient, with (at least) the schema's columns; strings are converted.
+        source : str
+            Name used in error messages (e.g. the CSV path).
+
+        Raises
+        ------
+        SchemaError
+            Missing column, text in a numeric column, unknown category (row and column named).
+        """
+        X, warnings = validate_patients(patients, self.schema, source=source)
+        if self.task == "survival":
+            return self._predict_survival(X, warnings)
+        return self._predict_proba(X, warnings)
+
+    def predict_csv(self, path: str | Path) -> ClinicalPrediction:
+        """:meth:`predict` on a CSV file of patients (header row, one patient per line)."""
+        return self.predict(read_patients_csv(path), source=str(path))
+
+    def _predict_proba(self, X: pd.DataFrame, warnings: list[str]) -> ClinicalPrediction:
+        p = self.pipeline.predict_proba(X)[:, 1]
+        boot = np.array([m.predict_proba(X)[:, 1] for m in self.interval_pipelines])
+        rows = []
+        for i in range(len(X)):
+            rec: dict[str, Any] = {"row": i + 1, "probability": float(p[i])}
+            if len(boot):
+                lo, hi = np.percentile(boot[:, i], [2.5, 97.5])
+                rec |= {"low": float(lo), "high": float(hi)}
+            rows.append(rec)
+        return ClinicalPrediction(
+            "classification", rows, warnings, interval=self.interval_description
+        )
+
+    def _predict_survival(self, X: pd.DataFrame, warnings: list[str]) -> ClinicalPrediction:
+        if self.times is None:
+            raise ArtifactError("survival model saved without 'survival_times'.")
+        times = self.times
+        risk = np.asarray(self.pipeline.predict(X), dtype=float)
+        curves = survival_on_grid(self.pipeline, X, times)
+        med = median_survival(times, curves)
+        low = high = None
+        if self.interval_pipelines:
+            b_risk = np.array([m.predict(X) for m in self.interval_pipelines], dtype=float)
+            offsets = self.config.get("interval", {}).get("risk_offsets") or []
+            if len(offsets) == len(b_risk):  # align each refit's risk scale with the model's
+                b_risk -= np.asarray(offsets, dtype=float)[:, None]
+            b_curves = np.stack([survival_on_grid(m, X, times) for m in self.interval_pipelines])
+            b_med = np.stack([median_survival(times, c) for c in b_curves])
+            low, high = np.percentile(b_curves, [2.5, 97.5], axis=0)
+        rows = []
+        for i in range(len(X)):
+            rec: dict[str, Any] = {
+                "row": i + 1,
+                "risk": float(risk[i]),
+                "median_survival_time": _finite_or_none(med[i]),
+            }
+            if low is not None:
+                r_lo, r_hi = np.percentile(b_risk[:, i], [2.5, 97.5])
+                # "nearest": no interpolation, so "not reached" (inf) refits stay inf
+                m_lo, m_hi = np.percentile(b_med[:, i], [2.5, 97.5], method="nearest")
+                rec |= {
+                    "risk_low": float(r_lo),
+                    "risk_high": float(r_hi),
+                    "median_survival_low": _finite_or_none(m_lo),
+                    "median_survival_high": _finite_or_none(m_hi),
+                }
+            rec["survival"] = curves[i].round(5).tolist()
+            rows.append(rec)
+        return ClinicalPrediction(
+            "survival",
+            rows,
+            warnings,
+            times=times,
+            curves=curves,
+            curves_low=low,
+            curves_high=high,
+            time_unit=str(self.config.get("time_unit") or ""),
+            interval=self.interval_description,
+        )
+
+    def plot(self, prediction: ClinicalPrediction, path: str | Path) -> Path:
+        """Survival-curve PNG (with bands) of a survival prediction; JSON of the curves beside."""
+        from precisionmed.clinical.metrics import plot_survival_curves
+
+        if prediction.task != "survival" or prediction.curves is None:
+            raise ArtifactError("plot(): only survival predictions have curves.")
+        return plot_survival_curves(
+            prediction.times,  # type: ignore[arg-type]
+            prediction.curves,
+            path,
+            labels=[f"row {r['row']}" for r in prediction.patients],
+            low=prediction.curves_low,
+            high=prediction.curves_high,
+            time_unit=prediction.time_unit,
+        )
+
+
+def save_clinical_model(
+    out_dir: str | Path,
+    *,
+    pipeline: Any,
+    schema: InputSchema,
+    task: str,
+    config: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    card: ModelCard,
+    interval_pipelines: Sequence[Any] = (),
+    times: np.ndarray | None = None,
+    risk_offsets: Sequence[float] | None = None,
+) -> Path:
+    """Write a model directory loadable with ``precisionmed.load``.
+
+    The pipeline and its bootstrap refits are stored with skops (``model.skops``); the schema,
+    task, survival time grid and the refits' risk offsets (see
+    :func:`precisionmed.clinical.training.risk_offsets`) go into ``config.json``. Write plots
+    into ``out_dir`` before calling this so that they are checksummed.
+    """
+    full = {
+        **dict(config),
+        "task": task,
+        "input_schema": schema.to_dict(),
+        "interval": {
+            "method": "bootstrap-ensemble",
+            "n_models": len(interval_pipelines),
+            "risk_offsets": list(risk_offsets or []),
+        },
+    }
+    if times is not None:
+        full["survival_times"] = np.asarray(times, dtype=float).tolist()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return save_artifact(
+        out,
+        kind=KIND,
+        pillar="clinical",
+        config=full,
+        metrics=metrics,
+        card=card,
+        estimator={"pipeline": pipeline, "interval_pipelines": list(interval_pipelines)},
+    )

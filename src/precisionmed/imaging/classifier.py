@@ -1,0 +1,462 @@
+"""Train, evaluate and use an image classifier.
+
+:func:`train_image_classifier` trains a registered network on a catalog dataset through the one
+training engine (:func:`precisionmed.train.fit`), fits a temperature on the validation set,
+evaluates on the test set and saves an ``image-classifier`` model directory.
+:class:`ImageClassifier` is the predictor :func:`precisionmed.load` returns for such a directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from precisionmed.artifacts import Artifact, ModelCard, register_predictor, save_artifact
+from precisionmed.errors import ArtifactError, ConfigError, DataFormatError, PrecisionMedError
+from precisionmed.imaging.datasets import ClassificationData, load_classification_data
+from precisionmed.imaging.evaluation import (
+    classification_report,
+    fit_temperature,
+    medmnist_acc,
+    medmnist_auc,
+    plot_reliability,
+    plot_roc,
+    probabilities,
+)
+from precisionmed.imaging.networks import build_network
+from precisionmed.imaging.transforms import NORMALISATION, augmentation, to_model_input
+from precisionmed.train import TrainConfig, fit, predict_outputs
+
+log = logging.getLogger(__name__)
+KIND = "image-classifier"
+
+
+def loss_for_task(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Cross-entropy over the softmax, or binary cross-entropy per label for multi-label tasks."""
+    if task == "multi-label":
+        bce = nn.BCEWithLogitsLoss()
+        return lambda out, y: bce(out, y.float())
+    ce = nn.CrossEntropyLoss()
+    return lambda out, y: ce(out, y.long())
+
+
+def metrics_for_task(task: str) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
+    """Epoch metrics for the engine: MedMNIST ``auc`` and ``acc`` over the whole set.
+
+    ``auc`` is NaN when the set holds a single class (AUC is undefined there).
+    """
+
+    def metrics(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        probs = probabilities(outputs.float().numpy(), task)
+        y = targets.numpy()
+        try:
+            auc = medmnist_auc(probs, y, task)
+        except ValueError:
+            auc = float("nan")
+        return {"auc": auc, "acc": medmnist_acc(probs, y, task)}
+
+    return metrics
+
+
+@dataclass
+class TrainedClassifier:
+    """What :func:`train_image_classifier` returns.
+
+    Attributes
+    ----------
+    path : Path
+        The model directory.
+    metrics : dict
+        ``{"val": report, "test": report, ...}`` as written to ``metrics.json``.
+    cpu_seconds : float
+        CPU time of training (all threads of this process), in seconds.
+    """
+
+    path: Path
+    metrics: dict[str, Any]
+    cpu_seconds: float
+    best_epoch: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def train_image_classifier(
+    dataset: str | ClassificationData,
+    model: str = "reference-cnn",
+    *,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    augment: str = "light",
+    subset: int | None = None,
+    n_boot: int = 1000,
+    network_kwargs: Mapping[str, Any] | None = None,
+) -> TrainedClassifier:
+    """Train ``model`` on ``dataset``, calibrate it, test it and save a model directory.
+
+    Parameters
+    ----------
+    dataset : str or ClassificationData
+        A catalog name (``"pneumoniamnist"``) or already loaded data.
+    model : str
+        A registered network (:func:`precisionmed.imaging.networks.list_networks`).
+    out_dir : path
+        The model directory to write: ``model.safetensors``, ``config.json``, ``metrics.json``,
+        ``model_card.md``, ``metrics.csv``, ``training_curve.png``, ``roc.png`` and
+        ``reliability.png``.
+    config : TrainConfig, optional
+        Training parameters (early stopping on ``config.monitor``; model selection uses the
+        validation split only).
+    augment : {"none", "light", "strong"}
+        MONAI random augmentation of the training images.
+    subset : int, optional
+        Use only the first ``subset`` images of each split (smoke tests).
+    n_boot : int
+        Bootstrap resamples for the 95% intervals.
+    network_kwargs : mapping, optional
+        Extra arguments of the network builder (e.g. ``{"dropout": 0.3}``).
+    """
+    config = config or TrainConfig.build()
+    data = (
+        dataset
+        if isinstance(dataset, ClassificationData)
+        else load_classification_data(dataset, subset=subset)
+    )
+    out = Path(out_dir)
+    net = build_network(
+        model,
+        spatial_dims=data.spatial_dims,
+        in_channels=data.n_channels,
+        out_channels=data.n_outputs,
+        size=data.size,
+        **dict(network_kwargs or {}),
+    )
+    train_ds = data.split("train", augmentation(data.spatial_dims, augment, config.seed))
+    val_ds, test_ds = data.split("val"), data.split("test")
+    cpu0 = time.process_time()
+    result = fit(
+        net,
+        train_ds,
+        val_ds,
+        loss_fn=loss_for_task(data.task),
+        metrics_fn=metrics_for_task(data.task),
+        config=config,
+        out_dir=out,
+    )
+    cpu_seconds = time.process_time() - cpu0
+    if not result.is_global_zero:
+        return TrainedClassifier(out, {}, cpu_seconds, result.best_epoch, result.history)
+
+    val_logits = predict_outputs(net, val_ds).numpy()
+    test_logits = predict_outputs(net, test_ds).numpy()
+    temperature = fit_temperature(val_logits, data.arrays["val"][1], data.task)
+    kw: dict[str, Any] = {
+        "task": data.task,
+        "labels": data.labels,
+        "temperature": temperature,
+        "n_boot": n_boot,
+    }
+    metrics: dict[str, Any] = {
+        "val": classification_report(val_logits, data.arrays["val"][1], **kw),
+        "test": classification_report(test_logits, data.arrays["test"][1], **kw),
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "monitor": config.monitor,
+        "best_score": result.best_score,
+        "train_cpu_seconds": cpu_seconds,
+        "train_wall_seconds": result.fit_seconds,
+    }
+    y_test = data.arrays["test"][1]
+    plot_roc(
+        probabilities(test_logits, data.task, temperature),
+        y_test,
+        task=data.task,
+        labels=data.labels,
+        path=out / "roc.png",
+    )
+    plot_reliability(
+        test_logits, y_test, task=data.task, temperature=temperature, path=out / "reliability.png"
+    )
+    model_config = {
+        "architecture": model,
+        "network_kwargs": dict(network_kwargs or {}),
+        "spatial_dims": data.spatial_dims,
+        "n_channels": data.n_channels,
+        "input_size": list(data.size),
+        "normalisation": NORMALISATION,
+        "labels": data.labels,
+        "task": data.task,
+        "temperature": temperature,
+        "augmentation": augment,
+        "dataset": {
+            "name": data.name,
+            "checksum": data.checksum,
+            "subset": subset,
+            "sizes": {k: len(v[1]) for k, v in data.arrays.items()},
+        },
+        "train_config": config.model_dump(),
+    }
+    test = metrics["test"]
+    card = ModelCard(
+        title=f"{model} on {data.name}",
+        intended_use=(
+            f"Research: {data.task} classification of {data.spatial_dims}D images "
+            f"({', '.join(data.labels[:6])}{'...' if len(data.labels) > 6 else ''}) like those "
+            f"of {data.name}. Not for diagnosis without a clinician."
+        ),
+        training_data=(
+            f"{data.name} ({data.checksum}); train/val/test "
+            f"{'/'.join(str(len(v[1])) for v in data.arrays.values())} images of "
+            f"{'x'.join(map(str, data.size))} px, {data.n_channels} channel(s)."
+        ),
+        limitations=[
+            f"Trained on {'x'.join(map(str, data.size))} px images; larger inputs are resized.",
+            "Calibrated by one temperature fitted on the validation split "
+            f"(T = {temperature:.3f}); calibration may not transfer to other sites.",
+        ],
+        details={
+            "architecture": model,
+            "test ACC": test["acc"],
+            "test AUC": test["auc"],
+            "best epoch": result.best_epoch,
+            "augmentation": augment,
+        },
+    )
+    save_artifact(
+        out,
+        kind=KIND,
+        pillar="imaging",
+        config=model_config,
+        metrics=metrics,
+        card=card,
+        state_dict=net.state_dict(),
+    )
+    return TrainedClassifier(out, metrics, cpu_seconds, result.best_epoch, result.history)
+
+
+def read_input_image(path: str | Path) -> Any:
+    """Read a DICOM, NIfTI, PNG/JPEG or npz file with :mod:`precisionmed.io`.
+
+    Any failure becomes a one-line :class:`DataFormatError` naming the file.
+    """
+    from precisionmed.io import read_medical_image
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return read_medical_image(path)
+    except PrecisionMedError:
+        raise
+    except Exception as exc:
+        raise DataFormatError(
+            f"{path}: expected a DICOM, NIfTI, PNG/JPEG or npz image; could not read it "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+@register_predictor(KIND)
+class ImageClassifier:
+    """A trained image classifier with calibrated probabilities.
+
+    Build it with :func:`precisionmed.load` (``ImageClassifier.from_artifact``).
+
+    Attributes
+    ----------
+    net : nn.Module
+        The network (eval mode, CPU).
+    labels : list of str
+    task : str
+    temperature : float
+        Fitted on validation; :meth:`predict_proba` divides logits by it.
+    spatial_dims, n_channels : int
+    input_size : tuple of int
+    """
+
+    def __init__(self, net: nn.Module, config: Mapping[str, Any], path: Path | None = None) -> None:
+        self.net = net.eval()
+        self.config = dict(config)
+        self.path = path
+        self.labels: list[str] = list(config["labels"])
+        self.task: str = config["task"]
+        self.temperature = float(config.get("temperature", 1.0))
+        self.spatial_dims = int(config["spatial_dims"])
+        self.n_channels = int(config["n_channels"])
+        self.input_size = tuple(int(s) for s in config["input_size"])
+        self.architecture: str = config["architecture"]
+
+    @classmethod
+    def from_artifact(cls, artifact: Artifact) -> ImageClassifier:
+        """Rebuild the network from ``config.json`` and load its safetensors weights."""
+        cfg = artifact.config
+        try:
+            net = build_network(
+                cfg["architecture"],
+                spatial_dims=cfg["spatial_dims"],
+                in_channels=cfg["n_channels"],
+                out_channels=len(cfg["labels"]),
+                size=cfg["input_size"],
+                **cfg.get("network_kwargs", {}),
+            )
+            net.load_state_dict(artifact.state_dict())
+        except (KeyError, RuntimeError, ConfigError) as exc:
+            raise ArtifactError(f"{artifact.path}: cannot rebuild the classifier ({exc})") from exc
+        return cls(net, cfg, artifact.path)
+
+    def _as_batch(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(images, dtype=np.float32))
+        want = (self.n_channels, *self.input_size)
+        if x.ndim == len(want):
+            x = x[None]
+        if tuple(x.shape[1:]) != want:
+            raise DataFormatError(
+                f"images: expected shape (N, {', '.join(map(str, want))}), got {tuple(x.shape)}"
+            )
+        return x
+
+    @torch.no_grad()
+    def predict_logits(
+        self, images: np.ndarray | torch.Tensor, batch_size: int = 256
+    ) -> np.ndarray:
+        """Raw network outputs, shape (N, K), for images of shape (N, C, *input_size) in [0, 1]."""
+        x = self._as_batch(images)
+        return predict_outputs(self.net, TensorDataset(x), batch_size=batch_size).numpy()
+
+    def predict_proba(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Calibrated probabilities, shape (N, K): softmax (sigmoid per label for multi-label)
+        of the logits divided by the fitted temperature."""
+        return probabilities(self.predict_logits(images), self.task, self.temperature)
+
+    def predict(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Class indices (N,), or 0/1 labels (N, K) for multi-label tasks."""
+        p = self.predict_proba(images)
+        return (p > 0.5).astype(int) if self.task == "multi-label" else p.argmax(axis=1)
+
+    def load_file(self, path: str | Path) -> torch.Tensor:
+        """Read a DICOM / NIfTI / PNG / JPEG / npz file as one model input (C, *input_size).
+
+        Raises
+        ------
+        DataFormatError
+            Not an image, corrupt, or the wrong dimensionality for this model.
+        """
+        image = read_input_image(path)
+        return to_model_input(
+            image, spatial_dims=self.spatial_dims, n_channels=self.n_channels, size=self.input_size
+        )
+
+    def predict_file(self, path: str | Path) -> dict[str, Any]:
+        """Calibrated class probabilities for one image file.
+
+        Returns
+        -------
+        dict
+            ``file``, ``prediction`` (the most probable class, or the labels above 0.5 for
+            multi-label tasks), ``probabilities`` (label -> probability), ``task``,
+            ``temperature``.
+        """
+        x = self.load_file(path)
+        p = self.predict_proba(x[None])[0]
+        if self.task == "multi-label":
+            prediction: Any = [lab for lab, v in zip(self.labels, p, strict=True) if v > 0.5]
+        else:
+            prediction = self.labels[int(p.argmax())]
+        return {
+            "file": str(path),
+            "prediction": prediction,
+            "probabilities": {lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
+            "task": self.task,
+            "temperature": self.temperature,
+        }
+
+
+def evaluate_image_classifier(
+    model_dir: str | Path,
+    dataset: str,
+    *,
+    split: str = "test",
+    out_dir: str | Path | None = None,
+    n_boot: int = 1000,
+    subset: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate a saved classifier on a split of a catalog dataset.
+
+    Parameters
+    ----------
+    model_dir : path
+        An ``image-classifier`` model directory.
+    dataset : str
+        Catalog name; its images must match the model (channels, dimensions, size, classes).
+    split : {"train", "val", "test"}
+    out_dir : path, optional
+        Where ``metrics.json``, ``roc.png`` and ``reliability.png`` go; default
+        ``MODEL_DIR/evaluation/<dataset>-<split>/`` (outside the checksummed model files).
+    subset : int, optional
+        Only the first ``subset`` images.
+
+    Returns
+    -------
+    dict
+        :func:`~precisionmed.imaging.evaluation.classification_report` plus ``dataset``,
+        ``split``, ``model_dir`` and ``files``.
+    """
+    import json
+
+    from precisionmed import load
+
+    clf = load(model_dir)
+    if not isinstance(clf, ImageClassifier):
+        raise ArtifactError(f"{model_dir}: not an {KIND} model directory.")
+    data = load_classification_data(dataset, subset=subset)
+    _check_compatible(clf, data, model_dir)
+    ds = data.split(split)
+    logits = clf.predict_logits(ds.images)
+    targets = data.arrays[split][1]
+    report = classification_report(
+        logits,
+        targets,
+        task=clf.task,
+        labels=clf.labels,
+        temperature=clf.temperature,
+        n_boot=n_boot,
+    )
+    out = Path(out_dir) if out_dir else Path(model_dir) / "evaluation" / f"{data.name}-{split}"
+    out.mkdir(parents=True, exist_ok=True)
+    probs = probabilities(logits, clf.task, clf.temperature)
+    files = [
+        plot_roc(probs, targets, task=clf.task, labels=clf.labels, path=out / "roc.png"),
+        plot_reliability(
+            logits,
+            targets,
+            task=clf.task,
+            temperature=clf.temperature,
+            path=out / "reliability.png",
+        ),
+    ]
+    report = {"model_dir": str(model_dir), "dataset": data.name, "split": split, **report}
+    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    report["files"] = [str(f) for f in [*files, out / "metrics.json"]]
+    return report
+
+
+def _check_compatible(clf: ImageClassifier, data: ClassificationData, model_dir: Any) -> None:
+    problems = []
+    if data.spatial_dims != clf.spatial_dims:
+        problems.append(f"{data.spatial_dims}D images for a {clf.spatial_dims}D model")
+    if data.n_channels != clf.n_channels:
+        problems.append(f"{data.n_channels} channel(s) for a {clf.n_channels}-channel model")
+    if tuple(data.size) != clf.input_size:
+        problems.append(f"images of {data.size} for a model of input size {clf.input_size}")
+    if data.n_outputs != len(clf.labels):
+        problems.append(f"{data.n_outputs} classes for a model of {len(clf.labels)}")
+    if problems:
+        raise DataFormatError(
+            f"dataset {data.name!r} does not fit the model in {model_dir}: " + "; ".join(problems)
+        )

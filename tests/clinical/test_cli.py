@@ -1,0 +1,129 @@
+"""``precisionmed clinical train -> evaluate -> predict`` round trips (cli/clinical.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from precisionmed.cli.main import app, main
+from precisionmed.errors import SchemaError
+from tests.conftest import require_dataset
+
+runner = CliRunner()
+
+
+def _run(*args: str) -> dict:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, (result.output, result.exception)
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def cox_dir(tmp_path_factory):
+    require_dataset("gbsg2")
+    out = tmp_path_factory.mktemp("cli") / "coxph"
+    record = _run(
+        "clinical", "train", "--dataset", "gbsg2", "--model", "coxph", "--out", str(out),
+        "--cv", "3", "--n-boot", "50", "--interval-models", "3", "--no-explain", "--json",
+    )  # fmt: skip
+    assert record["cv"]["metric"] == "c_index_harrell"
+    assert len(record["cv"]["folds"]) == 3
+    assert 0.6 < record["test"]["c_index_harrell"]["value"] < 0.8
+    return out
+
+
+def test_survival_round_trip(cox_dir, tmp_path):
+    from precisionmed.data import load_dataset
+
+    evaluated = _run("clinical", "evaluate", str(cox_dir), "--dataset", "gbsg2",
+                     "--n-boot", "50", "--json")  # fmt: skip
+    trained = json.loads((cox_dir / "metrics.json").read_text())["test"]
+    assert evaluated["patients"] == "held-out test split"
+    assert evaluated["c_index_harrell"]["value"] == pytest.approx(
+        trained["c_index_harrell"]["value"]
+    )
+    patients = load_dataset("gbsg2").X.head(3).copy()
+    patients.loc[0, "age"] = 95.0
+    csv = tmp_path / "patients.csv"
+    patients.to_csv(csv, index=False)
+    out = tmp_path / "pred"
+    record = _run("clinical", "predict", str(cox_dir), str(csv), "--out", str(out), "--json")
+    assert record["task"] == "survival"
+    assert [p["row"] for p in record["patients"]] == [1, 2, 3]
+    assert len(record["patients"][0]["survival"]) == len(record["times"])
+    assert record["warnings"][0].startswith("row 1, column 'age': 95 is outside")
+    assert (out / "survival_curves.png").is_file()
+    assert json.loads((out / "predictions.json").read_text())["patients"][1]["row"] == 2
+
+
+def test_predict_rejects_text_in_a_numeric_column_naming_row_and_column(
+    cox_dir, tmp_path, monkeypatch, capsys
+):
+    from precisionmed.data import load_dataset
+
+    patients = load_dataset("gbsg2").X.head(2).astype(str)
+    patients.loc[1, "pnodes"] = "many"
+    csv = tmp_path / "bad.csv"
+    patients.to_csv(csv, index=False)
+    result = runner.invoke(app, ["clinical", "predict", str(cox_dir), str(csv)])
+    assert isinstance(result.exception, SchemaError)
+    # through the real entry point: one line on stderr, exit code 1
+    monkeypatch.setattr(
+        sys, "argv", ["precisionmed", "clinical", "predict", str(cox_dir), str(csv)]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "row 2, column 'pnodes': expected a number; got 'many'" in err.replace("\n", "")
+
+
+def test_task_mismatch_is_a_config_error(tmp_path):
+    require_dataset("gbsg2")
+    result = runner.invoke(app, ["clinical", "train", "--dataset", "gbsg2", "--model", "rf",
+                                 "--out", str(tmp_path)])  # fmt: skip
+    assert "is a classification model but dataset 'gbsg2' is a survival task" in str(
+        result.exception
+    )
+
+
+def test_deep_model_round_trip_with_few_epochs(tmp_path):
+    require_dataset("breast-cancer-wisconsin")
+    out = tmp_path / "dnn"
+    record = _run(
+        "clinical", "train", "--dataset", "breast-cancer-wisconsin", "--model", "dnn",
+        "--out", str(out), "--param", "max_epochs=8", "--param", "lr=0.01",
+        "--n-boot", "50", "--interval-models", "2", "--no-explain", "--json",
+    )  # fmt: skip
+    assert record["test"]["roc_auc"]["value"] > 0.8
+    csv = tmp_path / "p.csv"
+    from precisionmed.data import load_dataset
+
+    load_dataset("breast-cancer-wisconsin").X.head(2).to_csv(csv, index=False)
+    pred = _run("clinical", "predict", str(out), str(csv), "--json")
+    assert pred["task"] == "classification"
+    assert all(0 <= p["low"] <= p["high"] <= 1 for p in pred["patients"])
+
+
+def test_deep_survival_model_round_trip(tmp_path):
+    require_dataset("gbsg2")
+    out = tmp_path / "deepsurv"
+    _run(
+        "clinical", "train", "--dataset", "gbsg2", "--model", "deepsurv", "--out", str(out),
+        "--param", "max_epochs=3", "--n-boot", "20", "--interval-models", "1", "--no-explain",
+        "--json",
+    )  # fmt: skip
+    import precisionmed
+    from precisionmed.data import load_dataset
+
+    pred = precisionmed.load(out).predict(load_dataset("gbsg2").X.head(2))
+    assert pred.curves.shape[0] == 2
+    assert "risk_low" in pred.patients[0]
+
+
+def test_models_command_lists_the_registry():
+    rows = _run("clinical", "models", "--json")
+    assert {r["name"] for r in rows} >= {"svm", "rf", "gbm", "dnn", "coxph", "rsf"}

@@ -1,0 +1,190 @@
+"""DeepSurv (src/precisionmed/clinical/deepsurv.py): loss, API, invariants, known answers."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("sksurv")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, train_test_split  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sksurv.linear_model import CoxPHSurvivalAnalysis  # noqa: E402
+
+from precisionmed.clinical.deepsurv import DeepSurv, cox_ph_loss  # noqa: E402
+from precisionmed.clinical.preprocess import make_preprocessor  # noqa: E402
+from precisionmed.data import load_dataset  # noqa: E402
+from precisionmed.errors import ConfigError  # noqa: E402
+from tests.clinical.survival_invariants import assert_survival_invariants  # noqa: E402
+
+FAST = {"max_epochs": 30, "patience": 6, "batch_size": 256, "lr": 3e-3}
+
+
+@pytest.fixture(scope="module")
+def gbsg2():
+    data = load_dataset("gbsg2")
+    Xtr, Xte, ytr, yte = train_test_split(
+        data.X, data.y, test_size=0.25, random_state=0, stratify=data.y["event"]
+    )
+    return data, Xtr, Xte, ytr, yte
+
+
+@pytest.fixture(scope="module")
+def fitted(gbsg2):
+    data, Xtr, Xte, ytr, yte = gbsg2
+    model = make_pipeline(make_preprocessor(data.feature_types), DeepSurv(**FAST))
+    return model.fit(Xtr, ytr)
+
+
+def test_cox_loss_gradient_vanishes_at_sksurv_optimum(gbsg2) -> None:
+    """Known answer: scikit-survival's CoxPH (Breslow ties, no penalty) maximises the same
+    partial likelihood, so our loss's gradient at its coefficients is ~0."""
+    data, Xtr, _, ytr, _ = gbsg2
+    numeric = {c: t for c, t in data.feature_types.items() if t == "numeric"}
+    X = make_preprocessor(numeric).fit_transform(Xtr)
+    cox = CoxPHSurvivalAnalysis(ties="breslow", alpha=0.0).fit(X, ytr)
+    w = torch.tensor(cox.coef_, dtype=torch.float64, requires_grad=True)
+    target = torch.tensor(np.column_stack([ytr["time"], ytr["event"]]), dtype=torch.float64)
+    loss = cox_ph_loss(torch.tensor(X) @ w, target)
+    loss.backward()
+    assert w.grad is not None
+    assert float(w.grad.abs().max()) < 1e-4
+    w0 = torch.zeros_like(w)
+    assert float(cox_ph_loss(torch.tensor(X) @ w0, target)) > loss.item()
+
+
+def test_cox_loss_ties_and_no_events() -> None:
+    # Two tied events at t=1 with equal risk, one later censoring: each event's risk set is all
+    # three (Breslow), so the loss is log(3) exactly.
+    target = torch.tensor([[1.0, 1.0], [1.0, 1.0], [2.0, 0.0]])
+    assert float(cox_ph_loss(torch.zeros(3), target)) == pytest.approx(np.log(3))
+    none = torch.tensor([[1.0, 0.0], [2.0, 0.0]])
+    assert float(cox_ph_loss(torch.ones(2), none)) == 0.0
+
+
+def test_holdout_cindex_in_band_of_coxph(gbsg2, fitted) -> None:
+    """Known answer: on GBSG2, DeepSurv's held-out C-index is in a sane band of CoxPH's."""
+    data, Xtr, Xte, ytr, yte = gbsg2
+    cox = make_pipeline(make_preprocessor(data.feature_types), CoxPHSurvivalAnalysis(alpha=1e-4))
+    c_cox = cox.fit(Xtr, ytr).score(Xte, yte)
+    c_deep = fitted.score(Xte, yte)
+    assert 0.62 < c_cox < 0.75
+    assert abs(c_deep - c_cox) < 0.05, (c_deep, c_cox)
+
+
+def test_survival_invariants(gbsg2, fitted) -> None:
+    _, _, Xte, _, _ = gbsg2
+    model = fitted[-1]
+    Z = fitted[:-1].transform(Xte)
+    assert_survival_invariants(model, Z)
+    assert model.unique_times_.shape == model.baseline_.unique_times_.shape
+    chf = model.predict_cumulative_hazard_function(Z[:3], return_array=True)
+    surv = model.predict_survival_function(Z[:3], return_array=True)
+    np.testing.assert_allclose(surv, np.exp(-chf), rtol=1e-10)
+
+
+def test_trained_through_engine_with_early_stopping(fitted) -> None:
+    model = fitted[-1]
+    assert model.n_epochs_ <= FAST["max_epochs"]
+    assert model.best_epoch_ is not None
+    assert {"train_loss", "val_loss", "val_cindex"} <= set(model.history_[-1])
+    assert len(np.intersect1d(model.train_indices_, model.val_indices_)) == 0
+
+
+def test_pipeline_gridsearch_and_cross_val_score(gbsg2) -> None:
+    """Issue requirement: DeepSurv inside a Pipeline with GridSearchCV and cross_val_score."""
+    data, Xtr, _, ytr, _ = gbsg2
+    pipe = make_pipeline(
+        make_preprocessor(data.feature_types),
+        DeepSurv(max_epochs=8, patience=3, batch_size=256, lr=1e-2),
+    )
+    cv = KFold(2, shuffle=True, random_state=0)
+    grid = GridSearchCV(pipe, {"deepsurv__hidden_layers": [(8,), (16, 16)]}, cv=cv)
+    grid.fit(Xtr, ytr)
+    assert grid.best_params_["deepsurv__hidden_layers"] in [(8,), (16, 16)]
+    assert 0.6 < grid.best_score_ < 0.8
+    scores = cross_val_score(pipe, Xtr, ytr, cv=cv)
+    assert scores.shape == (2,)
+    assert np.all((scores > 0.6) & (scores < 0.85))
+
+
+def test_params_clone_and_reproducibility(gbsg2) -> None:
+    data, Xtr, Xte, ytr, _ = gbsg2
+    est = DeepSurv(hidden_layers=(8,), max_epochs=5, patience=2, random_state=3)
+    assert est.get_params()["hidden_layers"] == (8,)
+    assert clone(est).set_params(lr=0.01).get_params()["lr"] == 0.01
+    assert est.lr == 1e-3
+    pre = make_preprocessor(data.feature_types).fit(Xtr)
+    Xa, Xb = pre.transform(Xtr), pre.transform(Xte)
+    a = clone(est).fit(Xa, ytr).predict(Xb)
+    b = clone(est).fit(Xa, ytr).predict(Xb)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_pickle_round_trip_has_no_torch_state(fitted, gbsg2) -> None:
+    _, _, Xte, _, _ = gbsg2
+    Z = fitted[:-1].transform(Xte)
+    model = fitted[-1]
+    state = model.__getstate__()
+    assert "net_" not in state
+    assert all(isinstance(v, np.ndarray) for v in state["_net_state"].values())
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(again.predict(Z), model.predict(Z), rtol=1e-6)
+    np.testing.assert_allclose(
+        again.predict_survival_function(Z, return_array=True),
+        model.predict_survival_function(Z, return_array=True),
+        rtol=1e-6,
+    )
+
+
+def test_errors_name_parameter_and_expectation() -> None:
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    from sksurv.util import Surv
+
+    y = Surv.from_arrays(np.arange(20) % 2 == 0, np.arange(1, 21.0))
+    with pytest.raises(
+        ConfigError, match=r"The 'dropout' parameter of DeepSurv must be a float in \[0, 1\)\. "
+    ):
+        DeepSurv(dropout=1.5).fit(X, y)
+    with pytest.raises(ConfigError, match="'monitor' parameter of DeepSurv must be one of"):
+        DeepSurv(monitor="auc").fit(X, y)
+    with pytest.raises(ConfigError, match="'hidden_layers'.*Got \\(8, 0\\)"):
+        DeepSurv(hidden_layers=(8, 0)).fit(X, y)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        DeepSurv().predict(X)
+    with pytest.raises(ValueError, match="structured array"):
+        DeepSurv(max_epochs=1).fit(X, np.arange(20))
+    model = DeepSurv(max_epochs=2, patience=1).fit(X, y)
+    with pytest.raises(ValueError, match="X has 2 features, but DeepSurv is expecting 3"):
+        model.predict(X[:, :2])
+
+
+def test_monitor_cindex(gbsg2) -> None:
+    data, Xtr, Xte, ytr, yte = gbsg2
+    pipe = make_pipeline(
+        make_preprocessor(data.feature_types),
+        DeepSurv(monitor="cindex", max_epochs=12, patience=4, batch_size=256, lr=3e-3),
+    ).fit(Xtr, ytr)
+    model = pipe[-1]
+    best = model.history_[model.best_epoch_]["val_cindex"]
+    assert best == pytest.approx(max(r["val_cindex"] for r in model.history_))
+    assert pipe.score(Xte, yte) > 0.6
+    assert model.n_epochs_ <= 12
+
+
+def test_skops_round_trip_needs_no_torch_types(fitted, gbsg2) -> None:
+    """Artefacts are stored with skops: the fitted pipeline holds no torch objects to trust."""
+    sio = pytest.importorskip("skops.io")
+    _, _, Xte, _, yte = gbsg2
+    blob = sio.dumps(fitted)
+    untrusted = sio.get_untrusted_types(data=blob)
+    assert not [t for t in untrusted if t.startswith("torch")]
+    again = sio.loads(blob, trusted=untrusted)
+    np.testing.assert_allclose(again.predict(Xte), fitted.predict(Xte), rtol=1e-6)
+    assert again.score(Xte, yte) == pytest.approx(fitted.score(Xte, yte))

@@ -1,0 +1,108 @@
+"""Saving a clinical pipeline as a model directory and predicting from it after reload."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import precisionmed
+from precisionmed.clinical.predictor import ClinicalPredictor, median_survival
+from precisionmed.clinical.training import train_clinical_model
+from precisionmed.errors import ArtifactError
+from tests.conftest import require_dataset
+
+
+@pytest.fixture(scope="module")
+def gbsg2():
+    from precisionmed.data import load_dataset
+
+    require_dataset("gbsg2")
+    return load_dataset("gbsg2")
+
+
+@pytest.fixture(scope="module")
+def cox_dir(tmp_path_factory, gbsg2):
+    out = tmp_path_factory.mktemp("coxph")
+    train_clinical_model(gbsg2, "coxph", out, interval_models=4, n_boot=50, explain=False)
+    return out
+
+
+def test_reload_gives_the_same_predictions_with_intervals(cox_dir, gbsg2):
+    predictor = precisionmed.load(cox_dir)
+    assert isinstance(predictor, ClinicalPredictor)
+    assert predictor.task == "survival"
+    assert len(predictor.interval_pipelines) == 4
+    X = gbsg2.X.head(5)
+    pred = predictor.predict(X.astype(str))
+    np.testing.assert_allclose([p["risk"] for p in pred.patients], predictor.pipeline.predict(X))
+    for p in pred.patients:
+        assert p["risk_low"] <= p["risk_high"]
+    curves = pred.curves
+    assert curves.shape == (5, len(predictor.times))
+    assert np.all((curves >= 0) & (curves <= 1))
+    assert np.all(np.diff(curves, axis=1) <= 1e-12)  # survival never increases
+    assert np.all(pred.curves_low <= pred.curves_high)
+    for p, curve in zip(pred.patients, curves, strict=True):
+        med = p["median_survival_time"]
+        if med is not None:  # the curve is above 0.5 before the median and at most 0.5 at it
+            assert curve[predictor.times == med][0] <= 0.5
+            assert np.all(curve[predictor.times < med] > 0.5)
+    assert "bootstrap" in pred.interval
+
+
+def test_model_directory_records_schema_and_metrics(cox_dir):
+    import json
+
+    config = json.loads((cox_dir / "config.json").read_text())
+    assert config["kind"] == "clinical-model"
+    assert config["pillar"] == "clinical"
+    assert [c["name"] for c in config["input_schema"]["columns"]][:2] == ["age", "estrec"]
+    metrics = json.loads((cox_dir / "metrics.json").read_text())["test"]
+    ci = metrics["c_index_harrell"]
+    assert ci["low"] <= ci["value"] <= ci["high"]
+    card = (cox_dir / "model_card.md").read_text()
+    assert "c_index_harrell" in card
+    assert "95% CI" in card
+    assert (cox_dir / "survival_by_risk.png").is_file()
+
+
+def test_tampered_model_is_refused(cox_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "m"
+    shutil.copytree(cox_dir, copy)
+    with (copy / "model.skops").open("ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(ArtifactError, match="sha256"):
+        precisionmed.load(copy)
+
+
+def test_survival_plot_is_written(cox_dir, gbsg2, tmp_path):
+    predictor = precisionmed.load(cox_dir)
+    pred = predictor.predict(gbsg2.X.head(2))
+    path = predictor.plot(pred, tmp_path / "curves.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "curves.json").is_file()
+
+
+def test_median_survival_known_answer():
+    times = np.array([0.0, 10.0, 20.0, 30.0])
+    curves = np.array([[1.0, 0.8, 0.5, 0.2], [1.0, 0.9, 0.8, 0.7]])
+    assert median_survival(times, curves).tolist() == [20.0, np.inf]
+
+
+def test_classifier_predicts_probability_with_interval(tmp_path):
+    from precisionmed.data import load_dataset
+
+    require_dataset("breast-cancer-wisconsin")
+    data = load_dataset("breast-cancer-wisconsin")
+    train_clinical_model(data, "rf", tmp_path, interval_models=3, n_boot=50, explain=False,
+                         params={"n_estimators": 30})  # fmt: skip
+    predictor = precisionmed.load(tmp_path)
+    pred = predictor.predict(data.X.head(4))
+    probs = predictor.pipeline.predict_proba(data.X.head(4))[:, 1]
+    for p, expected in zip(pred.patients, probs, strict=True):
+        assert p["probability"] == pytest.approx(expected)
+        assert 0 <= p["low"] <= p["high"] <= 1
+    assert (tmp_path / "roc.png").is_file()
+    assert (tmp_path / "calibration.png").is_file()

@@ -1,0 +1,123 @@
+"""The recorded input schema and the validation of new patients against it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from precisionmed.clinical.schema import (
+    InputSchema,
+    infer_schema,
+    read_patients_csv,
+    validate_patients,
+)
+from precisionmed.errors import DataFormatError, SchemaError
+
+
+@pytest.fixture(scope="module")
+def gbsg2():
+    from sksurv.datasets import load_gbsg2
+
+    X, _ = load_gbsg2()
+    types = {c: "categorical" if X[c].dtype == "category" else "numeric" for c in X.columns}
+    return X.reset_index(drop=True), types
+
+
+@pytest.fixture(scope="module")
+def schema(gbsg2):
+    X, types = gbsg2
+    return infer_schema(X, types)
+
+
+def _as_text(X: pd.DataFrame) -> pd.DataFrame:
+    return X.astype(str)
+
+
+def test_schema_records_columns_categories_and_ranges(gbsg2, schema):
+    X, _ = gbsg2
+    by_name = {c.name: c for c in schema.columns}
+    assert schema.names == list(X.columns)
+    assert by_name["tgrade"].kind == "categorical"
+    assert by_name["tgrade"].categories == ["I", "II", "III"]
+    assert by_name["age"].min == X["age"].min()
+    assert by_name["age"].max == X["age"].max()
+    assert InputSchema.from_dict(schema.to_dict()) == schema
+
+
+def test_valid_text_rows_convert_to_training_dtypes(gbsg2, schema):
+    X, _ = gbsg2
+    out, warnings = validate_patients(_as_text(X.head(5)), schema)
+    assert warnings == []
+    pd.testing.assert_frame_equal(out, X.head(5), check_categorical=False)
+    assert out["tgrade"].dtype == "category"
+
+
+def test_missing_column_is_named(gbsg2, schema):
+    X, _ = gbsg2
+    with pytest.raises(SchemaError, match=r"patients\.csv: missing column\(s\) \['pnodes'\]"):
+        validate_patients(X.drop(columns="pnodes"), schema, source="patients.csv")
+
+
+def test_text_in_numeric_column_names_row_and_column(gbsg2, schema):
+    bad = _as_text(gbsg2[0].head(4))
+    bad.loc[2, "age"] = "sixty"
+    with pytest.raises(SchemaError, match=r"row 3, column 'age': expected a number; got 'sixty'"):
+        validate_patients(bad, schema)
+
+
+def test_unknown_category_names_row_and_column(gbsg2, schema):
+    bad = _as_text(gbsg2[0].head(3))
+    bad.loc[0, "tgrade"] = "IV"
+    with pytest.raises(SchemaError, match=r"row 1, column 'tgrade': unknown category 'IV'"):
+        validate_patients(bad, schema)
+
+
+def test_out_of_range_is_a_warning_not_an_error(gbsg2, schema):
+    rows = _as_text(gbsg2[0].head(3))
+    rows.loc[1, "age"] = "120"
+    out, warnings = validate_patients(rows, schema)
+    assert out.loc[1, "age"] == 120.0  # kept, not clipped
+    assert len(warnings) == 1
+    assert "row 2, column 'age': 120 is outside the training range [21, 80]" in warnings[0]
+
+
+def test_missing_values_are_imputed_with_a_warning(gbsg2, schema):
+    rows = _as_text(gbsg2[0].head(2))
+    rows.loc[0, "pnodes"] = "NA"
+    rows.loc[1, "horTh"] = ""
+    out, warnings = validate_patients(rows, schema)
+    assert np.isnan(out.loc[0, "pnodes"])
+    assert pd.isna(out.loc[1, "horTh"])
+    where = [w.split(":")[0] for w in warnings]
+    assert where == ["row 1, column 'pnodes'", "row 2, column 'horTh'"]
+
+
+def test_numeric_category_codes_match_whatever_their_spelling():
+    X = pd.DataFrame({"sex": pd.Categorical([0, 1, 1]), "age": [50.0, 60.0, 70.0]})
+    schema = infer_schema(X, {"sex": "categorical", "age": "numeric"})
+    out, _ = validate_patients(pd.DataFrame({"sex": ["1.0", "0"], "age": ["55", "65"]}), schema)
+    assert out["sex"].tolist() == [1, 0]
+    with pytest.raises(SchemaError, match="row 1, column 'sex': unknown category '2'"):
+        validate_patients(pd.DataFrame({"sex": ["2"], "age": ["55"]}), schema)
+
+
+def test_bad_feature_type_and_empty_input(gbsg2, schema):
+    X, _ = gbsg2
+    with pytest.raises(SchemaError, match="column 'age' must be 'numeric' or 'categorical'"):
+        infer_schema(X[["age"]], {"age": "ordinal"})
+    with pytest.raises(SchemaError, match="no rows"):
+        validate_patients(X.head(0), schema)
+
+
+def test_read_patients_csv_keeps_text_and_rejects_garbage(tmp_path, gbsg2, schema):
+    path = tmp_path / "patients.csv"
+    gbsg2[0].head(3).to_csv(path, index=False)
+    frame = read_patients_csv(path)
+    assert frame.dtypes.eq(object).all()
+    out, _ = validate_patients(frame, schema, source=str(path))
+    assert out["age"].tolist() == gbsg2[0]["age"].head(3).tolist()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataFormatError, match="empty.csv: not a readable CSV"):
+        read_patients_csv(empty)

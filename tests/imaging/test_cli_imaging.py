@@ -1,0 +1,193 @@
+"""End to end through the CLI on real BreastMNIST images: train -> evaluate -> predict -> explain,
+and the one-line errors for files a model cannot read."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from typer.testing import CliRunner
+
+from precisionmed.cli.main import app
+from precisionmed.errors import DataFormatError
+from tests.conftest import require_dataset, require_path
+
+HIPPOCAMPUS = "imaging/nifti/msd_task04_hippocampus/imagesTr/hippocampus_001.nii.gz"
+
+
+def _json(result) -> object:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-epoch reference-cnn on the first 96 images of each BreastMNIST split."""
+    require_dataset("breastmnist")
+    out = tmp_path_factory.mktemp("cli") / "model"
+    result = CliRunner().invoke(
+        app,
+        [
+            "imaging",
+            "train",
+            "--dataset",
+            "breastmnist",
+            "--model",
+            "reference-cnn",
+            "--max-epochs",
+            "1",
+            "--subset",
+            "96",
+            "--batch-size",
+            "32",
+            "--seed",
+            "0",
+            "--n-boot",
+            "50",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    record = _json(result)
+    assert record["model_dir"] == str(out)
+    return out
+
+
+def test_train_writes_a_complete_model_directory(trained: Path) -> None:
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "metrics.json",
+        "model_card.md",
+        "training_curve.png",
+        "roc.png",
+        "reliability.png",
+    ):
+        assert (trained / name).is_file(), name
+    config = json.loads((trained / "config.json").read_text())
+    assert config["kind"] == "image-classifier"
+    assert config["architecture"] == "reference-cnn"
+    assert (config["spatial_dims"], config["n_channels"], config["input_size"]) == (2, 1, [28, 28])
+    assert config["labels"] == ["malignant", "normal, benign"]
+    assert config["dataset"]["checksum"].startswith("md5:")
+    assert config["temperature"] > 0
+
+
+def test_evaluate_json(trained: Path, tmp_path: Path) -> None:
+    report = _json(
+        CliRunner().invoke(
+            app,
+            [
+                "imaging",
+                "evaluate",
+                str(trained),
+                "--dataset",
+                "breastmnist",
+                "--split",
+                "test",
+                "--n-boot",
+                "50",
+                "--out",
+                str(tmp_path),
+                "--json",
+            ],
+        )
+    )
+    assert report["n"] == 156  # the whole official test split
+    assert report["acc"]["low"] <= report["acc"]["value"] <= report["acc"]["high"]
+    assert np.asarray(report["confusion_matrix"]).sum() == 156
+    assert {"ece", "ece_calibrated", "per_class", "temperature"} <= set(report)
+    assert (tmp_path / "roc.png").is_file()
+    assert (tmp_path / "reliability.png").is_file()
+
+
+def test_predict_png_equals_predicting_the_array(trained: Path, tmp_path: Path) -> None:
+    from precisionmed import load
+    from precisionmed.imaging import load_classification_data
+
+    images = load_classification_data("breastmnist", subset=2).arrays["test"][0]
+    files = []
+    for i, image in enumerate(images):
+        path = tmp_path / f"case{i}.png"
+        PILImage.fromarray(np.round(image[0] * 255).astype(np.uint8)).save(path)
+        files.append(str(path))
+    records = _json(CliRunner().invoke(app, ["imaging", "predict", str(trained), *files, "--json"]))
+    expected = load(trained).predict_proba(images)
+    for record, p in zip(records, expected, strict=True):
+        probs = list(record["probabilities"].values())
+        np.testing.assert_allclose(probs, p, atol=1e-5)
+        assert record["prediction"] == list(record["probabilities"])[int(np.argmax(p))]
+
+
+def test_explain_writes_an_overlay(trained: Path, tmp_path: Path) -> None:
+    from precisionmed.imaging import load_classification_data
+
+    image = load_classification_data("breastmnist", subset=1).arrays["test"][0][0, 0]
+    png = tmp_path / "case.png"
+    PILImage.fromarray(np.round(image * 255).astype(np.uint8)).save(png)
+    out = tmp_path / "heatmap.png"
+    record = _json(
+        CliRunner().invoke(
+            app, ["imaging", "explain", str(trained), str(png), "--out", str(out), "--json"]
+        )
+    )
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert record["target"] in ("malignant", "normal, benign")
+    assert all(0 <= i < 28 for i in record["peak"])
+
+
+def test_unreadable_and_wrong_dimension_files_fail_with_one_line(
+    trained: Path, tmp_path: Path
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image\n")
+    volume = require_path(HIPPOCAMPUS)
+    for path, expected in ((text, "notes.txt"), (volume, "expected a 2D image")):
+        result = CliRunner().invoke(app, ["imaging", "predict", str(trained), str(path)])
+        assert result.exit_code != 0
+        assert isinstance(result.exception, DataFormatError)
+        message = str(result.exception)
+        assert "\n" not in message
+        assert str(path) in message
+        assert expected in message
+
+
+def test_console_error_is_one_line_and_exit_1(trained: Path) -> None:
+    volume = require_path(HIPPOCAMPUS)
+    exe = Path(sys.executable).with_name("precisionmed")
+    proc = subprocess.run(
+        [str(exe), "imaging", "predict", str(trained), str(volume)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:")
+    assert "hippocampus_001.nii.gz" in lines[0]
+
+
+def test_info_reports_modality_shape_spacing() -> None:
+    path = require_path("imaging/dicom/ct/CT_small.dcm")
+    record = _json(CliRunner().invoke(app, ["imaging", "info", str(path), "--json"]))
+    assert record["modality"] == "CT"
+    assert record["spatial_dims"] == 2
+    assert len(record["spacing"]) == 2
+
+
+def test_predict_a_dicom_with_a_2d_model(trained: Path) -> None:
+    """A real CT slice (512 px, Hounsfield units) is min-max scaled and resized to 28 px."""
+    path = require_path("imaging/dicom/ct/CT1_UNC.dcm")
+    (record,) = _json(
+        CliRunner().invoke(app, ["imaging", "predict", str(trained), str(path), "--json"])
+    )
+    assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
