@@ -67,6 +67,8 @@ def train(
     monitor: str = typer.Option("val_auc", help="Validation metric for model selection."),
     devices: int = typer.Option(None, help="Processes / devices (with --strategy ddp)."),
     strategy: str = typer.Option(None, help="Lightning strategy, e.g. ddp."),
+    accelerator: str = typer.Option(None, help="cpu (default), gpu or auto."),
+    num_nodes: int = typer.Option(None, help="Machines (multi-node DDP; see docs/distributed.md)."),
     augment: str = typer.Option("light", help="Augmentation: none, light or strong."),
     cv: int = typer.Option(
         None, "--cv", help="k-fold cross-validation on train+val (no augmentation) instead."
@@ -95,6 +97,8 @@ def train(
         mode=None if segmentation else ("min" if monitor.endswith("loss") else "max"),
         devices=devices,
         strategy=strategy,
+        accelerator=accelerator,
+        num_nodes=num_nodes,
         progress=not as_json,
     )
     if segmentation:
