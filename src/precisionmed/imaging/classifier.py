@@ -130,6 +130,7 @@ def train_image_classifier(
         else load_classification_data(dataset, subset=subset)
     )
     out = Path(out_dir)
+    torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
     net = build_network(
         model,
         spatial_dims=data.spatial_dims,

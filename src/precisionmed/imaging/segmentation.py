@@ -349,6 +349,7 @@ def train_segmenter(
     if first.affine is None:
         raise DataFormatError(f"{train_pairs[0][0]}: training volumes need a geometry (affine).")
     orientation = axcodes(first.affine)
+    torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
     net, arch = build_segmentation_net(model, n_labels=len(data.labels), **net_opts)
     _check_patch(patch, arch["strides"])
     train_ds = SegmentationDataset(
