@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from precisionmed.data.catalog import DataFile, DatasetSpec, register_dataset
 from precisionmed.errors import DataFormatError
+
+if TYPE_CHECKING:  # pandas is imported by the loaders only, so `data list` stays fast.
+    import pandas as pd
 
 DEEPSURV_COMMIT = "41eed003e5b892c81e7855e400861fa7a2d9da4f"
 DEEPSURV_RAW = f"https://raw.githubusercontent.com/jaredleekatzman/DeepSurv/{DEEPSURV_COMMIT}"
@@ -122,9 +124,11 @@ def survival_array(event: Any, time: Any) -> np.ndarray:
 
 
 def _types(X: pd.DataFrame) -> dict[str, str]:
+    from pandas import CategoricalDtype
+
     return {
         c: "categorical"
-        if isinstance(X[c].dtype, pd.CategoricalDtype) or X[c].dtype == object
+        if isinstance(X[c].dtype, CategoricalDtype) or X[c].dtype == object
         else "numeric"
         for c in X.columns
     }
@@ -198,6 +202,8 @@ def read_deepsurv_h5(path: Path, name: str, columns: list[str], time_unit: str) 
     t = np.concatenate([parts["train"][1], parts["test"][1]])
     e = np.concatenate([parts["train"][2], parts["test"][2]])
     n_train = len(parts["train"][0])
+    import pandas as pd
+
     X = pd.DataFrame(x, columns=columns)
     return ClinicalData(
         name=name,
