@@ -12,6 +12,7 @@ inside the state).
 from __future__ import annotations
 
 import numbers
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -111,7 +112,7 @@ def _check_param(est: Any, name: str, ok: bool, expected: str) -> None:
         )
 
 
-class TorchEstimatorBase(BaseEstimator):
+class TorchEstimatorBase(BaseEstimator, ABC):
     """Shared fitting machinery of the pillar's deep estimators (not used on its own).
 
     Subclasses define ``_build_net(n_inputs)`` and set ``n_outputs_`` before calling
@@ -219,8 +220,9 @@ class TorchEstimatorBase(BaseEstimator):
         self.train_indices_, self.val_indices_ = np.sort(tr), np.sort(va)
         return result
 
-    def _build_net(self, n_inputs: int) -> nn.Module:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _build_net(self, n_inputs: int) -> nn.Module:
+        """The untrained network for ``n_inputs`` features (each estimator defines it)."""
 
     def _forward(self, X: np.ndarray) -> torch.Tensor:
         """The fitted network's outputs on ``X`` (float32 tensor, eval mode, no gradient)."""
