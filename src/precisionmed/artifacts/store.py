@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from precisionmed import __version__
 from precisionmed.artifacts.card import ModelCard, write_model_card
 from precisionmed.errors import ArtifactError
+from precisionmed.jsonable import json_default
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -44,16 +45,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def save_artifact(
@@ -100,7 +91,7 @@ def save_artifact(
         # Deflated: tree ensembles store arrays per leaf (a random survival forest with its
         # bootstrap refits is ~140 MB raw, ~8 MB deflated).
         sio.dump(estimator, out / SKOPS, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
-    (out / METRICS).write_text(json.dumps(metrics, indent=2, default=_json_default))
+    (out / METRICS).write_text(json.dumps(metrics, indent=2, default=json_default))
     write_model_card(out / CARD, card, metrics)
     files = {
         p.name: _sha256(p)
@@ -117,7 +108,7 @@ def save_artifact(
         "files": files,
     }
     tmp = out / (CONFIG + ".part")
-    tmp.write_text(json.dumps(full, indent=2, default=_json_default))
+    tmp.write_text(json.dumps(full, indent=2, default=json_default))
     os.replace(tmp, out / CONFIG)
     return out
 

@@ -154,14 +154,14 @@ def predict(
     import json
 
     import precisionmed
-    from precisionmed.artifacts.store import _json_default
+    from precisionmed.jsonable import json_default
 
     predictor = precisionmed.load(model_dir)
     prediction = predictor.predict_csv(patients)
     record = prediction.to_dict()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "predictions.json").write_text(json.dumps(record, default=_json_default))
+        (out / "predictions.json").write_text(json.dumps(record, default=json_default))
         if prediction.task == "survival":
             record["survival_plot"] = str(predictor.plot(prediction, out / "survival_curves.png"))
     if as_json:

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from precisionmed.cli.state import console, print_json
+from precisionmed.errors import ConfigError
 
 app = typer.Typer(
     help="Medical images: info, train, evaluate, predict, explain, segment.", no_args_is_help=True
@@ -70,6 +71,15 @@ def train(
     accelerator: str = typer.Option(None, help="cpu (default), gpu or auto."),
     num_nodes: int = typer.Option(None, help="Machines (multi-node DDP; see docs/distributed.md)."),
     augment: str = typer.Option("light", help="Augmentation: none, light or strong."),
+    network_arg: list[str] = typer.Option(
+        None,
+        "--network-arg",
+        help="KEY=VALUE passed to the network builder (VALUE read as JSON), repeatable; "
+        "e.g. --network-arg widen_factor=0.25 for a narrow ResNet, dropout=0.3 for reference-cnn.",
+    ),
+    members: int = typer.Option(
+        1, "--members", min=1, help="Train a deep ensemble of this many seeds (mean logits)."
+    ),
     cv: int = typer.Option(
         None, "--cv", help="k-fold cross-validation on train+val (no augmentation) instead."
     ),
@@ -136,6 +146,8 @@ def train(
         augment=augment,
         subset=subset,
         n_boot=n_boot,
+        network_kwargs=_network_kwargs(network_arg or []),
+        n_members=members,
     )
     test = result.metrics.get("test", {})
     if as_json:
@@ -143,6 +155,22 @@ def train(
         return
     _print_report(test, f"{model} on {spec.name}: test split")
     console.print(f"Model directory: {result.path}", highlight=False)
+
+
+def _network_kwargs(items: list[str]) -> dict[str, Any]:
+    """``["widen_factor=0.25", "dropout=0.3"]`` -> ``{"widen_factor": 0.25, "dropout": 0.3}``."""
+    import json
+
+    kwargs: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--network-arg: expected KEY=VALUE, got {item!r}")
+        try:
+            kwargs[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key.strip()] = value
+    return kwargs
 
 
 def _print_report(report: dict[str, Any], title: str) -> None:

@@ -8,11 +8,13 @@ from precisionmed.errors import require_extra
 
 require_extra("monai", "imaging")
 
+from precisionmed.imaging.classification import (  # noqa: E402
+    TrainedClassifier,
+    train_image_classifier,
+)
 from precisionmed.imaging.classifier import (  # noqa: E402
     ImageClassifier,
-    TrainedClassifier,
     evaluate_image_classifier,
-    train_image_classifier,
 )
 from precisionmed.imaging.datasets import (  # noqa: E402
     ClassificationData,

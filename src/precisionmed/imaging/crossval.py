@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from precisionmed.imaging.classifier import loss_for_task, metrics_for_task
+from precisionmed.imaging.classification import loss_for_task, metrics_for_task
 from precisionmed.imaging.datasets import ArrayImageDataset, load_classification_data
 from precisionmed.imaging.networks import build_network
 from precisionmed.train import TrainConfig, cross_validate

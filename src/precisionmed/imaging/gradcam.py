@@ -8,6 +8,7 @@ by side for 2D, a montage of axial slices for 3D volumes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,15 @@ import torch
 from torch import nn
 
 from precisionmed.errors import ConfigError
-from precisionmed.imaging.networks import get_network_spec
+from precisionmed.imaging.networks import cam_layers
 
 
 def gradcam(
-    net: nn.Module, image: torch.Tensor, *, layer: str, class_index: int | None = None
+    net: nn.Module,
+    image: torch.Tensor,
+    *,
+    layer: str | Sequence[str],
+    class_index: int | None = None,
 ) -> np.ndarray:
     """Grad-CAM map of one image.
 
@@ -29,8 +34,9 @@ def gradcam(
     net : nn.Module
         A classifier returning logits (B, K).
     image : Tensor of shape (C, H, W) or (C, D, H, W)
-    layer : str
-        Name of the module whose activations are weighted (``net.named_modules()``).
+    layer : str or sequence of str
+        Name of the module whose activations are weighted (``net.named_modules()``); several
+        names (one per member of an ensemble) give the mean of their maps.
     class_index : int, optional
         The logit to explain; default the arg-max.
 
@@ -41,17 +47,22 @@ def gradcam(
     """
     from monai.visualize import GradCAM
 
-    if layer not in dict(net.named_modules()):
-        raise ConfigError(f"Grad-CAM layer {layer!r} is not a module of {type(net).__name__}.")
+    layers = [layer] if isinstance(layer, str) else list(layer)
+    modules = dict(net.named_modules())
+    for name in layers:
+        if name not in modules:
+            raise ConfigError(f"Grad-CAM layer {name!r} is not a module of {type(net).__name__}.")
     was_training = net.training
     net.eval()
+    maps = []
     try:
-        cam = GradCAM(nn_module=net, target_layers=layer, postprocessing=_minmax)
-        with torch.enable_grad():
-            result = cam(image[None].float(), class_idx=class_index)
+        for name in layers:
+            cam = GradCAM(nn_module=net, target_layers=name, postprocessing=lambda m: m)
+            with torch.enable_grad():
+                maps.append(cam(image[None].float(), class_idx=class_index).detach().cpu())
     finally:
         net.train(was_training)
-    return np.asarray(result.detach().cpu())[0, 0]
+    return np.asarray(_minmax(torch.stack(maps).mean(dim=0)))[0, 0]
 
 
 def _minmax(cam: torch.Tensor) -> torch.Tensor:
@@ -156,8 +167,8 @@ def explain_file(
         raise ConfigError(
             f"The 'target' parameter must be one of {classifier.labels}. Got {target!r} instead."
         )
-    layer = get_network_spec(classifier.architecture).cam_layer
-    cam = gradcam(classifier.net, x, layer=layer, class_index=index)
+    layers = cam_layers(classifier.architecture, classifier.net)
+    cam = gradcam(classifier.net, x, layer=layers, class_index=index)
     label = classifier.labels[index]
     title = f"{Path(file).name}: {label} (p = {probs[index]:.3f})"
     plot_overlay(x.numpy(), cam, out, title=title)

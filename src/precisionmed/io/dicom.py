@@ -1,9 +1,14 @@
 """DICOM reader (pydicom): one file, single or multi-frame (folders: :mod:`.dicom_series`).
 
-Pixel values go through the DICOM pipeline in its standard order (PS3.4 N.2): decode (any
-transfer syntax pydicom has a plug-in for: JPEG 2000 via pylibjpeg-openjpeg, JPEG-LS, RLE...),
-modality LUT or Rescale Slope/Intercept (Hounsfield units for CT), optionally the VOI LUT or
-window, then MONOCHROME1 inversion so that higher always means brighter.
+Pixel values go through the DICOM pipeline in its standard order (PS3.4 N.2): decode, modality
+LUT or Rescale Slope/Intercept (Hounsfield units for CT), optionally the VOI LUT or window, then
+MONOCHROME1 inversion so that higher always means brighter.
+
+Transfer syntaxes decoded: native (implicit/explicit VR, little/big endian, deflated), RLE
+Lossless, JPEG Baseline 8-bit (Pillow), JPEG 2000 and HTJ2K (pylibjpeg-openjpeg), JPEG-LS
+lossless and near-lossless (pyjpegls), and, through our own imagecodecs plug-in
+(:mod:`._imagecodecs_plugin`), JPEG Lossless Process 14 (1.2.840.10008.1.2.4.57), Process 14
+SV1 (.4.70) and 12-bit monochrome JPEG Extended (.4.51; 8-bit frames stay with Pillow).
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ __all__ = ["dcmread", "read_dicom"]
 logger = logging.getLogger(__name__)
 
 SEGMENTATION_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+# JPEG Extended (12-bit), JPEG Lossless (Process 14) and its Selection Value 1 variant: decoded
+# by our imagecodecs plug-in (see ._imagecodecs_plugin).
+_IMAGECODECS_SYNTAXES = (
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+)
 PathLike = str | Path
 
 
@@ -107,10 +119,14 @@ def _pixels(ds: Dataset, path: PathLike, apply_voi: bool) -> tuple[np.ndarray, s
     from pydicom.pixels import apply_voi as apply_voi_lut_sequence
 
     _require_pixels(ds, path)
+    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "unknown")
+    if syntax in _IMAGECODECS_SYNTAXES:
+        from precisionmed.io._imagecodecs_plugin import register
+
+        register()  # JPEG Lossless / 12-bit: pydicom has no permissively licensed plug-in
     try:
         raw = ds.pixel_array
     except Exception as exc:  # decoders raise ValueError, RuntimeError, NotImplementedError...
-        syntax = ds.file_meta.get("TransferSyntaxUID", "unknown")
         raise DataFormatError(
             f"{path}: cannot decode DICOM pixel data (transfer syntax "
             f"{getattr(syntax, 'name', syntax)}): {_one_line(exc)}"
