@@ -188,3 +188,29 @@ def test_skops_round_trip_needs_no_torch_types(fitted, gbsg2) -> None:
     again = sio.loads(blob, trusted=untrusted)
     np.testing.assert_allclose(again.predict(Xte), fitted.predict(Xte), rtol=1e-6)
     assert again.score(Xte, yte) == pytest.approx(fitted.score(Xte, yte))
+
+
+def test_input_bins_fit_pickle_and_errors(gbsg2) -> None:
+    """The piecewise-linear input encoding: edges from the training data, saved with the net."""
+    data, Xtr, Xte, ytr, yte = gbsg2
+    pipe = make_pipeline(
+        make_preprocessor(data.feature_types), DeepSurv(input_bins=8, batch_norm=True, **FAST)
+    ).fit(Xtr, ytr)
+    model = pipe[-1]
+    Z = pipe[:-1].transform(Xte)
+    assert isinstance(model.input_edges_, np.ndarray)
+    assert model.input_edges_.shape == (
+        Z.shape[1],
+        9,
+    )
+    np.testing.assert_allclose(
+        model.input_edges_[:, [0, -1]],
+        np.column_stack([pipe[:-1].transform(Xtr).min(0), pipe[:-1].transform(Xtr).max(0)]),
+        rtol=1e-5, atol=1e-6,
+    )  # fmt: skip
+    assert pipe.score(Xte, yte) > 0.6
+    again = pickle.loads(pickle.dumps(model))
+    assert all(isinstance(v, np.ndarray) for v in model.__getstate__()["_net_state"].values())
+    np.testing.assert_allclose(again.predict(Z), model.predict(Z), rtol=1e-6)
+    with pytest.raises(ConfigError, match="'input_bins' parameter of DeepSurv must be 0 or an int"):
+        DeepSurv(input_bins=1).fit(Z, yte)

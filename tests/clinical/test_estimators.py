@@ -128,3 +128,44 @@ def test_torch_threads_restores() -> None:
 def test_clone_keeps_params() -> None:
     est = DNNClassifier(hidden_layers=(5,), dropout=0.3)
     assert clone(est).get_params() == est.get_params()
+
+
+def test_piecewise_linear_encoding_known_values() -> None:
+    import torch
+
+    from precisionmed.clinical.nets import PiecewiseLinearEncoding, encoded_mlp
+
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 1.0], [4.0, 1.0]])
+    edges = PiecewiseLinearEncoding.quantile_edges(X, 2)
+    assert edges.dtype == np.float32
+    assert edges.shape == (2, 3)
+    np.testing.assert_allclose(edges[0], [0.0, 1.5, 4.0])
+    enc = PiecewiseLinearEncoding(2, 2)
+    enc.edges.copy_(torch.from_numpy(edges))
+    out = enc(torch.tensor([[0.75, 1.0], [3.0, 0.0], [9.0, -1.0]])).numpy()
+    # raw inputs, then each feature's thermometer code over its bins
+    np.testing.assert_allclose(out[0], [0.75, 1.0, 0.5, 0.0, 1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(out[1], [3.0, 0.0, 1.0, 0.6, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(out[2, 2:], [1.0, 1.0, 0.0, 0.0], atol=1e-6)
+    net = encoded_mlp(2, 2, edges, (4,), 1)
+    assert net(torch.zeros(3, 2)).shape == (3, 1)
+    assert "0.edges" in net.state_dict()
+    assert encoded_mlp(2, 0, None, (4,), 1)(torch.zeros(3, 2)).shape == (3, 1)
+
+
+def test_batched_tensor_dataset_gives_the_same_batches() -> None:
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from precisionmed.clinical.nets import BatchedTensorDataset
+
+    x, t = torch.randn(50, 3), torch.randn(50, 2)
+    plain, batched = (
+        list(DataLoader(cls(x, t), batch_size=16, shuffle=True,
+                        generator=torch.Generator().manual_seed(3)))
+        for cls in (TensorDataset, BatchedTensorDataset)
+    )  # fmt: skip
+    assert len(plain) == len(batched) == 4
+    for (a, b), (c, d) in zip(plain, batched, strict=True):
+        assert torch.equal(a, c)
+        assert torch.equal(b, d)

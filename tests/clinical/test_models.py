@@ -24,10 +24,25 @@ def test_registry_has_the_cli_models_with_their_tasks():
         "deephit": "survival",
         "deepsurv-ensemble": "survival",
         "deephit-ensemble": "survival",
+        "deepsurv-select": "survival",
     }
     assert {s.name for s in list_models() if s.deep} == {
-        "dnn", "deepsurv", "deephit", "deepsurv-ensemble", "deephit-ensemble",
+        "dnn", "deepsurv", "deephit", "deepsurv-ensemble", "deephit-ensemble", "deepsurv-select",
     }  # fmt: skip
+
+
+def test_deepsurv_select_builds_one_candidate_per_regimen():
+    from precisionmed.clinical.deepsurv import REGIMENS
+
+    ens = make_model("deepsurv-select", random_state=4, regimens=("minibatch", "binned"), lr=0.02)
+    assert ens.select == "val_cindex"
+    assert ens.n_members == 9
+    assert ens.random_state == 4
+    assert [c.input_bins for c in ens.estimator] == [0, REGIMENS["binned"]["input_bins"]]
+    assert [c.lr for c in ens.estimator] == [0.02, 0.02]  # shared overrides apply to all
+    assert ens.estimator[0].batch_size == REGIMENS["minibatch"]["batch_size"]
+    with pytest.raises(ConfigError, match="Unknown DeepSurv regimen 'adam'"):
+        make_model("deepsurv-select", regimens=("adam",))
 
 
 def test_unknown_model_lists_the_known_ones():

@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from precisionmed.clinical.deepsurv import MONITORS, concordance, validate_survival_fit
-from precisionmed.clinical.nets import TorchEstimatorBase, _check_param, make_mlp
+from precisionmed.clinical.nets import TorchEstimatorBase, _check_param, encoded_mlp
 
 
 def time_grid(time: np.ndarray, event: np.ndarray, num_durations: int, scheme: str) -> np.ndarray:
@@ -114,7 +114,7 @@ class DeepHit(SurvivalAnalysisMixin, TorchEstimatorBase):
         default: it was better than equidistant in 3-fold CV on each of DeepSurv's three
         training cohorts) or evenly up to the largest time.
     dropout, lr, weight_decay, batch_size, max_epochs, patience, val_fraction, optimizer,
-    activation, batch_norm, monitor, n_threads, random_state
+    activation, batch_norm, monitor, input_bins, n_threads, random_state
         As for :class:`~precisionmed.clinical.deepsurv.DeepSurv`.
 
     Attributes
@@ -145,6 +145,7 @@ class DeepHit(SurvivalAnalysisMixin, TorchEstimatorBase):
         activation: str = "relu",
         batch_norm: bool = False,
         monitor: str = "loss",
+        input_bins: int = 0,
         n_threads: int = 1,
         random_state: int | None = 0,
     ) -> None:
@@ -164,12 +165,15 @@ class DeepHit(SurvivalAnalysisMixin, TorchEstimatorBase):
         self.activation = activation
         self.batch_norm = batch_norm
         self.monitor = monitor
+        self.input_bins = input_bins
         self.n_threads = n_threads
         self.random_state = random_state
 
     def _build_net(self, n_inputs: int) -> nn.Module:
-        return make_mlp(
+        return encoded_mlp(
             n_inputs,
+            self.input_bins,
+            getattr(self, "input_edges_", None),
             self.hidden_layers,
             len(self.time_grid_),
             dropout=self.dropout,

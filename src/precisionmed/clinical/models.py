@@ -19,6 +19,9 @@ deepsurv   survival        :class:`precisionmed.clinical.deepsurv.DeepSurv`
 deephit    survival        :class:`precisionmed.clinical.deephit.DeepHit`
 deepsurv-  survival        :class:`~precisionmed.clinical.ensemble.SurvivalEnsemble` of
 ensemble                   5 DeepSurv (also ``deephit-ensemble``)
+deepsurv-  survival        :class:`~precisionmed.clinical.ensemble.SurvivalEnsemble` of 9
+select                     DeepSurv, 3 per regimen of ``deepsurv.REGIMENS``; keeps the
+                           regimen with the best validation C-index (``select``)
 =========  ==============  ==========================================================
 
 Default hyper-parameters live in each :class:`ModelSpec` (``defaults``); keyword arguments of
@@ -150,6 +153,29 @@ def _ensemble(base: Callable[..., Any]) -> Callable[..., Any]:
     return build
 
 
+def _deepsurv_select(
+    *,
+    n_members: int = 9,
+    random_state: int = 0,
+    regimens: tuple[str, ...] = ("minibatch", "large-batch", "binned"),
+    **shared: Any,
+) -> Any:
+    """DeepSurv members of each regimen in turn; the regimen whose members have the best mean
+    validation C-index is kept (see :data:`precisionmed.clinical.deepsurv.REGIMENS`)."""
+    from precisionmed.clinical.deepsurv import REGIMENS, DeepSurv
+    from precisionmed.clinical.ensemble import SurvivalEnsemble
+
+    unknown = [r for r in regimens if r not in REGIMENS]
+    if unknown:
+        raise ConfigError(
+            f"Unknown DeepSurv regimen {unknown[0]!r}; expected one of {sorted(REGIMENS)}."
+        )
+    candidates = [DeepSurv(**{**REGIMENS[r], **shared}) for r in regimens]
+    return SurvivalEnsemble(
+        candidates, n_members=n_members, random_state=random_state, select="val_cindex"
+    )
+
+
 def _autoencoder(**kw: Any) -> Any:
     from precisionmed.clinical.autoencoder import DenoisingAutoencoder
 
@@ -185,6 +211,10 @@ for _spec in (
     ModelSpec("deephit-ensemble", "survival", _ensemble(_deephit), {"n_members": 5},
               deep=True, interval_models=2,
               description="mean of 5 DeepHit networks trained with different seeds"),
+    ModelSpec("deepsurv-select", "survival", _deepsurv_select, {"n_members": 9},
+              deep=True, interval_models=2,
+              description="3 DeepSurv regimens x 3 seeds; the regimen with the best "
+                          "validation C-index is kept"),
 ):  # fmt: skip
     register_model(_spec)
 
