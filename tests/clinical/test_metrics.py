@@ -131,7 +131,7 @@ def test_plots_write_png_and_json(tmp_path):
     ]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((tmp_path / "roc.json").read_text())["roc_auc"] == pytest.approx(
+    assert json.loads((tmp_path / "roc.json").read_text())["curves"][0]["auc"] == pytest.approx(
         roc_auc_score(y, p)
     )
     assert json.loads((tmp_path / "surv.json").read_text())["curves"][1][-1] == 0.1

@@ -26,6 +26,12 @@ from precisionmed.train.evaluation import (
     calibration_bins,
     expected_calibration_error,
 )
+from precisionmed.train.plots import (
+    new_figure,
+    plot_calibration_curves,
+    plot_roc_curves,
+    save_figure,
+)
 
 __all__ = [
     "censoring_reference",
@@ -234,77 +240,26 @@ def survival_metrics(
     return out
 
 
-def _figure() -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(5, 4.5), dpi=120)
-
-
 def plot_roc(y_true: np.ndarray, proba: np.ndarray, path: str | Path, title: str = "") -> Path:
-    """ROC curve PNG (and its points as ``<path>.json``-style JSON beside it)."""
-    import json
-
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    fpr, tpr, _ = roc_curve(y_true, proba)
-    auc = roc_auc_score(y_true, proba)
-    fig, ax = _figure()
-    ax.plot(fpr, tpr, label=f"AUC {auc:.3f}")
-    ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
-    ax.set(xlabel="False positive rate", ylabel="True positive rate", title=title or "ROC")
-    ax.legend(loc="lower right")
-    path = Path(path)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    path.with_suffix(".json").write_text(
-        json.dumps({"fpr": fpr.tolist(), "tpr": tpr.tolist(), "roc_auc": float(auc)})
-    )
-    return path
+    """ROC curve PNG, its points as JSON beside it (``{"curves": [{label, fpr, tpr, auc}]}``)."""
+    positive = np.asarray(y_true).astype(bool)
+    return plot_roc_curves([("model", positive, proba)], path, title=title or "ROC")
 
 
 def plot_calibration(
     y_true: np.ndarray, proba: np.ndarray, path: str | Path, n_bins: int = 10, title: str = ""
 ) -> Path:
-    """Reliability diagram PNG (observed frequency vs mean predicted probability) with JSON."""
-    import json
-
-    import matplotlib.pyplot as plt
-
-    bins = calibration_bins(np.asarray(proba, float), np.asarray(y_true, float), n_bins=n_bins)
-    keep = bins["count"] > 0
-    ece = expected_calibration_error(np.asarray(proba, float), np.asarray(y_true), n_bins=n_bins)
-    fig, ax = _figure()
-    ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8, label="perfect")
-    ax.plot(bins["confidence"][keep], bins["accuracy"][keep], "o-", label=f"model (ECE {ece:.3f})")
-    ax.set(
+    """Calibration curve PNG (observed frequency vs mean predicted probability), points as JSON."""
+    proba = np.asarray(proba, float)
+    ece = expected_calibration_error(proba, np.asarray(y_true), n_bins=n_bins)
+    return plot_calibration_curves(
+        [(f"model (ECE {ece:.3f})", proba, np.asarray(y_true, float))],
+        path,
+        n_bins=n_bins,
         xlabel="Mean predicted probability",
         ylabel="Observed frequency",
         title=title or "Calibration",
-        xlim=(0, 1),
-        ylim=(0, 1),
     )
-    ax.legend(loc="upper left")
-    path = Path(path)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    path.with_suffix(".json").write_text(
-        json.dumps(
-            {
-                "mean_predicted": np.nan_to_num(bins["confidence"], nan=-1).tolist(),
-                "observed_frequency": np.nan_to_num(bins["accuracy"], nan=-1).tolist(),
-                "count": bins["count"].tolist(),
-                "ece": ece,
-                "note": "-1 marks an empty bin",
-            }
-        )
-    )
-    return path
 
 
 def plot_survival_curves(
@@ -332,15 +287,11 @@ def plot_survival_curves(
     colors, linestyles : sequences of length K, optional
         Matplotlib colour / line style of each curve.
     """
-    import json
-
-    import matplotlib.pyplot as plt
-
     curves = np.atleast_2d(np.asarray(curves, float))
     labels = (
         list(labels) if labels is not None else [f"patient {i + 1}" for i in range(len(curves))]
     )
-    fig, ax = _figure()
+    fig, ax = new_figure()
     for k, curve in enumerate(curves):
         style = {"color": colors[k]} if colors is not None else {}
         if linestyles is not None:
@@ -358,12 +309,7 @@ def plot_survival_curves(
     )
     if len(curves) <= 10:
         ax.legend(loc="lower left", fontsize="small")
-    path = Path(path)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
     figure = {"times": np.asarray(times).tolist(), "labels": labels, "curves": curves.tolist()}
     if low is not None and high is not None:
         figure |= {"low": np.asarray(low).tolist(), "high": np.asarray(high).tolist()}
-    path.with_suffix(".json").write_text(json.dumps(figure))
-    return path
+    return save_figure(fig, path, figure)

@@ -194,7 +194,7 @@ def train_image_classifier(
             for i, r in enumerate(results)
         ],
         "train_cpu_seconds": cpu_seconds,
-        "train_wall_seconds": result.fit_seconds,
+        "train_wall_seconds": sum(r.fit_seconds for r in results),
     }
     y_test = data.arrays["test"][1]
     plot_roc(

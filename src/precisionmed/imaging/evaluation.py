@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from sklearn import metrics as skm
 
-from precisionmed.train import bootstrap_ci, calibration_bins, expected_calibration_error
+from precisionmed.train import bootstrap_ci, expected_calibration_error
+from precisionmed.train.plots import plot_calibration_curves, plot_roc_curves
 
 
 def probabilities(
@@ -189,12 +190,7 @@ def classification_report(
 def plot_roc(
     probs: np.ndarray, targets: np.ndarray, *, task: str, labels: list[str], path: Path
 ) -> Path:
-    """ROC curves (positive class for binary tasks, one per class / label otherwise) as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """ROC curves (positive class for binary tasks, one per class / label otherwise): PNG + JSON."""
     y = np.asarray(targets)
     if task == "binary-class":
         curves = [(labels[-1], y == 1, probs[:, -1])]
@@ -202,21 +198,7 @@ def plot_roc(
         curves = [(lab, y[:, i] == 1, probs[:, i]) for i, lab in enumerate(labels)]
     else:
         curves = [(lab, y == i, probs[:, i]) for i, lab in enumerate(labels)]
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for name, positive, score in curves:
-        if positive.all() or not positive.any():
-            continue
-        fpr, tpr, _ = skm.roc_curve(positive, score)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {skm.auc(fpr, tpr):.3f})")
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("ROC")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plot_roc_curves(curves, path)
 
 
 def plot_reliability(
@@ -228,35 +210,18 @@ def plot_reliability(
     path: Path,
     n_bins: int = 15,
 ) -> Path:
-    """Reliability diagram (accuracy vs confidence) before and after temperature scaling, as PNG.
+    """Reliability diagram (accuracy vs confidence) before/after temperature scaling: PNG + JSON.
 
     For multi-label tasks every (sample, label) pair is one binary prediction.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     y = np.asarray(targets)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    series = []
     for name, t in (("uncalibrated", 1.0), (f"T = {temperature:.2f}", temperature)):
         p = probabilities(logits, task, t)
         if task == "multi-label":
             conf, correct = np.maximum(p, 1 - p).ravel(), ((p > 0.5) == y).ravel()
         else:
             conf, correct = p.max(axis=1), p.argmax(axis=1) == y
-        bins = calibration_bins(conf, correct, n_bins)
         ece = calibration_error(p, y, task, n_bins)
-        keep = bins["count"] > 0
-        ax.plot(
-            bins["confidence"][keep], bins["accuracy"][keep], "o-", label=f"{name} (ECE {ece:.3f})"
-        )
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect calibration")
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("accuracy")
-    ax.set_title("Reliability diagram")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        series.append((f"{name} (ECE {ece:.3f})", conf, correct))
+    return plot_calibration_curves(series, path, n_bins=n_bins)

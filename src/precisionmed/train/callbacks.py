@@ -100,15 +100,12 @@ class EpochHistory(L.Callback):
 
 def plot_training_curve(rows: list[dict[str, Any]], path: Path, monitor: str) -> Path:
     """Loss curves (train and validation) and the monitored metric, one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from precisionmed.train.plots import new_figure, save_figure
 
     epochs = [r["epoch"] + 1 for r in rows]
     panels = ["loss"] + ([monitor] if monitor not in ("val_loss", "train_loss") else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    for ax, panel in zip(axes[0], panels, strict=True):
+    fig, axes = new_figure(len(panels), height=3.6)
+    for ax, panel in zip([axes] if len(panels) == 1 else list(axes), panels, strict=True):
         keys = ["train_loss", "val_loss"] if panel == "loss" else [panel]
         for key in keys:
             ys = [r.get(key, float("nan")) for r in rows]
@@ -117,7 +114,4 @@ def plot_training_curve(rows: list[dict[str, Any]], path: Path, monitor: str) ->
         ax.set_title(panel)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
