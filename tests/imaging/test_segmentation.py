@@ -47,7 +47,7 @@ def test_dataset_registration_and_fixed_split(hippocampus) -> None:
 
 
 def test_training_items_have_the_patch_shape_and_labels(hippocampus) -> None:
-    from precisionmed.imaging.segmentation import SegmentationDataset
+    from precisionmed.imaging.volumes import SegmentationDataset
 
     pairs = hippocampus.split("train")[:3]
     for train in (True, False):
@@ -64,7 +64,7 @@ def test_training_items_have_the_patch_shape_and_labels(hippocampus) -> None:
 
 
 def test_reorient_round_trip() -> None:
-    from precisionmed.imaging.segmentation import axcodes, reorient, undo_reorient
+    from precisionmed.imaging.volumes import axcodes, reorient, undo_reorient
 
     rng = np.random.default_rng(0)
     array = rng.integers(0, 3, size=(4, 5, 6))
