@@ -214,3 +214,49 @@ def test_input_bins_fit_pickle_and_errors(gbsg2) -> None:
     np.testing.assert_allclose(again.predict(Z), model.predict(Z), rtol=1e-6)
     with pytest.raises(ConfigError, match="'input_bins' parameter of DeepSurv must be 0 or an int"):
         DeepSurv(input_bins=1).fit(Z, yte)
+
+
+def test_skip_linear_starts_as_cox_and_round_trips(gbsg2) -> None:
+    """``skip_linear``: g(x) = linear(x) + MLP(x), the MLP's output layer starting at zero
+    (an untrained net is a linear predictor); with or without binned inputs; pickles."""
+    from precisionmed.clinical.nets import WideAndDeep, encoded_mlp
+
+    net = encoded_mlp(3, 0, None, (8,), 1, skip_linear=True)
+    assert isinstance(net, WideAndDeep)
+    x = torch.randn(5, 3)
+    torch.testing.assert_close(net(x), net.linear(x))
+    edges = np.tile(np.linspace(-1, 1, 5, dtype=np.float32), (3, 1))
+    assert encoded_mlp(3, 4, edges, (8,), 1, skip_linear=True)(x).shape == (5, 1)
+    data, Xtr, Xte, ytr, yte = gbsg2
+    pipe = make_pipeline(
+        make_preprocessor(data.feature_types), DeepSurv(skip_linear=True, **FAST)
+    ).fit(Xtr, ytr)
+    model = pipe[-1]
+    assert isinstance(model.net_, WideAndDeep)
+    assert pipe.score(Xte, yte) > 0.6
+    Z = pipe[:-1].transform(Xte)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(again.predict(Z), model.predict(Z), rtol=1e-6)
+    assert not isinstance(DeepSurv(**FAST).fit(Z, yte).net_, WideAndDeep)  # default off
+
+
+def test_linear_init_cox_starts_at_ridge_cox(gbsg2) -> None:
+    """``linear_init="cox"``: the linear term starts at scikit-survival's ridge Cox fit on the
+    rows not held out for early stopping (``"cox-all"``: on all rows); errors name the values."""
+    from precisionmed.clinical.deepsurv import COX_INIT_ALPHA
+
+    data, Xtr, Xte, ytr, yte = gbsg2
+    Z = make_preprocessor(data.feature_types).fit_transform(Xtr)
+    for init, rows in (("cox", "train"), ("cox-all", "all")):
+        model = DeepSurv(skip_linear=True, linear_init=init, **{**FAST, "max_epochs": 1})
+        model.net_ = model._build_net(Z.shape[1])
+        idx = np.arange(len(Z))[: int(0.8 * len(Z))]
+        targets = np.column_stack([ytr["time"], ytr["event"]])
+        model._init_net(Z, targets, idx)
+        keep = idx if rows == "train" else slice(None)
+        cox = CoxPHSurvivalAnalysis(alpha=COX_INIT_ALPHA, ties="efron").fit(Z[keep], ytr[keep])
+        np.testing.assert_allclose(
+            model.net_.linear.weight.detach().numpy()[0], cox.coef_, rtol=1e-4, atol=1e-5
+        )
+    with pytest.raises(ConfigError, match="'linear_init' parameter of DeepSurv must be one of"):
+        DeepSurv(skip_linear=True, linear_init="ols").fit(Z, ytr)

@@ -23,6 +23,10 @@ from torch import nn
 from precisionmed.clinical.nets import TorchEstimatorBase, _check_param, encoded_mlp
 
 MONITORS = {"loss": ("val_loss", "min"), "cindex": ("val_cindex", "max")}
+#: Ridge penalty of the Cox model that starts the linear term (``linear_init="cox"``): the
+#: registry's ``coxph`` default.
+COX_INIT_ALPHA = 0.1
+LINEAR_INITS = ("random", "cox", "cox-all")
 
 #: Training regimens of :class:`DeepSurv` that ``deepsurv-select`` chooses between (the
 #: choice made per training set, on the members' validation C-index). Picked by 5-fold CV on
@@ -138,6 +142,18 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         0 (default): the network sees the features as given. ``k >= 2``: each feature also
         enters through a ``k``-bin piecewise-linear encoding at quantiles of its training
         values (:class:`~precisionmed.clinical.nets.PiecewiseLinearEncoding`).
+    skip_linear : bool
+        False (default): ``g(x)`` is the network. True: ``g(x) = x.beta + MLP(x)``, a linear
+        Cox predictor beside the network (:class:`~precisionmed.clinical.nets.WideAndDeep`,
+        the network's output layer starting at zero): Cox's model is the special case of a
+        zero network, and dropout / weight decay pull the network towards it.
+    linear_init : {"random", "cox", "cox-all"}
+        With ``skip_linear``: the linear term starts at PyTorch's default initialisation, or
+        at scikit-survival's ridge Cox model (penalty :data:`COX_INIT_ALPHA`) fitted on the
+        rows not held out for early stopping (``"cox"``) or on all of ``X`` (``"cox-all"``:
+        Cox's own fit; the held-out rows then favour staying near it, so early stopping lets
+        the network depart from Cox's model only where that improves the validation loss
+        clearly). Training starts from Cox's model either way.
     n_threads : int
         Torch threads while fitting and predicting (1 is fastest for these small networks).
     random_state : int, RandomState or None
@@ -173,6 +189,8 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         batch_norm: bool = False,
         monitor: str = "loss",
         input_bins: int = 0,
+        skip_linear: bool = False,
+        linear_init: str = "random",
         n_threads: int = 1,
         random_state: int | None = 0,
     ) -> None:
@@ -189,6 +207,8 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         self.batch_norm = batch_norm
         self.monitor = monitor
         self.input_bins = input_bins
+        self.skip_linear = skip_linear
+        self.linear_init = linear_init
         self.n_threads = n_threads
         self.random_state = random_state
 
@@ -202,13 +222,31 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
             dropout=self.dropout,
             activation=self.activation,
             batch_norm=self.batch_norm,
+            skip_linear=bool(self.skip_linear),
         )
+
+    def _init_net(self, X: np.ndarray, targets: np.ndarray, train_idx: np.ndarray) -> None:
+        if not self.skip_linear or self.linear_init == "random":
+            return
+        rows = train_idx if self.linear_init == "cox" else slice(None)
+        X_train, targets_train = X[rows], targets[rows]
+        from sksurv.linear_model import CoxPHSurvivalAnalysis
+        from sksurv.util import Surv
+
+        y = Surv.from_arrays(targets_train[:, 1].astype(bool), targets_train[:, 0])
+        cox = CoxPHSurvivalAnalysis(alpha=COX_INIT_ALPHA, ties="efron").fit(X_train, y)
+        with torch.no_grad():
+            self.net_.linear.weight.copy_(torch.as_tensor(cox.coef_, dtype=torch.float32)[None])
+            self.net_.linear.bias.zero_()
 
     def fit(self, X: Any, y: Any) -> DeepSurv:
         """Train on ``X`` of shape (n_samples, n_features) and ``y``, a structured array of
         (event: bool, time: float) as made by ``sksurv.util.Surv``."""
         self._validate_common()
         _check_param(self, "monitor", self.monitor in MONITORS, "one of 'loss', 'cindex'")
+        _check_param(
+            self, "linear_init", self.linear_init in LINEAR_INITS, f"one of {LINEAR_INITS}"
+        )
         X, event, time = validate_survival_fit(self, X, y)
         monitor, mode = MONITORS[self.monitor]
         self._train(

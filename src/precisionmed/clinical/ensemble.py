@@ -10,8 +10,8 @@ averaged as percentiles of each member's training risks (``risk="percentile"``).
 ``select="val_cindex"`` the list holds candidate configurations and only the members of the
 candidate whose members scored the best mean C-index on their own validation carve-outs are kept:
 a choice made inside the training data, with no refit. Registered as ``deepsurv-ensemble``,
-``deephit-ensemble``, ``deep-ensemble`` (DeepSurv and DeepHit) and ``deepsurv-select`` in
-:mod:`precisionmed.clinical.models`.
+``deephit-ensemble`` and ``deepsurv-select`` in :mod:`precisionmed.clinical.models`; a DeepSurv +
+DeepHit mix is ``SurvivalEnsemble(estimator=[DeepSurv(), DeepHit()], risk="percentile")``.
 """
 
 from __future__ import annotations

@@ -120,18 +120,55 @@ class PiecewiseLinearEncoding(nn.Module):
         return torch.cat([x, code.flatten(1)], dim=1)
 
 
+class WideAndDeep(nn.Module):
+    """``linear(x) + deep(x)``: a linear term beside a network ("wide & deep", Cheng et al. 2016).
+
+    With ``deep`` at zero this is a linear model (for a Cox loss: Cox's model), so the network
+    only has to learn what a linear predictor misses. The deep part's last layer starts at zero,
+    so training starts from the linear model and departs from it where the data ask.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs : int
+    deep : nn.Module
+        Maps (B, n_inputs) to (B, n_outputs).
+    """
+
+    def __init__(self, n_inputs: int, n_outputs: int, deep: nn.Module) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_inputs, n_outputs)
+        self.deep = deep
+        last = [m for m in deep.modules() if isinstance(m, nn.Linear)][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) + self.deep(x)
+
+
 def encoded_mlp(
-    n_inputs: int, input_bins: int, edges: np.ndarray | None, *args: Any, **kwargs: Any
-) -> nn.Sequential:
+    n_inputs: int,
+    input_bins: int,
+    edges: np.ndarray | None,
+    *args: Any,
+    skip_linear: bool = False,
+    **kwargs: Any,
+) -> nn.Module:
     """:func:`make_mlp`, behind a :class:`PiecewiseLinearEncoding` when ``input_bins > 0``
-    (``edges``: its bin edges; ``None`` leaves zeros, to be loaded from a state dict)."""
+    (``edges``: its bin edges; ``None`` leaves zeros, to be loaded from a state dict); with
+    ``skip_linear``, beside a linear term in the raw inputs (:class:`WideAndDeep`)."""
     if not input_bins:
-        return make_mlp(n_inputs, *args, **kwargs)
-    encoding = PiecewiseLinearEncoding(n_inputs, input_bins)
-    if edges is not None:
-        encoding.edges.copy_(torch.from_numpy(np.asarray(edges, dtype=np.float32)))
-    mlp = make_mlp(n_inputs * (input_bins + 1), *args, **kwargs)
-    return nn.Sequential(encoding, *mlp)
+        net: nn.Module = make_mlp(n_inputs, *args, **kwargs)
+    else:
+        encoding = PiecewiseLinearEncoding(n_inputs, input_bins)
+        if edges is not None:
+            encoding.edges.copy_(torch.from_numpy(np.asarray(edges, dtype=np.float32)))
+        mlp = make_mlp(n_inputs * (input_bins + 1), *args, **kwargs)
+        net = nn.Sequential(encoding, *mlp)
+    if skip_linear:
+        n_outputs = args[1] if len(args) > 1 else kwargs["n_outputs"]
+        return WideAndDeep(n_inputs, int(n_outputs), net)
+    return net
 
 
 class BatchedTensorDataset(TensorDataset):
@@ -269,6 +306,7 @@ class TorchEstimatorBase(BaseEstimator, ABC):
         if getattr(self, "input_bins", 0):
             self.input_edges_ = PiecewiseLinearEncoding.quantile_edges(X, self.input_bins)
         self.net_ = self._build_net(X.shape[1])
+        self._init_net(X, np.asarray(targets), tr)
         x = torch.tensor(np.asarray(X, dtype=np.float32))
         t = torch.tensor(np.asarray(targets, dtype=np.float32))
         with torch_threads(self.n_threads):
@@ -286,6 +324,10 @@ class TorchEstimatorBase(BaseEstimator, ABC):
         self.val_metrics_ = dict(result.val_metrics)
         self.train_indices_, self.val_indices_ = np.sort(tr), np.sort(va)
         return result
+
+    def _init_net(self, X: np.ndarray, targets: np.ndarray, train_idx: np.ndarray) -> None:
+        """Hook: set initial weights of ``net_`` from the data (``train_idx``: the rows not
+        held out for early stopping); default: none."""
 
     @abstractmethod
     def _build_net(self, n_inputs: int) -> nn.Module:
