@@ -73,7 +73,7 @@ def _decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
             return pillow._decode_frame(src, runner)
     if tsyntax == uid.JPEGExtended12Bit and runner.samples_per_pixel != 1:
         # libjpeg would convert YCbCr to RGB behind pydicom's back; no sample to verify it on.
-        raise NotImplementedError("imagecodecs: 12-bit colour JPEG Extended is not supported")
+        raise ValueError("imagecodecs: 12-bit colour JPEG Extended is refused (unverified)")
     if not bytes(src[-16:]).rstrip(b"\x00\xff").endswith(b"\xff\xd9"):
         # libjpeg only warns on a truncated stream and fills the rest with grey: refuse it.
         raise ValueError("imagecodecs: truncated JPEG frame (no end-of-image marker)")
