@@ -46,3 +46,18 @@ def test_from_yaml_errors_name_file_and_field(tmp_path: Path, text: str, message
 def test_from_yaml_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"absent\.yaml: cannot read the training config"):
         TrainConfig.from_yaml(tmp_path / "absent.yaml")
+
+
+def test_nesterov_sgd_reaches_the_optimiser_and_needs_sgd_momentum() -> None:
+    import torch
+
+    from precisionmed.train import EngineModule
+
+    config = TrainConfig.build(optimizer="sgd", momentum=0.9, nesterov=True)
+    module = EngineModule(torch.nn.Linear(3, 2), torch.nn.functional.cross_entropy, config)
+    optimiser = module.configure_optimizers()
+    assert isinstance(optimiser, torch.optim.SGD)
+    assert optimiser.defaults["nesterov"] is True
+    for bad in ({"optimizer": "adam"}, {"optimizer": "sgd", "momentum": 0.0}):
+        with pytest.raises(ConfigError, match=r"'nesterov': Nesterov momentum needs"):
+            TrainConfig.build(nesterov=True, **bad)

@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from precisionmed.errors import ConfigError
 
@@ -23,6 +30,8 @@ class TrainConfig(BaseModel):
     optimizer : {"adam", "adamw", "sgd"}
     lr, weight_decay, momentum : float
         Optimiser parameters (``momentum`` for SGD only).
+    nesterov : bool
+        Nesterov momentum for SGD (DeepSurv's optimiser); needs ``momentum > 0``.
     scheduler : {"none", "cosine", "step", "plateau"}
         Learning-rate schedule, stepped once per epoch: cosine annealing to 0 over
         ``max_epochs``; ``lr_gamma`` times every ``lr_step_size`` epochs (default
@@ -55,6 +64,7 @@ class TrainConfig(BaseModel):
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
     momentum: float = Field(default=0.9, ge=0, lt=1)
+    nesterov: bool = False
     scheduler: Literal["none", "cosine", "step", "plateau"] = "none"
     lr_step_size: int | None = Field(default=None, ge=1)
     lr_gamma: float = Field(default=0.1, gt=0, lt=1)
@@ -81,6 +91,13 @@ class TrainConfig(BaseModel):
                 "must name a validation metric, 'val_loss' or 'val_<name>' for a <name> the "
                 "metrics_fn returns (e.g. 'val_auc')"
             )
+        return value
+
+    @field_validator("nesterov")
+    @classmethod
+    def _nesterov_needs_sgd_momentum(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and (info.data.get("optimizer") != "sgd" or not info.data.get("momentum")):
+            raise ValueError("Nesterov momentum needs optimizer 'sgd' and momentum > 0")
         return value
 
     @classmethod
