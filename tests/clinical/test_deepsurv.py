@@ -260,3 +260,14 @@ def test_linear_init_cox_starts_at_ridge_cox(gbsg2) -> None:
         )
     with pytest.raises(ConfigError, match="'linear_init' parameter of DeepSurv must be one of"):
         DeepSurv(skip_linear=True, linear_init="ols").fit(Z, ytr)
+
+
+def test_sgd_nesterov_is_deepsurvs_optimiser_and_learns(gbsg2) -> None:
+    data, Xtr, Xte, ytr, yte = gbsg2
+    est = DeepSurv(**{**FAST, "lr": 1e-2}, optimizer="sgd-nesterov")
+    config = est._train_config(0, "val_loss", "min")
+    assert (config.optimizer, config.nesterov, config.momentum) == ("sgd", True, 0.9)
+    model = make_pipeline(make_preprocessor(data.feature_types), est).fit(Xtr, ytr)
+    assert model.score(Xte, yte) > 0.62  # CoxPH's band on this split (see above)
+    with pytest.raises(ConfigError, match="'optimizer' parameter of DeepSurv must be one of"):
+        DeepSurv(optimizer="nesterov").fit(Xtr.select_dtypes("number").to_numpy(), ytr)

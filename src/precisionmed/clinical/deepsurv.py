@@ -131,7 +131,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         Epoch cap and early-stopping patience on the validation split.
     val_fraction : float
         Fraction of the training data held out (stratified on the event) for early stopping.
-    optimizer : {"adam", "adamw", "sgd"}
+    optimizer : {"adam", "adamw", "sgd", "sgd-nesterov"}
     activation : {"relu", "selu", "elu", "gelu", "tanh"}
     batch_norm : bool
         Batch normalisation in the hidden layers.

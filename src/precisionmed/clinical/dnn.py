@@ -44,7 +44,7 @@ class DNNClassifier(ClassifierMixin, TorchEstimatorBase):
         Samples per step; epoch cap; epochs without validation improvement before stopping.
     val_fraction : float
         Fraction of the training data held out for early stopping.
-    optimizer : {"adam", "adamw", "sgd"}
+    optimizer : {"adam", "adamw", "sgd", "sgd-nesterov"}
     activation : {"relu", "selu", "elu", "gelu", "tanh"}
     batch_norm : bool
     n_threads : int

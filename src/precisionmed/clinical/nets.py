@@ -27,6 +27,8 @@ from torch.utils.data import TensorDataset
 from precisionmed.errors import ConfigError
 from precisionmed.train import FitResult, TrainConfig, fit, predict_outputs
 
+#: Optimisers of the deep estimators ("sgd-nesterov": SGD, momentum 0.9, Nesterov).
+OPTIMIZERS = ("adam", "adamw", "sgd", "sgd-nesterov")
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "selu": nn.SELU,
@@ -242,8 +244,8 @@ class TorchEstimatorBase(BaseEstimator, ABC):
         _check_param(
             self,
             "optimizer",
-            self.optimizer in ("adam", "adamw", "sgd"),
-            "one of 'adam', 'adamw', 'sgd'",
+            self.optimizer in OPTIMIZERS,
+            f"one of {', '.join(repr(o) for o in OPTIMIZERS)}",
         )
         _check_param(
             self, "activation", self.activation in ACTIVATIONS, f"one of {sorted(ACTIVATIONS)}"
@@ -261,7 +263,9 @@ class TorchEstimatorBase(BaseEstimator, ABC):
         return TrainConfig.build(
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            optimizer=self.optimizer,
+            # "sgd-nesterov": SGD with Nesterov momentum 0.9, DeepSurv's own optimiser
+            optimizer="sgd" if self.optimizer == "sgd-nesterov" else self.optimizer,
+            nesterov=self.optimizer == "sgd-nesterov",
             lr=self.lr,
             weight_decay=self.weight_decay,
             patience=self.patience,
