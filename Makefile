@@ -37,7 +37,7 @@ test-all: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: install
 	$(BIN)/ruff check .

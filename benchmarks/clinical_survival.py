@@ -52,14 +52,13 @@ Part 2 (DeepSurv's split): DeepSurv's published train/test HDF5 files; models fi
 group, Harrell's C-index on the test group with a 1000-resample bootstrap interval over test
 patients, beside the figure of Katzman et al. (2018), Table 2 ("published:DeepSurv").
 
-Run: ``PRECISIONMED_DATA_MIRROR=../shared/data OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python
-benchmarks/clinical_survival.py`` (the mirror variable only where the cohorts come from a local
-mirror; writes ``benchmarks/results/clinical_survival.json``; ``--part cv`` or ``--part split``
-runs one part and merges it into the JSON; ``--models NAME ...`` runs only those models and
-merges their entries into the JSON, each stamped with its ``git_commit`` and ``code_state``, the
-targets recomputed over all entries: sound because options added later default off, so the
-models not rerun keep bit-identical code paths; ``--quick`` runs 1 repeat on GBSG2 for a smoke
-test).
+Run: ``OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/clinical_survival.py`` (reads
+../shared/data when it is beside the repository and ``PRECISIONMED_DATA_MIRROR`` is unset; writes
+``benchmarks/results/clinical_survival.json``; ``--part cv`` or ``--part split`` runs one part and
+merges it into the JSON; ``--models NAME ...`` runs only those models and merges their entries into
+the JSON, each stamped with its ``git_commit`` and ``code_state``, the targets recomputed over all
+entries: sound because options added later default off, so the models not rerun keep bit-identical
+code paths; ``--quick`` runs 1 repeat on GBSG2 for a smoke test).
 """
 
 from __future__ import annotations
@@ -75,6 +74,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _common import use_shared_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "clinical_survival.json"
@@ -302,6 +302,7 @@ def main() -> None:
         "the other models' entries are kept as they are.",
     )
     args = parser.parse_args()
+    use_shared_mirror()
     _quiet()
     torch.set_num_threads(THREADS)
     start = time.perf_counter()

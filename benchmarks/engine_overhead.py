@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import torch
+from _common import use_shared_mirror
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -80,9 +81,7 @@ def reference_cnn(in_channels: int = 1, n_classes: int = 2, size: int = 28) -> n
 def load_pneumoniamnist() -> tuple[TensorDataset, TensorDataset]:
     from precisionmed.data import load_dataset
 
-    shared = ROOT.parent / "shared" / "data"  # the project's data mirror, when it is beside us
-    if "PRECISIONMED_DATA_MIRROR" not in os.environ and shared.is_dir():
-        os.environ["PRECISIONMED_DATA_MIRROR"] = str(shared)
+    use_shared_mirror()
 
     data = load_dataset("pneumoniamnist")
 

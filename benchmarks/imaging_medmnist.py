@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,10 +23,10 @@ import time
 from pathlib import Path
 
 import torch
+from _common import use_shared_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "imaging_medmnist.json"
-SHARED = ROOT.parent / "shared" / "data"
 CPU_BUDGET_MINUTES = 15.0
 THREADS = 1  # one thread is the most CPU-efficient for these small networks
 
@@ -183,8 +182,7 @@ def main() -> None:
         "--threads", type=int, default=THREADS, help="torch threads (at most the 2 cores)"
     )
     args = parser.parse_args()
-    if SHARED.is_dir():
-        os.environ.setdefault("PRECISIONMED_DATA_MIRROR", str(SHARED))
+    use_shared_mirror()
     torch.set_num_threads(args.threads)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     for name in args.only:

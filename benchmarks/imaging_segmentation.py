@@ -40,6 +40,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
+from _common import use_shared_mirror  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "imaging_segmentation.json"
@@ -75,9 +76,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not write the JSON")
     args = parser.parse_args()
 
-    shared = ROOT.parent / "shared" / "data"
-    if "PRECISIONMED_DATA_MIRROR" not in os.environ and shared.is_dir():
-        os.environ["PRECISIONMED_DATA_MIRROR"] = str(shared)
+    use_shared_mirror()
     torch.set_num_threads(THREADS)
     cpu_start, wall_start = cpu_seconds(), time.perf_counter()
 

@@ -23,7 +23,7 @@ from pydicom import uid
 if TYPE_CHECKING:
     from pydicom.pixels.decoders.base import DecodeRunner
 
-__all__ = ["PLUGIN", "register"]
+__all__ = ["PLUGIN", "SYNTAXES", "register"]
 
 PLUGIN = "imagecodecs"
 
@@ -32,6 +32,8 @@ DECODER_DEPENDENCIES = {
     uid.JPEGLossless: ("imagecodecs>=2026.3",),
     uid.JPEGLosslessSV1: ("imagecodecs>=2026.3",),
 }
+#: The transfer syntaxes this plug-in decodes.
+SYNTAXES = tuple(DECODER_DEPENDENCIES)
 _LOSSLESS = (uid.JPEGLossless, uid.JPEGLosslessSV1)
 
 _lock = threading.Lock()

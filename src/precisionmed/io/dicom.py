@@ -32,13 +32,6 @@ __all__ = ["dcmread", "read_dicom"]
 logger = logging.getLogger(__name__)
 
 SEGMENTATION_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
-# JPEG Extended (12-bit), JPEG Lossless (Process 14) and its Selection Value 1 variant: decoded
-# by our imagecodecs plug-in (see ._imagecodecs_plugin).
-_IMAGECODECS_SYNTAXES = (
-    "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.57",
-    "1.2.840.10008.1.2.4.70",
-)
 PathLike = str | Path
 
 
@@ -118,12 +111,13 @@ def _pixels(ds: Dataset, path: PathLike, apply_voi: bool) -> tuple[np.ndarray, s
     from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_windowing
     from pydicom.pixels import apply_voi as apply_voi_lut_sequence
 
+    from precisionmed.io import _imagecodecs_plugin as imagecodecs_plugin  # needs pydicom
+
     _require_pixels(ds, path)
     syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "unknown")
-    if syntax in _IMAGECODECS_SYNTAXES:
-        from precisionmed.io._imagecodecs_plugin import register
-
-        register()  # JPEG Lossless / 12-bit: pydicom has no permissively licensed plug-in
+    if syntax in imagecodecs_plugin.SYNTAXES:
+        # JPEG Lossless / 12-bit JPEG: pydicom has no permissively licensed plug-in
+        imagecodecs_plugin.register()
     try:
         raw = ds.pixel_array
     except Exception as exc:  # decoders raise ValueError, RuntimeError, NotImplementedError...
