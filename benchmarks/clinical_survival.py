@@ -105,6 +105,9 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     # encoding, the linear term starting at the ridge Cox fit on the training data and the
     # MLP's output at zero (Cox's model is the special case of a zero MLP); seed ensemble of 5
     "DeepSurv-wide": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE}),
+    # the seed ensemble behind a rank-based scaling of the numeric inputs (skewed receptor levels
+    # and node counts stop dominating an input; precisionmed.clinical.preprocess)
+    "DeepSurv-q": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, "scaling": "quantile"}),
 }
 DEEP = (
     "DeepSurv",
@@ -113,6 +116,7 @@ DEEP = (
     "DeepSurv-select",
     "DeepSurv-tuned",
     "DeepSurv-wide",
+    "DeepSurv-q",
 )
 TUNING_GRID = [
     {"hidden_layers": (64, 64), "dropout": 0.1, "weight_decay": 1e-4},

@@ -238,6 +238,7 @@ def make_pipeline(
     representation: str = "none",
     random_state: int = 0,
     representation_params: Mapping[str, Any] | None = None,
+    scaling: str = "standard",
     **params: Any,
 ) -> Pipeline:
     """A full pipeline: preprocessing, optional learned representation, the model ``name``.
@@ -255,6 +256,9 @@ def make_pipeline(
         Seed of the model (and of the autoencoder).
     representation_params : mapping, optional
         Hyper-parameters of the autoencoder (e.g. ``{"n_components": 16}``).
+    scaling : {"standard", "quantile"}
+        Scaling of the numeric columns
+        (:func:`~precisionmed.clinical.preprocess.make_preprocessor`).
     **params
         Hyper-parameters of the model, overriding the registered defaults.
 
@@ -269,7 +273,8 @@ def make_pipeline(
         raise ConfigError(
             f"representation must be one of {REPRESENTATIONS}; got {representation!r}."
         )
-    steps: list[tuple[str, Any]] = [("preprocess", make_preprocessor(dict(feature_types)))]
+    preprocess = make_preprocessor(dict(feature_types), scaling=scaling)
+    steps: list[tuple[str, Any]] = [("preprocess", preprocess)]
     if representation == "autoencoder":
         steps.append(
             (

@@ -1,0 +1,139 @@
+"""Development protocol for the survival benchmark's deep models (round 3): candidates compared
+by 5-fold CV on cohorts and files the benchmark never scores.
+
+``benchmarks/clinical_survival.py`` scores GBSG2, WHAS500 and GSE7390 by cross-validation and
+DeepSurv's *test* files. To choose a configuration without looking at any of them, candidates are
+compared here on: DeepSurv's *training* files of Rotterdam+GBSG (the Rotterdam patients: a
+different cohort from GBSG2), METABRIC and WHAS, and on scikit-survival's ACTG320 and veteran
+cohorts (in the catalog, not in the benchmark). 5-fold CV stratified on the event (seed 0), the
+benchmark's pipeline (:func:`precisionmed.clinical.make_pipeline`), Harrell's C on the held-out
+fold. Not part of ``make bench`` (lives under ``benchmarks/dev/``).
+
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dev/clinical_survival_selection.py
+--datasets NAME ...`` (writes ``benchmarks/dev/results/<dataset>.json`` and prints the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import use_shared_mirror  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "results"
+# (dataset, part of it used): DeepSurv's files -> their training group only
+DATASETS = {
+    "deepsurv-gbsg": "train",
+    "deepsurv-metabric": "train",
+    "deepsurv-whas": "train",
+    "actg320": None,
+    "veteran": None,
+}
+DEEPSURV = {"hidden_layers": (64, 64), "batch_size": 256, "lr": 3e-3, "patience": 20}
+DEEPHIT = {"hidden_layers": (64, 64), "num_durations": 30, "patience": 20}
+WIDE_COX = {"skip_linear": True, "linear_init": "cox"}
+Q = {"scaling": "quantile"}  # rank-based scaling of the numeric inputs (make_preprocessor)
+
+
+def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
+    from precisionmed.clinical.deephit import DeepHit
+    from precisionmed.clinical.deepsurv import DeepSurv
+
+    return {
+        "coxph": ("coxph", {}),
+        "rsf": ("rsf", {"n_estimators": 300}),
+        "ensemble": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV}),
+        "wide-coxall-bins": (
+            "deepsurv-ensemble",
+            {"n_members": 5, **DEEPSURV, "skip_linear": True, "linear_init": "cox-all",
+             "input_bins": 16},
+        ),
+        "wide-cox-bins": ("deepsurv-ensemble",
+                          {"n_members": 5, **DEEPSURV, **WIDE_COX, "input_bins": 16}),
+        "wide-cox": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE_COX}),
+        "deephit-ensemble": ("deephit-ensemble", {"n_members": 5, **DEEPHIT}),
+        "ensemble-q": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **Q}),
+        "wide-cox-q": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE_COX, **Q}),
+        "coxph-q": ("coxph", Q),
+        "stack-ds-wide": (
+            "survival-ensemble",
+            {"estimator": [DeepSurv(**DEEPSURV), DeepSurv(**DEEPSURV, **WIDE_COX)],
+             "n_members": 10, "risk": "percentile"},
+        ),
+        "stack-ds-wide-hit": (
+            "survival-ensemble",
+            {"estimator": [DeepSurv(**DEEPSURV), DeepSurv(**DEEPSURV, **WIDE_COX),
+                           DeepHit(**DEEPHIT)],
+             "n_members": 9, "risk": "percentile"},
+        ),
+    }  # fmt: skip
+
+
+def build(model: str, params: dict[str, Any], feature_types: dict[str, str], seed: int) -> Any:
+    from sklearn.base import clone
+
+    from precisionmed.clinical import make_pipeline
+    from precisionmed.clinical.ensemble import SurvivalEnsemble
+
+    if model != "survival-ensemble":
+        return make_pipeline(model, feature_types, random_state=seed, **params)
+    pipe = make_pipeline("coxph", feature_types)
+    params = {**params, "estimator": [clone(e) for e in params["estimator"]]}
+    pipe.steps[-1] = ("model", SurvivalEnsemble(random_state=seed, **params))
+    return pipe
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--models", nargs="+", default=None)
+    parser.add_argument("--folds", type=int, default=5)
+    args = parser.parse_args()
+    use_shared_mirror()
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(1)
+    from sklearn.model_selection import StratifiedKFold
+    from sksurv.metrics import concordance_index_censored
+
+    from precisionmed.data import load_dataset
+
+    cands = candidates()
+    if args.models:
+        cands = {k: v for k, v in cands.items() if k in args.models}
+    OUT.mkdir(exist_ok=True)
+    for name in args.datasets:
+        data = load_dataset(name)
+        if DATASETS[name]:
+            X, y = data.split(DATASETS[name])
+        else:
+            X, y = data.X, data.y
+        path = OUT / f"{name}.json"
+        res = json.loads(path.read_text()) if path.is_file() else {}
+        folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=0).split(X, y["event"]))
+        for label, (model, params) in cands.items():
+            start = time.process_time()
+            scores = []
+            for tr, te in folds:
+                pipe = build(model, params, data.feature_types, 0)
+                pipe.fit(X.iloc[tr].reset_index(drop=True), y[tr])
+                risk = pipe.predict(X.iloc[te].reset_index(drop=True))
+                ev, t = y[te]["event"], y[te]["time"]
+                scores.append(float(concordance_index_censored(ev, t, risk)[0]))
+            res[label] = {"c_index": float(np.mean(scores)), "folds": scores,
+                          "cpu_s": time.process_time() - start}  # fmt: skip
+            print(f"{name:20s} {label:20s} {np.mean(scores):.4f}  ({res[label]['cpu_s']:.0f} s)",
+                  flush=True)  # fmt: skip
+            path.write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
