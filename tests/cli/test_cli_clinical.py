@@ -114,14 +114,23 @@ def test_deep_survival_model_round_trip(tmp_path):
     _run(
         "clinical", "train", "--dataset", "gbsg2", "--model", "deepsurv", "--out", str(out),
         "--param", "max_epochs=3", "--n-boot", "20", "--interval-models", "1", "--no-explain",
-        "--json",
+        "--scaling", "quantile", "--json",
     )  # fmt: skip
     import precisionmed
     from precisionmed.data import load_dataset
 
-    pred = precisionmed.load(out).predict(load_dataset("gbsg2").X.head(2))
+    assert json.loads((out / "config.json").read_text())["scaling"] == "quantile"
+    model = precisionmed.load(out)
+    pred = model.predict(load_dataset("gbsg2").X.head(2))
     assert pred.curves.shape[0] == 2
     assert "risk_low" in pred.patients[0]
+
+
+def test_unknown_scaling_is_a_config_error(tmp_path):
+    require_dataset("gbsg2")
+    result = runner.invoke(app, ["clinical", "train", "--dataset", "gbsg2", "--model", "coxph",
+                                 "--out", str(tmp_path), "--scaling", "minmax"])  # fmt: skip
+    assert "scaling must be one of ('standard', 'quantile'); got 'minmax'" in str(result.exception)
 
 
 def test_models_command_lists_the_registry():

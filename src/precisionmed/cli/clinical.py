@@ -77,6 +77,9 @@ def train(
     representation_param: list[str] = typer.Option(
         None, "--representation-param", help="Autoencoder hyper-parameter KEY=VALUE."
     ),
+    scaling: str = typer.Option(
+        "standard", help="Numeric columns: 'standard' (z-score) or 'quantile' (rank-based)."
+    ),
     interval_models: int = typer.Option(
         None, help="Bootstrap refits stored for prediction intervals (default: per model)."
     ),
@@ -104,6 +107,7 @@ def train(
         interval_models=interval_models,
         n_boot=n_boot,
         explain=explain,
+        scaling=scaling,
     )
     if as_json:
         print_json({"model_dir": str(out), "model": model, "dataset": dataset, **metrics})

@@ -185,6 +185,7 @@ def train_clinical_model(
     n_boot: int = 1000,
     explain: bool = True,
     test_fraction: float = 0.2,
+    scaling: str = "standard",
 ) -> dict[str, Any]:
     """Fit model ``model`` on ``data`` and write a model directory.
 
@@ -209,6 +210,8 @@ def train_clinical_model(
         Bootstrap resamples of the held-out metrics' intervals.
     explain : bool
         Write permutation importance and SHAP plots of the held-out patients.
+    scaling : {"standard", "quantile"}
+        Scaling of the numeric columns (see :func:`~precisionmed.clinical.make_pipeline`).
 
     Returns
     -------
@@ -229,7 +232,7 @@ def train_clinical_model(
     X_te, y_te = data.X.iloc[te].reset_index(drop=True), data.y[te]
     pipeline = make_pipeline(
         model, data.feature_types, representation=representation, random_state=seed,
-        representation_params=representation_params, **(params or {}),
+        representation_params=representation_params, scaling=scaling, **(params or {}),
     )  # fmt: skip
     metrics: dict[str, Any] = {}
     if cv:
@@ -253,6 +256,7 @@ def train_clinical_model(
         "model": model,
         "dataset": data.name,
         "representation": representation,
+        "scaling": scaling,
         "representation_params": {k: repr(v) for k, v in (representation_params or {}).items()},
         "params": {k: repr(v) for k, v in pipeline[-1].get_params(deep=False).items()},
         "seed": seed,
