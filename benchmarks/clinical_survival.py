@@ -60,7 +60,10 @@ it did not carry over (GBSG2 0.682 vs 0.684 without). Candidates tried there and
 their development figures in that folder: wide & deep with the Cox start fitted on the training
 part only, with and without the scaling; DeepHit ensembles; percentile-averaged stacks of DeepSurv,
 wide DeepSurv and DeepHit; a 20-member seed ensemble (not better than 5 members on METABRIC or
-Rotterdam); DeepSurv's own published METABRIC configuration (collapses in our engine, 0.554).
+Rotterdam); DeepSurv's own published METABRIC configuration (collapses in our engine, 0.554);
+the Cox-started wide model that keeps the Cox start unless an epoch beats it on validation
+(``keep_start``: identical on the Rotterdam, METABRIC and WHAS files, where training always beat
+the start).
 
 The target check prints, for the cross-validated cohorts, the paired difference best deep minus
 best peer over the 15 shared folds with a bootstrap interval (the two models' separate intervals

@@ -68,6 +68,11 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
         # the same seed ensemble with 20 members (its first 5 are the 5 of "ensemble")
         "ensemble-20": ("deepsurv-ensemble", {"n_members": 20, **DEEPSURV}),
         "ensemble-q": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **Q}),
+        # wide & deep from the Cox fit on the training part, kept unless an epoch beats it on
+        # the validation carve-out (TrainConfig.validate_start)
+        "wide-cox-keep": (
+            "deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE_COX, "keep_start": True}
+        ),
         "wide-cox-q": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE_COX, **Q}),
         "coxph-q": ("coxph", Q),
         # DeepSurv's published METABRIC configuration (metabric_model_selu_revision.0.json of

@@ -262,6 +262,25 @@ def test_linear_init_cox_starts_at_ridge_cox(gbsg2) -> None:
         DeepSurv(skip_linear=True, linear_init="ols").fit(Z, ytr)
 
 
+def test_keep_start_keeps_cox_when_training_only_hurts(gbsg2) -> None:
+    """``keep_start``: at a learning rate that wrecks the network, the fitted model is the Cox
+    start (linear term at the ridge Cox fit on the training part, network output 0), so its
+    risk is Cox's linear predictor; without it, a wrecked epoch is returned."""
+    from precisionmed.clinical.deepsurv import COX_INIT_ALPHA
+
+    data, Xtr, Xte, ytr, yte = gbsg2
+    Z = make_preprocessor(data.feature_types).fit_transform(Xtr)
+    wreck = {**FAST, "lr": 1.0, "max_epochs": 2, "patience": 5}
+    kept = DeepSurv(skip_linear=True, linear_init="cox", keep_start=True, **wreck).fit(Z, ytr)
+    plain = DeepSurv(skip_linear=True, linear_init="cox", **wreck).fit(Z, ytr)
+    assert kept.best_epoch_ == -1
+    assert plain.best_epoch_ >= 0
+    rows = kept.train_indices_
+    cox = CoxPHSurvivalAnalysis(alpha=COX_INIT_ALPHA, ties="efron").fit(Z[rows], ytr[rows])
+    np.testing.assert_allclose(kept.predict(Z), Z @ cox.coef_, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(plain.predict(Z), Z @ cox.coef_, atol=1e-2)
+
+
 def test_sgd_nesterov_is_deepsurvs_optimiser_and_learns(gbsg2) -> None:
     data, Xtr, Xte, ytr, yte = gbsg2
     est = DeepSurv(**{**FAST, "lr": 1e-2}, optimizer="sgd-nesterov")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import warnings
@@ -88,6 +89,24 @@ def test_early_stopping_with_sgd_stops_after_patience(breast) -> None:
     result = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=config)
     assert len(result.history) == 3  # epoch 0 (best) + 2 epochs without improvement
     assert result.best_epoch == 0
+
+
+def test_validate_start_keeps_a_warm_start_that_training_only_worsens(breast) -> None:
+    """A network already trained well, then "fine-tuned" at a rate that wrecks it: without
+    validate_start the engine returns the least bad wrecked epoch; with it, the start."""
+    small = Subset(breast["train"], range(256))
+    warm = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick(max_epochs=4)).net
+    start = state_hash(warm.state_dict())
+    wreck = {"optimizer": "sgd", "lr": 50.0, "momentum": 0.0, "max_epochs": 2, "patience": 5}
+    plain = fit(copy.deepcopy(warm), small, breast["val"], loss_fn=ce, config=quick(**wreck))
+    keep = quick(**wreck, validate_start=True)
+    kept = fit(copy.deepcopy(warm), small, breast["val"], loss_fn=ce, config=keep)
+    assert plain.best_epoch >= 0
+    assert state_hash(plain.net.state_dict()) != start
+    assert kept.best_epoch == -1
+    assert state_hash(kept.net.state_dict()) == start
+    assert kept.val_metrics["val_loss"] < min(row["val_loss"] for row in kept.history)
+    assert len(kept.history) == 2  # the start is not an epoch of the history
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from sksurv.util import check_y_survival
 from torch import nn
 
 from precisionmed.clinical.nets import TorchEstimatorBase, _check_param, encoded_mlp
+from precisionmed.train import TrainConfig
 
 MONITORS = {"loss": ("val_loss", "min"), "cindex": ("val_cindex", "max")}
 #: Ridge penalty of the Cox model that starts the linear term (``linear_init="cox"``): the
@@ -154,6 +155,11 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         Cox's own fit; the held-out rows then favour staying near it, so early stopping lets
         the network depart from Cox's model only where that improves the validation loss
         clearly). Training starts from Cox's model either way.
+    keep_start : bool
+        Validate the network as initialised too, and keep it if no epoch beats it on the
+        validation split (:attr:`precisionmed.train.TrainConfig.validate_start`;
+        ``best_epoch_`` is then -1). With ``linear_init="cox"`` the model stays Cox's unless
+        training the network improves the validation partial likelihood.
     n_threads : int
         Torch threads while fitting and predicting (1 is fastest for these small networks).
     random_state : int, RandomState or None
@@ -191,6 +197,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         input_bins: int = 0,
         skip_linear: bool = False,
         linear_init: str = "random",
+        keep_start: bool = False,
         n_threads: int = 1,
         random_state: int | None = 0,
     ) -> None:
@@ -209,6 +216,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         self.input_bins = input_bins
         self.skip_linear = skip_linear
         self.linear_init = linear_init
+        self.keep_start = keep_start
         self.n_threads = n_threads
         self.random_state = random_state
 
@@ -224,6 +232,10 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
             batch_norm=self.batch_norm,
             skip_linear=bool(self.skip_linear),
         )
+
+    def _train_config(self, seed: int, monitor: str, mode: str) -> TrainConfig:
+        config = super()._train_config(seed, monitor, mode)
+        return config.model_copy(update={"validate_start": bool(self.keep_start)})
 
     def _init_net(self, X: np.ndarray, targets: np.ndarray, train_idx: np.ndarray) -> None:
         if not self.skip_linear or self.linear_init == "random":

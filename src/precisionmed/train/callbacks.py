@@ -19,12 +19,15 @@ class BestWeights(L.Callback):
 
     Every rank sees the same (globally computed) validation metrics, so every rank restores the
     same epoch's weights. The validation metrics of that epoch are kept too: they are the
-    metrics of the restored network, so no further validation pass is needed.
+    metrics of the restored network, so no further validation pass is needed. With
+    ``include_start`` the validation of Lightning's sanity check (the whole validation set,
+    before training: the engine sets ``num_sanity_val_steps=-1``) is a candidate too, as epoch -1.
     """
 
-    def __init__(self, monitor: str, mode: str) -> None:
+    def __init__(self, monitor: str, mode: str, *, include_start: bool = False) -> None:
         self.monitor = monitor
         self.mode = mode
+        self.include_start = include_start
         self.best_score: float | None = None
         self.best_epoch: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -38,7 +41,7 @@ class BestWeights(L.Callback):
         return value < self.best_score if self.mode == "min" else value > self.best_score
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking and not self.include_start:
             return
         metrics = trainer.callback_metrics
         value = metrics.get(self.monitor)
@@ -52,7 +55,7 @@ class BestWeights(L.Callback):
         score = float(value)
         if self._better(score):
             self.best_score = score
-            self.best_epoch = trainer.current_epoch
+            self.best_epoch = -1 if trainer.sanity_checking else trainer.current_epoch
             net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
             self.best_state = copy.deepcopy(net.state_dict())
             self.best_metrics = {k: float(v) for k, v in metrics.items() if k.startswith("val_")}

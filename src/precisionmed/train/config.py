@@ -46,6 +46,10 @@ class TrainConfig(BaseModel):
         Whether ``monitor`` improves downwards or upwards.
     patience : int
         Epochs without improvement before stopping.
+    validate_start : bool
+        Also validate the network as given, before any training step, and keep those weights
+        if no epoch beats them on ``monitor`` (``best_epoch`` -1): a warm start (a pretrained or
+        otherwise initialised network) is then never replaced by a worse trained one.
     seed : int
         Seeds Python, NumPy and torch (and the data order).
     accelerator, devices, strategy, num_nodes
@@ -73,6 +77,7 @@ class TrainConfig(BaseModel):
     mode: Literal["min", "max"] = "min"
     patience: int = Field(default=5, ge=1)
     min_delta: float = Field(default=0.0, ge=0)
+    validate_start: bool = False
     seed: int = 0
     accelerator: str = "cpu"
     devices: int = Field(default=1, ge=1)

@@ -160,7 +160,9 @@ def _trainer(config: TrainConfig, callbacks: list[L.Callback], max_epochs: int) 
             enable_model_summary=False,
             deterministic=config.deterministic,
             gradient_clip_val=config.gradient_clip,
-            num_sanity_val_steps=0,
+            # validate_start: Lightning's sanity check runs the whole validation set once
+            # before training; BestWeights records it as epoch -1
+            num_sanity_val_steps=-1 if config.validate_start else 0,
             log_every_n_steps=50,
             use_distributed_sampler=True,
         )
@@ -232,7 +234,7 @@ def fit(
         _check_dataset(name, dataset)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = EngineModule(net, loss_fn, config, metrics_fn)
-    best = BestWeights(config.monitor, config.mode)
+    best = BestWeights(config.monitor, config.mode, include_start=config.validate_start)
     history = EpochHistory()
     stopper = EarlyStopping(
         monitor=config.monitor,
@@ -246,6 +248,7 @@ def fit(
     eval_batch = max(256, config.batch_size)
     val_loader = make_loader(IndexedDataset(val), config, shuffle=False, batch_size=eval_batch)
     start = time.perf_counter()
+    net.train()  # a network returned by an earlier fit (a warm start) comes in eval mode
     with quiet_lightning():
         trainer.fit(module, train_loader, val_loader)
     fit_seconds = time.perf_counter() - start
