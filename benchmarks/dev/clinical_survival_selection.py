@@ -28,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import use_shared_mirror  # noqa: E402
+from clinical_survival import DEEPHIT, DEEPSURV, MODELS  # noqa: E402  (the benchmark's settings)
 
 OUT = Path(__file__).resolve().parent / "results"
 # (dataset, part of it used): DeepSurv's files -> their training group only
@@ -38,14 +39,12 @@ DATASETS = {
     "actg320": None,
     "veteran": None,
 }
-DEEPSURV = {"hidden_layers": (64, 64), "batch_size": 256, "lr": 3e-3, "patience": 20}
-DEEPHIT = {"hidden_layers": (64, 64), "num_durations": 30, "patience": 20}
 WIDE_COX = {"skip_linear": True, "linear_init": "cox"}
-Q = {"scaling": "quantile"}
+Q = {"scaling": "quantile"}  # rank-based scaling of the numeric inputs (make_preprocessor)
 PAPER_METABRIC = {
     "hidden_layers": (42, 42, 42), "activation": "selu", "dropout": 0.034, "batch_size": 4096,
     "lr": 2.0e-3, "weight_decay": 9.32, "max_epochs": 500, "patience": 500,
-}  # fmt: skip  # rank-based scaling of the numeric inputs (make_preprocessor)
+}  # fmt: skip
 
 
 def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
@@ -53,14 +52,11 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
     from precisionmed.clinical.deepsurv import DeepSurv
 
     return {
-        "coxph": ("coxph", {}),
-        "rsf": ("rsf", {"n_estimators": 300}),
-        "ensemble": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV}),
-        "wide-coxall-bins": (
-            "deepsurv-ensemble",
-            {"n_members": 5, **DEEPSURV, "skip_linear": True, "linear_init": "cox-all",
-             "input_bins": 16},
-        ),
+        # the benchmark's entries, as they are there
+        "coxph": MODELS["peer:sksurv-CoxPH"],
+        "rsf": MODELS["peer:sksurv-RSF"],
+        "ensemble": MODELS["DeepSurv-ensemble"],
+        "wide-coxall-bins": MODELS["DeepSurv-wide"],
         "wide-cox-bins": ("deepsurv-ensemble",
                           {"n_members": 5, **DEEPSURV, **WIDE_COX, "input_bins": 16}),
         "wide-cox": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE_COX}),
