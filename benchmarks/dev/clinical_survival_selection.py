@@ -71,6 +71,16 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
         ),
         "wide-cox-q": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE_COX, **Q}),
         "coxph-q": ("coxph", Q),
+        # round 4: the seed ensemble trained on the partial likelihood plus a pairwise
+        # logistic ranking loss (Raykar et al. 2007; RankDeepSurv), weights 1 to 30
+        **{f"ensemble-rank{w}": ("deepsurv-ensemble",
+                                 {"n_members": 5, **DEEPSURV, "rank_weight": float(w)})
+           for w in (1, 3, 10, 30)},
+        # the same ranking term on the wide & deep models (all-data / train-part Cox start)
+        "wide-coxall-bins-rank10": ("deepsurv-ensemble",
+                                    {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0}),
+        "wide-cox-rank10": ("deepsurv-ensemble",
+                            {"n_members": 5, **DEEPSURV, **WIDE_COX, "rank_weight": 10.0}),
         # DeepSurv's published METABRIC configuration (metabric_model_selu_revision.0.json of
         # the authors' repository): 3 x 42 SELU, dropout 0.034, full batch, Adam at 2e-3, L2
         # 4.66 on the loss (= weight decay 9.32 on the gradient), 500 epochs. In our engine

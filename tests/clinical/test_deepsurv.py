@@ -15,7 +15,12 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, train_
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sksurv.linear_model import CoxPHSurvivalAnalysis  # noqa: E402
 
-from precisionmed.clinical.deepsurv import DeepSurv, cox_ph_loss  # noqa: E402
+from precisionmed.clinical.deepsurv import (  # noqa: E402
+    CoxRankLoss,
+    DeepSurv,
+    cox_ph_loss,
+    pairwise_rank_loss,
+)
 from precisionmed.clinical.preprocess import make_preprocessor  # noqa: E402
 from precisionmed.data import load_dataset  # noqa: E402
 from precisionmed.errors import ConfigError  # noqa: E402
@@ -290,3 +295,57 @@ def test_sgd_nesterov_is_deepsurvs_optimiser_and_learns(gbsg2) -> None:
     assert model.score(Xte, yte) > 0.62  # CoxPH's band on this split (see above)
     with pytest.raises(ConfigError, match="'optimizer' parameter of DeepSurv must be one of"):
         DeepSurv(optimizer="nesterov").fit(Xtr.select_dtypes("number").to_numpy(), ytr)
+
+
+def test_pairwise_rank_loss_known_answer_and_bounds_cindex() -> None:
+    """Harrell's comparable pairs as scikit-survival counts them (an event before the other's
+    time, or at the time of the other's censoring), each ``log(1 + exp(-(g_i - g_j)))``;
+    ``1 - loss / log 2`` bounds Harrell's C from below (Raykar et al. 2007)."""
+    from sksurv.metrics import concordance_index_censored
+
+    # events at t=1, t=3 and t=5 (tied with a censoring), censored at t=2, 4, 3 (tied), 5
+    target = torch.tensor(
+        [[1.0, 1.0], [2.0, 0.0], [3.0, 1.0], [4.0, 0.0], [3.0, 0.0], [5.0, 1.0], [5.0, 0.0]]
+    )
+    risk = torch.tensor([2.0, 0.5, 1.0, -1.0, 0.0, -0.5, 0.3])
+    # (i with the event, j later or censored at the same time); two events never tie here
+    pairs = [(0, j) for j in range(1, 7)] + [(2, 3), (2, 4), (2, 5), (2, 6), (5, 6)]
+    expected = np.mean([np.log1p(np.exp(-(risk[i] - risk[j]).item())) for i, j in pairs])
+    assert float(pairwise_rank_loss(risk, target)) == pytest.approx(expected, rel=1e-6)
+    event, time = target[:, 1].numpy().astype(bool), target[:, 0].numpy()
+    c_index, concordant, discordant, *_ = concordance_index_censored(event, time, risk.numpy())
+    assert concordant + discordant == len(pairs)  # the same pairs (no tied risks here)
+    assert c_index >= 1 - expected / np.log(2)
+    ordered = -target[:, 0] + 0.5 * target[:, 1]  # earlier first, an event before a censoring
+    assert float(pairwise_rank_loss(ordered * 50, target)) < 1e-6  # every pair concordant
+    assert float(pairwise_rank_loss(-ordered * 50, target)) > 10  # every pair reversed
+    none = torch.tensor([[1.0, 0.0], [2.0, 0.0]])
+    zero = pairwise_rank_loss(torch.ones(2, requires_grad=True), none)
+    assert zero.requires_grad
+    assert float(zero.detach()) == 0.0
+    combined = CoxRankLoss(3.0)(risk, target)
+    assert float(combined) == pytest.approx(
+        float(cox_ph_loss(risk, target)) + 3.0 * expected, rel=1e-6
+    )
+
+
+def test_rank_weight_trains_ordering_and_keeps_survival_api(gbsg2) -> None:
+    """``rank_weight``: the ranking term is in the trained loss (the training loss exceeds the
+    partial likelihood alone), held-out C stays in CoxPH's band, curves stay valid."""
+    data, Xtr, Xte, ytr, yte = gbsg2
+    est = DeepSurv(rank_weight=3.0, **FAST)
+    pipe = make_pipeline(make_preprocessor(data.feature_types), est).fit(Xtr, ytr)
+    model = pipe[-1]
+    assert pipe.score(Xte, yte) > 0.62
+    assert_survival_invariants(model, pipe[:-1].transform(Xte))
+    Z = pipe[:-1].transform(Xtr)
+    with torch.no_grad():
+        g = torch.as_tensor(model.predict(Z))
+    target = torch.as_tensor(np.column_stack([ytr["time"], ytr["event"]]))
+    assert float(pairwise_rank_loss(g, target)) > 0
+    assert clone(est).get_params()["rank_weight"] == 3.0
+    y = ytr[:40]
+    with pytest.raises(
+        ConfigError, match="'rank_weight' parameter of DeepSurv must be a float >= 0"
+    ):
+        DeepSurv(rank_weight=-1.0).fit(Z[:40], y)
