@@ -76,6 +76,10 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
         **{f"ensemble-rank{w}": ("deepsurv-ensemble",
                                  {"n_members": 5, **DEEPSURV, "rank_weight": float(w)})
            for w in (1, 3, 10, 30)},
+        # weight 10 rerun after the ranking loss counted an event tied with a censoring as a
+        # comparable pair (scikit-survival's rule; the runs above counted strictly later times)
+        "ensemble-rank10-ties": ("deepsurv-ensemble",
+                                 {"n_members": 5, **DEEPSURV, "rank_weight": 10.0}),
         # the same ranking term on the wide & deep models (all-data / train-part Cox start)
         "wide-coxall-bins-rank10": ("deepsurv-ensemble",
                                     {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0}),
