@@ -78,7 +78,10 @@ term (weight 10, not tuned again), which improved it on every development file (
 ``DeepSurv-rank``'s (the binned inputs cost on METABRIC and the small cohorts); both run here
 after that comparison. Figures in ``benchmarks/dev/results/`` (the weight runs counted an event
 tied with a censoring as not comparable; ``ensemble-rank10-ties`` reruns weight 10 with
-scikit-survival's rule, now the loss's: .672 / .664 / .854 / .753 / .727).
+scikit-survival's rule, now the loss's: .672 / .664 / .854 / .753 / .727). Tried there and not
+adopted: early stopping on the validation C-index instead of the loss (worse on Rotterdam and
+METABRIC for both models), and ``refit=True`` (retraining on every training row for the
+early-stopped number of epochs: worse on every file it ran on).
 
 The target check prints, for the cross-validated cohorts, the paired difference best deep minus
 best peer over the 15 shared folds with a bootstrap interval (the two models' separate intervals

@@ -83,6 +83,27 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
         # the same ranking term on the wide & deep models (all-data / train-part Cox start)
         "wide-coxall-bins-rank10": ("deepsurv-ensemble",
                                     {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0}),
+        # early stopping / best epoch on the validation C-index instead of the loss
+        "ensemble-rank10-cmon": ("deepsurv-ensemble",
+                                 {"n_members": 5, **DEEPSURV, "rank_weight": 10.0,
+                                  "monitor": "cindex"}),
+        "wide-coxall-bins-rank10-cmon": ("deepsurv-ensemble",
+                                         {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0,
+                                          "monitor": "cindex"}),
+        # refit on all training rows for the early-stopped number of epochs
+        "ensemble-rank10-refit": ("deepsurv-ensemble",
+                                  {"n_members": 5, **DEEPSURV, "rank_weight": 10.0,
+                                   "refit": True}),
+        "wide-coxall-bins-rank10-refit": ("deepsurv-ensemble",
+                                          {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0,
+                                           "refit": True}),
+        # DeepSurv-wide-rank with a slower learning rate (stays nearer its Cox start) and
+        # with the ranking weight at 3
+        "wide-coxall-bins-rank10-lr1e-3": ("deepsurv-ensemble",
+                                           {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0,
+                                            "lr": 1e-3}),
+        "wide-coxall-bins-rank3": ("deepsurv-ensemble",
+                                   {**MODELS["DeepSurv-wide"][1], "rank_weight": 3.0}),
         "wide-cox-rank10": ("deepsurv-ensemble",
                             {"n_members": 5, **DEEPSURV, **WIDE_COX, "rank_weight": 10.0}),
         # DeepSurv's published METABRIC configuration (metabric_model_selu_revision.0.json of

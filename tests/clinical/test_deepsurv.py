@@ -349,3 +349,24 @@ def test_rank_weight_trains_ordering_and_keeps_survival_api(gbsg2) -> None:
         ConfigError, match="'rank_weight' parameter of DeepSurv must be a float >= 0"
     ):
         DeepSurv(rank_weight=-1.0).fit(Z[:40], y)
+
+
+def test_refit_retrains_on_every_row_for_the_early_stopped_epochs(gbsg2) -> None:
+    """``refit``: early stopping picks the epoch count on the carve-out, then a network from
+    the same start is trained on all rows for that many epochs and replaces it; the held-out
+    validation metrics reported stay the early-stopped network's."""
+    data, Xtr, Xte, ytr, yte = gbsg2
+    Z = make_preprocessor(data.feature_types).fit_transform(Xtr)
+    plain = DeepSurv(**FAST).fit(Z, ytr)
+    again = DeepSurv(refit=True, **FAST).fit(Z, ytr)
+    assert plain.refit_epochs_ == 0
+    assert again.refit_epochs_ == plain.best_epoch_ + 1
+    assert again.val_metrics_ == plain.val_metrics_
+    assert again.history_ == plain.history_
+    assert not np.allclose(again.predict(Z), plain.predict(Z))
+    Zte = make_preprocessor(data.feature_types).fit(Xtr).transform(Xte)
+    assert again.score(Zte, yte) > 0.62  # CoxPH's band on this split
+    assert_survival_invariants(again, Zte)
+    wreck = {**FAST, "lr": 1.0, "max_epochs": 2, "patience": 5}
+    kept = DeepSurv(skip_linear=True, linear_init="cox", keep_start=True, refit=True, **wreck)
+    assert kept.fit(Z, ytr).refit_epochs_ == 0  # the start was kept: nothing to refit

@@ -109,6 +109,22 @@ def test_validate_start_keeps_a_warm_start_that_training_only_worsens(breast) ->
     assert len(kept.history) == 2  # the start is not an epoch of the history
 
 
+def test_restore_best_off_trains_every_epoch_and_keeps_the_last(breast) -> None:
+    """``restore_best=False`` (a refit for a known number of epochs): no early stopping even
+    when the validation loss worsens at once, and the last epoch's weights are returned."""
+    small = Subset(breast["train"], range(256))
+    wreck = {"optimizer": "sgd", "lr": 50.0, "momentum": 0.0, "max_epochs": 4, "patience": 1}
+    stopped = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick(**wreck))
+    assert len(stopped.history) < 4
+    last = fit(
+        tiny_net(), small, breast["val"], loss_fn=ce, config=quick(**wreck, restore_best=False)
+    )
+    assert len(last.history) == 4
+    assert last.best_epoch == 3
+    assert last.val_metrics["val_loss"] == pytest.approx(last.history[-1]["val_loss"], rel=1e-5)
+    assert last.best_score == last.val_metrics["val_loss"]
+
+
 @pytest.mark.parametrize(
     ("scheduler", "extra", "expected"),
     [

@@ -200,6 +200,11 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         smooth bound of Harrell's C; RankDeepSurv's combination), which trains the ordering
         of patients directly; the partial likelihood keeps the log-risk on Cox's scale for
         the baseline hazard and the survival curves.
+    refit : bool
+        False (default): the early-stopped network is the model. True: then a network from the
+        same initialisation is trained on all of ``X`` (the early-stopping carve-out included)
+        for the number of epochs early stopping chose (``refit_epochs_``), and replaces it;
+        ``val_metrics_`` stay those of the early-stopped network on its held-out rows.
     keep_start : bool
         Validate the network as initialised too, and keep it if no epoch beats it on the
         validation split (:attr:`precisionmed.train.TrainConfig.validate_start`;
@@ -222,6 +227,9 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
     history_ : list of dict
         Per-epoch training / validation metrics.
     best_epoch_ : int
+    refit_epochs_ : int
+        Epochs of the refit on all of ``X`` (``refit=True``; 0 otherwise, or when the start
+        was kept).
     """
 
     def __init__(
@@ -243,6 +251,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         skip_linear: bool = False,
         linear_init: str = "random",
         rank_weight: float = 0.0,
+        refit: bool = False,
         keep_start: bool = False,
         n_threads: int = 1,
         random_state: int | None = 0,
@@ -263,6 +272,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         self.skip_linear = skip_linear
         self.linear_init = linear_init
         self.rank_weight = rank_weight
+        self.refit = refit
         self.keep_start = keep_start
         self.n_threads = n_threads
         self.random_state = random_state

@@ -327,6 +327,29 @@ class TorchEstimatorBase(BaseEstimator, ABC):
         self.n_epochs_ = len(result.history)
         self.val_metrics_ = dict(result.val_metrics)
         self.train_indices_, self.val_indices_ = np.sort(tr), np.sort(va)
+        self.refit_epochs_ = 0
+        best = result.best_epoch
+        if getattr(self, "refit", False) and best is not None and best >= 0:
+            # retrain from the same initialisation on every row (the early-stopping carve-out
+            # included) for the number of epochs early stopping chose; the held-out metrics
+            # above stay those of the early-stopped network
+            self.refit_epochs_ = int(best) + 1
+            torch.manual_seed(seed)
+            self.net_ = self._build_net(X.shape[1])
+            self._init_net(X, np.asarray(targets), idx)
+            config = self._train_config(seed, monitor, mode).model_copy(
+                update={"max_epochs": self.refit_epochs_, "restore_best": False,
+                        "validate_start": False}
+            )  # fmt: skip
+            with torch_threads(self.n_threads):
+                result = fit(
+                    self.net_,
+                    BatchedTensorDataset(x, t),
+                    TensorDataset(x[va], t[va]),
+                    loss_fn=loss_fn,
+                    metrics_fn=metrics_fn,
+                    config=config,
+                )
         return result
 
     def _init_net(self, X: np.ndarray, targets: np.ndarray, train_idx: np.ndarray) -> None:

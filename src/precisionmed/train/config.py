@@ -50,6 +50,11 @@ class TrainConfig(BaseModel):
         Also validate the network as given, before any training step, and keep those weights
         if no epoch beats them on ``monitor`` (``best_epoch`` -1): a warm start (a pretrained or
         otherwise initialised network) is then never replaced by a worse trained one.
+    restore_best : bool
+        True (default): early stopping on ``monitor`` and the best epoch's weights restored.
+        False: exactly ``max_epochs`` epochs, the last epoch's weights kept (validation is
+        still run and logged each epoch): a refit on all the data for a number of epochs
+        that an earlier early-stopped run found.
     seed : int
         Seeds Python, NumPy and torch (and the data order).
     accelerator, devices, strategy, num_nodes
@@ -78,6 +83,7 @@ class TrainConfig(BaseModel):
     patience: int = Field(default=5, ge=1)
     min_delta: float = Field(default=0.0, ge=0)
     validate_start: bool = False
+    restore_best: bool = True
     seed: int = 0
     accelerator: str = "cpu"
     devices: int = Field(default=1, ge=1)

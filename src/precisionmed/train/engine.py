@@ -243,7 +243,10 @@ def fit(
         min_delta=config.min_delta,
         check_finite=True,
     )
-    trainer = _trainer(config, [best, history, stopper], config.max_epochs)
+    callbacks: list[L.Callback] = [best, history]
+    if config.restore_best:
+        callbacks.append(stopper)
+    trainer = _trainer(config, callbacks, config.max_epochs)
     train_loader = make_loader(train, config, shuffle=True)
     eval_batch = max(256, config.batch_size)
     val_loader = make_loader(IndexedDataset(val), config, shuffle=False, batch_size=eval_batch)
@@ -252,14 +255,20 @@ def fit(
     with quiet_lightning():
         trainer.fit(module, train_loader, val_loader)
     fit_seconds = time.perf_counter() - start
-    best.restore(module)
     epochs_run = max(1, trainer.current_epoch)
     samples_per_s = len(train) * epochs_run / max(fit_seconds, 1e-9)  # type: ignore[arg-type]
-
-    val_metrics = dict(best.best_metrics)
-    if not val_metrics:  # no finite value of the monitor in any epoch: report the last weights
+    if config.restore_best:
+        best.restore(module)
+        val_metrics = dict(best.best_metrics)
+        best_epoch, best_score = best.best_epoch, best.best_score
+    else:  # the last epoch's weights are the result
+        val_metrics = {}
+        best_epoch, best_score = epochs_run - 1, None
+    if not val_metrics:  # no finite monitor value in any epoch, or restore_best off: last weights
         val_metrics = _evaluate(trainer, module, val_loader)
         val_metrics = {k.replace("test_", "val_", 1): v for k, v in val_metrics.items()}
+        if not config.restore_best:
+            best_score = val_metrics.get(config.monitor)
     test_metrics: dict[str, float] = {}
     if test is not None:
         test_loader = make_loader(
@@ -273,8 +282,8 @@ def fit(
     return FitResult(
         net=net,
         history=history.rows,
-        best_epoch=best.best_epoch,
-        best_score=best.best_score,
+        best_epoch=best_epoch,
+        best_score=best_score,
         val_metrics=val_metrics,
         test_metrics=test_metrics,
         fit_seconds=fit_seconds,
