@@ -104,6 +104,9 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
                                             "lr": 1e-3}),
         "wide-coxall-bins-rank3": ("deepsurv-ensemble",
                                    {**MODELS["DeepSurv-wide"][1], "rank_weight": 3.0}),
+        # DeepSurv-wide-rank behind the rank-based scaling (its Cox start then on ranks too)
+        "wide-coxall-bins-rank10-q": ("deepsurv-ensemble",
+                                      {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0, **Q}),
         "wide-cox-rank10": ("deepsurv-ensemble",
                             {"n_members": 5, **DEEPSURV, **WIDE_COX, "rank_weight": 10.0}),
         # DeepSurv's published METABRIC configuration (metabric_model_selu_revision.0.json of
