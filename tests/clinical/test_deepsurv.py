@@ -370,3 +370,20 @@ def test_refit_retrains_on_every_row_for_the_early_stopped_epochs(gbsg2) -> None
     wreck = {**FAST, "lr": 1.0, "max_epochs": 2, "patience": 5}
     kept = DeepSurv(skip_linear=True, linear_init="cox", keep_start=True, refit=True, **wreck)
     assert kept.fit(Z, ytr).refit_epochs_ == 0  # the start was kept: nothing to refit
+
+
+def test_bootstrap_trains_on_a_resample_and_stops_on_out_of_bag_rows(gbsg2) -> None:
+    """``bootstrap``: the training rows are a resample with replacement (repeats), early
+    stopping uses exactly the rows it left out; different seeds give different resamples."""
+    data, Xtr, Xte, ytr, yte = gbsg2
+    Z = make_preprocessor(data.feature_types).fit_transform(Xtr)
+    model = DeepSurv(bootstrap=True, **FAST).fit(Z, ytr)
+    tr, va = model.train_indices_, model.val_indices_
+    assert len(tr) == len(Z)
+    assert len(np.unique(tr)) < len(tr)  # repeats
+    np.testing.assert_array_equal(va, np.setdiff1d(np.arange(len(Z)), tr))
+    assert 0.3 < len(va) / len(Z) < 0.44  # about 1/e out of bag
+    other = DeepSurv(bootstrap=True, **{**FAST, "random_state": 1}).fit(Z, ytr)
+    assert not np.array_equal(other.train_indices_, tr)
+    Zte = make_preprocessor(data.feature_types).fit(Xtr).transform(Xte)
+    assert model.score(Zte, yte) > 0.62  # CoxPH's band on this split

@@ -200,6 +200,13 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         smooth bound of Harrell's C; RankDeepSurv's combination), which trains the ordering
         of patients directly; the partial likelihood keeps the log-risk on Cox's scale for
         the baseline hazard and the survival curves.
+    bootstrap : bool
+        False (default): ``val_fraction`` of the rows (stratified on the event) are held out for
+        early stopping and the rest trained on. True: bagging, the network trains on a
+        resample of the rows with replacement and stops early on the rows the resample left
+        out (out-of-bag, about 37%); members of a
+        :class:`~precisionmed.clinical.ensemble.SurvivalEnsemble` then differ in their data,
+        as the trees of a random survival forest do.
     refit : bool
         False (default): the early-stopped network is the model. True: then a network from the
         same initialisation is trained on all of ``X`` (the early-stopping carve-out included)
@@ -251,6 +258,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         skip_linear: bool = False,
         linear_init: str = "random",
         rank_weight: float = 0.0,
+        bootstrap: bool = False,
         refit: bool = False,
         keep_start: bool = False,
         n_threads: int = 1,
@@ -272,6 +280,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         self.skip_linear = skip_linear
         self.linear_init = linear_init
         self.rank_weight = rank_weight
+        self.bootstrap = bootstrap
         self.refit = refit
         self.keep_start = keep_start
         self.n_threads = n_threads

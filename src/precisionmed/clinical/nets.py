@@ -300,12 +300,19 @@ class TorchEstimatorBase(BaseEstimator, ABC):
 
         seed = self._seed()
         idx = np.arange(len(X))
-        try:
-            tr, va = train_test_split(
-                idx, test_size=self.val_fraction, random_state=seed, stratify=stratify
-            )
-        except ValueError:  # a class too small to stratify: fall back to a plain split
-            tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=seed)
+        tr = va = np.empty(0, dtype=int)
+        if getattr(self, "bootstrap", False):
+            # bagging (Breiman 1996): train on a resample with replacement, stop early on the
+            # rows it left out (out-of-bag, about 37%)
+            tr = np.random.default_rng(seed).integers(0, len(X), len(X))
+            va = np.setdiff1d(idx, tr)
+        if not va.size:
+            try:
+                tr, va = train_test_split(
+                    idx, test_size=self.val_fraction, random_state=seed, stratify=stratify
+                )
+            except ValueError:  # a class too small to stratify: fall back to a plain split
+                tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=seed)
         torch.manual_seed(seed)
         if getattr(self, "input_bins", 0):
             self.input_edges_ = PiecewiseLinearEncoding.quantile_edges(X, self.input_bins)
