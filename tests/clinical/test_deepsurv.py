@@ -297,7 +297,7 @@ def test_sgd_nesterov_is_deepsurvs_optimiser_and_learns(gbsg2) -> None:
         DeepSurv(optimizer="nesterov").fit(Xtr.select_dtypes("number").to_numpy(), ytr)
 
 
-def test_pairwise_rank_loss_known_answer_and_bounds_cindex() -> None:
+def test_pairwise_rank_loss_known_answer_and_bounds_cindex(monkeypatch) -> None:
     """Harrell's comparable pairs as scikit-survival counts them (an event before the other's
     time, or at the time of the other's censoring), each ``log(1 + exp(-(g_i - g_j)))``;
     ``1 - loss / log 2`` bounds Harrell's C from below (Raykar et al. 2007)."""
@@ -320,6 +320,11 @@ def test_pairwise_rank_loss_known_answer_and_bounds_cindex() -> None:
     assert float(pairwise_rank_loss(ordered * 50, target)) < 1e-6  # every pair concordant
     assert float(pairwise_rank_loss(-ordered * 50, target)) > 10  # every pair reversed
     none = torch.tensor([[1.0, 0.0], [2.0, 0.0]])
+    from precisionmed.clinical import deepsurv
+
+    monkeypatch.setattr(deepsurv, "_PAIR_BLOCK", 8)  # blocks of one or two rows: same loss
+    assert float(pairwise_rank_loss(risk, target)) == pytest.approx(expected, rel=1e-6)
+    monkeypatch.undo()
     zero = pairwise_rank_loss(torch.ones(2, requires_grad=True), none)
     assert zero.requires_grad
     assert float(zero.detach()) == 0.0

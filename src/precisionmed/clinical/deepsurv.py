@@ -87,6 +87,10 @@ def cox_ph_loss(log_risk: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -((risk - log_risk_set) * event).sum() / n_events
 
 
+#: Pairs per block of :func:`pairwise_rank_loss` (about 16 MB of float32 per block).
+_PAIR_BLOCK = 1 << 22
+
+
 def pairwise_rank_loss(log_risk: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean logistic loss over the comparable pairs: a smooth lower bound of Harrell's C-index.
 
@@ -100,16 +104,22 @@ def pairwise_rank_loss(log_risk: torch.Tensor, target: torch.Tensor) -> torch.Te
     """
     risk = log_risk.reshape(-1)
     time, event = target[:, 0], target[:, 1]
-    # Harrell's comparable pairs as scikit-survival counts them: i's event comes first, or at
-    # the same time as j's censoring
-    later = (time[:, None] < time[None, :]) | (
-        (time[:, None] == time[None, :]) & (event[None, :] == 0)
-    )
-    comparable = later & (event[:, None] > 0)
-    if not bool(comparable.any()):
-        return (risk * 0.0).sum()
-    diff = risk[:, None] - risk[None, :]
-    return torch.nn.functional.softplus(-diff)[comparable].mean()
+    total, count = (risk * 0.0).sum(), 0
+    # blocks of rows i against all j: a whole validation set at once would need n^2 memory
+    step = max(1, _PAIR_BLOCK // max(1, len(risk)))
+    for start in range(0, len(risk), step):
+        rows = slice(start, start + step)
+        t_i, e_i = time[rows, None], event[rows, None]
+        # Harrell's comparable pairs as scikit-survival counts them: i's event comes first,
+        # or at the same time as j's censoring
+        later = (t_i < time[None, :]) | ((t_i == time[None, :]) & (event[None, :] == 0))
+        comparable = later & (e_i > 0)
+        n_pairs = int(comparable.sum())
+        if n_pairs:
+            diff = risk[rows, None] - risk[None, :]
+            total = total + torch.nn.functional.softplus(-diff)[comparable].sum()
+            count += n_pairs
+    return total / count if count else total
 
 
 class CoxRankLoss:
