@@ -175,7 +175,6 @@ def main() -> None:
         else:
             X, y = data.X, data.y
         path = OUT / f"{name}.json"
-        res = json.loads(path.read_text()) if path.is_file() else {}
         folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=0).split(X, y["event"]))
         for label, (model, params) in cands.items():
             start = time.process_time()
@@ -186,11 +185,13 @@ def main() -> None:
                 risk = pipe.predict(X.iloc[te].reset_index(drop=True))
                 ev, t = y[te]["event"], y[te]["time"]
                 scores.append(float(concordance_index_censored(ev, t, risk)[0]))
-            res[label] = {"c_index": float(np.mean(scores)), "folds": scores,
-                          "cpu_s": time.process_time() - start}  # fmt: skip
-            print(f"{name:20s} {label:20s} {np.mean(scores):.4f}  ({res[label]['cpu_s']:.0f} s)",
+            entry = {"c_index": float(np.mean(scores)), "folds": scores,
+                     "cpu_s": time.process_time() - start}  # fmt: skip
+            print(f"{name:20s} {label:20s} {entry['c_index']:.4f}  ({entry['cpu_s']:.0f} s)",
                   flush=True)  # fmt: skip
-            path.write_text(json.dumps(res, indent=1))
+            # read just before writing: runs of other candidates may share the file
+            res = json.loads(path.read_text()) if path.is_file() else {}
+            path.write_text(json.dumps({**res, label: entry}, indent=1))
 
 
 if __name__ == "__main__":
