@@ -243,9 +243,8 @@ def fit(
         min_delta=config.min_delta,
         check_finite=True,
     )
-    callbacks: list[L.Callback] = [best, history]
-    if config.restore_best:
-        callbacks.append(stopper)
+    # restore_best off: no best-weights copies and no early stopping, only the history
+    callbacks: list[L.Callback] = [best, history, stopper] if config.restore_best else [history]
     trainer = _trainer(config, callbacks, config.max_epochs)
     train_loader = make_loader(train, config, shuffle=True)
     eval_batch = max(256, config.batch_size)
@@ -261,14 +260,13 @@ def fit(
         best.restore(module)
         val_metrics = dict(best.best_metrics)
         best_epoch, best_score = best.best_epoch, best.best_score
-    else:  # the last epoch's weights are the result
-        val_metrics = {}
-        best_epoch, best_score = epochs_run - 1, None
-    if not val_metrics:  # no finite monitor value in any epoch, or restore_best off: last weights
+    else:  # the last epoch's weights, and its validation metrics from the history
+        last = history.rows[-1] if history.rows else {}
+        val_metrics = {k: float(v) for k, v in last.items() if k.startswith("val_")}
+        best_epoch, best_score = epochs_run - 1, val_metrics.get(config.monitor)
+    if not val_metrics:  # no finite value of the monitor in any epoch: report the last weights
         val_metrics = _evaluate(trainer, module, val_loader)
         val_metrics = {k.replace("test_", "val_", 1): v for k, v in val_metrics.items()}
-        if not config.restore_best:
-            best_score = val_metrics.get(config.monitor)
     test_metrics: dict[str, float] = {}
     if test is not None:
         test_loader = make_loader(
