@@ -17,8 +17,12 @@ SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not os.environ.get("PRECISIONMED_DATA_MIRROR") and SHARED_DATA.is_dir():
+    mirror = os.environ.get("PRECISIONMED_DATA_MIRROR", "").strip()
+    if not mirror and SHARED_DATA.is_dir():
         os.environ["PRECISIONMED_DATA_MIRROR"] = str(SHARED_DATA)
+    elif mirror and "://" not in mirror:
+        # a relative folder means one folder for the whole run, whatever a test chdirs to
+        os.environ["PRECISIONMED_DATA_MIRROR"] = str(Path(mirror).expanduser().resolve())
     if "PRECISIONMED_CACHE" not in os.environ:
         cache_plugin = getattr(config, "cache", None)
         if cache_plugin is not None:
