@@ -94,6 +94,14 @@ WHAS500 (CoxPH 0.770) but 0.684 on GBSG2 and 0.589 on GSE7390 (the scaling again
 to GBSG2). "Best deep" is the maximum over the 10 deep entries, which favours passing; no single
 entry meets every target.
 
+Round 5, not adopted (nothing run here): ``DeepSurv-wide-rank`` with its regularisation chosen
+inside each training fold by the nested 3-fold GridSearchCV of ``DeepSurv-tuned`` (the ensemble's
+members take the grid point; ``build`` with ``grid=True``). Rule fixed before the run: adopt if its
+event-weighted mean over the five development files beats ``DeepSurv-wide-rank``'s. It gave .675 /
+.660 / .862 / .750 / .714 (Rotterdam / METABRIC train / WHAS train / ACTG320 / veteran) against
+.673 / .659 / .868 / .747 / .714: event-weighted mean .7136 vs .7138, plain mean .7322 for both,
+at 7 times the CPU time; not adopted.
+
 The target check prints, for the cross-validated cohorts, the paired difference best deep minus
 best peer over the 15 shared folds with a bootstrap interval (the two models' separate intervals
 both contain the fold-to-fold variation; the paired one does not).
@@ -202,7 +210,10 @@ def build(model: str, params: dict[str, Any], feature_types: dict[str, str], see
     if not params.pop("grid", False):
         return make_pipeline(model, feature_types, random_state=seed, **params)
     pipe = make_pipeline(model, feature_types, random_state=seed, **params)
-    grid = [{f"model__{k}": [v] for k, v in g.items()} for g in TUNING_GRID]
+    # an ensemble's members take the grid's settings (all members alike)
+    ensemble = "estimator" in pipe.named_steps["model"].get_params()
+    prefix = "model__estimator__" if ensemble else "model__"
+    grid = [{f"{prefix}{k}": [v] for k, v in g.items()} for g in TUNING_GRID]
     return GridSearchCV(pipe, grid, cv=3)
 
 
@@ -373,6 +384,57 @@ def report(results: dict[str, Any]) -> dict[str, Any]:
     return checks
 
 
+def _merge_into(
+    out: Path, new: dict[str, Any], some_models: bool, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Merge this run's entries into the JSON as it is on disk now, write it, return it.
+
+    Read just before writing, so that runs in other processes that finished meanwhile keep their
+    entries. A run of some models (``--models``) updates only those models' entries of each
+    dataset it ran; a run of all models replaces the datasets it ran. ``meta`` (this run's part
+    record, under ``"part"``, and the rest of ``_meta``) is merged last, and the target checks
+    are recomputed over all entries.
+    """
+    results: dict[str, Any] = {}
+    old_meta: dict[str, Any] = {}
+    if out.is_file():
+        previous = json.loads(out.read_text())
+        old_meta = previous.get("_meta", {})
+        results = {k: v for k, v in previous.items() if k != "_meta"}
+    for name, entries in new.items():
+        if some_models and name in results:
+            results[name].update(entries)
+        else:
+            results[name] = dict(entries)
+    parts = dict(old_meta.get("parts", {}))
+    if not parts and "part_run_last" in old_meta:  # written by the one-part layout
+        keys = ("cpu_minutes", "wall_minutes", "git_commit")
+        parts = {old_meta["part_run_last"]: {k: old_meta.get(k) for k in keys}}
+    if meta is None:
+        final = {**results, "_meta": {**old_meta, "parts": parts}}
+    else:
+        meta = dict(meta)
+        label, record = meta.pop("part")
+        parts[label] = record
+        meta["cpu_minutes"] = sum(p["cpu_minutes"] for p in parts.values())
+        meta["targets"] = report(results)
+        final = {**results, "_meta": {**old_meta, **meta, "parts": parts}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(final, indent=2, default=str))
+    return final
+
+
+def _stamped(
+    new: dict[str, Any], models: dict[str, Any], commit: str, code_state: str
+) -> dict[str, Any]:
+    """``new`` with each entry of a model that was run stamped with the code it ran."""
+    for entries in new.values():
+        for label, entry in entries.items():
+            if label in models:
+                entry["git_commit"], entry["code_state"] = commit, code_state
+    return new
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 repeat, GBSG2 only.")
@@ -402,18 +464,9 @@ def main() -> None:
     _quiet()
     torch.set_num_threads(THREADS)
     start = time.perf_counter()
-    # Each part merges into the JSON it finds, so the two parts may run as separate processes
-    # (the peers and our models of a part always run together in one process).
-    results: dict[str, Any] = {}
-    parts: dict[str, Any] = {}
-    if args.out.is_file():
-        previous = json.loads(args.out.read_text())
-        meta = previous.get("_meta", {})
-        parts = meta.get("parts", {})
-        if not parts and "part_run_last" in meta:  # written by the one-part layout
-            keys = ("cpu_minutes", "wall_minutes", "git_commit")
-            parts = {meta["part_run_last"]: {k: meta.get(k) for k in keys}}
-        results = {k: v for k, v in previous.items() if k != "_meta"}
+    # Each part merges into the JSON it finds just before writing, so the two parts (or runs of
+    # different --models) may run as separate processes at the same time (the peers and our
+    # models of a part always run together in one process).
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
@@ -426,45 +479,30 @@ def main() -> None:
     dirty = sorted(line[3:] for line in dirty if line.strip())
     code_state = f"{commit}" + (f" + uncommitted changes in {dirty}" if dirty else " (clean)")
     models = {k: MODELS[k] for k in args.models} if args.models else MODELS
-
-    def merge(new: dict[str, Any]) -> None:
-        """Per-model entries of ``new`` into ``results`` (only the models that were run)."""
-        for name, entries in new.items():
-            for label, entry in entries.items():
-                if label in models:
-                    entry["git_commit"], entry["code_state"] = commit, code_state
-            if args.models and name in results:
-                results[name].update(entries)
-            else:
-                results[name] = entries
-
+    new: dict[str, Any] = {}
     if args.part in ("split", "all"):
-        merge(deepsurv_split(args.seed, models))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2, default=str))
+        new.update(deepsurv_split(args.seed, models))
+        _merge_into(args.out, _stamped(new, models, commit, code_state), args.models is not None)
     if args.part in ("cv", "all"):
         names = ("gbsg2",) if args.quick else CV_DATASETS
-        merge(cross_validation(names, repeats=1 if args.quick else 3, seed=args.seed,
-                               models=models))  # fmt: skip
-    checks = report(results)
+        new.update(cross_validation(names, repeats=1 if args.quick else 3, seed=args.seed,
+                                    models=models))  # fmt: skip
     usage = resource.getrusage(resource.RUSAGE_SELF)
     part = args.part + (f" --models {' '.join(args.models)}" if args.models else "")
-    parts[part] = {
+    record = {
         "cpu_minutes": (usage.ru_utime + usage.ru_stime) / 60,
         "wall_minutes": (time.perf_counter() - start) / 60,
         "git_commit": commit,
         "code_state": code_state,
     }
-    results["_meta"] = {
-        "parts": parts,
-        "cpu_minutes": sum(p["cpu_minutes"] for p in parts.values()),
+    meta = {
+        "part": (part, record),
         "seeds": {"folds": [args.seed + r for r in range(1 if args.quick else 3)],
                   "models": args.seed},
         "git_commit": commit,
         "torch_threads": torch.get_num_threads(),
         "models": {k: {"registry_name": m, "params": {p: repr(v) for p, v in kw.items()}}
                    for k, (m, kw) in MODELS.items()},
-        "targets": checks,
         "notes": "CV intervals: percentile bootstrap of the mean over folds; split intervals: "
         "bootstrap over test patients. published:DeepSurv from Katzman et al. 2018, Table 2. "
         "A model entry with its own git_commit/code_state was (re)run by itself with --models "
@@ -473,8 +511,7 @@ def main() -> None:
         "because options added since the full runs default off: the models not rerun follow "
         "bit-identical code paths.",
     }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=str))
+    _merge_into(args.out, _stamped(new, models, commit, code_state), args.models is not None, meta)
     print(f"\nwrote {args.out}")
 
 

@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import use_shared_mirror  # noqa: E402
 from clinical_survival import DEEPHIT, DEEPSURV, MODELS  # noqa: E402  (the benchmark's settings)
+from clinical_survival import build as benchmark_build  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 # (dataset, part of it used): DeepSurv's files -> their training group only
@@ -114,6 +115,10 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
         "bagged-wide-rank10": ("deepsurv-ensemble",
                                {**MODELS["DeepSurv-wide-rank"][1], "n_members": 10,
                                 "bootstrap": True}),
+        # round 5: DeepSurv-wide-rank with its regularisation chosen inside each training fold
+        # by the benchmark's nested 3-fold GridSearchCV over TUNING_GRID (as DeepSurv-tuned)
+        "wide-coxall-bins-rank10-tuned": ("deepsurv-ensemble",
+                                          {**MODELS["DeepSurv-wide-rank"][1], "grid": True}),
         "wide-cox-rank10": ("deepsurv-ensemble",
                             {"n_members": 5, **DEEPSURV, **WIDE_COX, "rank_weight": 10.0}),
         # DeepSurv's published METABRIC configuration (metabric_model_selu_revision.0.json of
@@ -143,7 +148,7 @@ def build(model: str, params: dict[str, Any], feature_types: dict[str, str], see
     from precisionmed.clinical.ensemble import SurvivalEnsemble
 
     if model != "survival-ensemble":
-        return make_pipeline(model, feature_types, random_state=seed, **params)
+        return benchmark_build(model, params, feature_types, seed)
     pipe = make_pipeline("coxph", feature_types)
     params = {**params, "estimator": [clone(e) for e in params["estimator"]]}
     pipe.steps[-1] = ("model", SurvivalEnsemble(random_state=seed, **params))
