@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
@@ -155,3 +157,24 @@ def test_test_follow_up_beyond_training_pools_the_censoring_estimate(whas):
     m = survival_metrics(y_tr, y_te, risk, surv, times, n_boot=20)
     assert m["censoring_from"] == "train+test"
     assert m["ibs"]["value"] == pytest.approx(integrated_brier_score(ref, y_te, surv, times))
+
+
+def test_survival_auc_interval_skips_resamples_without_an_early_event_quietly():
+    rng = np.random.default_rng(0)
+    # two patients censored at 0.5, the only early death at 1.0, the rest from 2 to 100
+    later = rng.uniform(2.0, 100.0, 57)
+    y = np.array(
+        [(False, 0.5), (False, 0.5), (True, 1.0)] + [(bool(e), t) for e, t in zip(
+            rng.random(57) < 0.6, later, strict=True)],
+        dtype=[("e", "?"), ("t", "f8")],
+    )  # fmt: skip
+    risk = -y["t"] + rng.normal(0, 20, len(y))
+    times = np.array([1.5, 50.0])
+    # a resample without the patient who died at 1.0 has no case at 1.5 (AUC 0/0): it must be
+    # left out of the interval, without numpy's warning reaching the user
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        m = survival_metrics(y, y, risk, times=times, n_boot=200, seed=0)
+    assert 80 < m["mean_auc"]["n_boot"] < 180
+    assert m["mean_auc"]["low"] <= m["mean_auc"]["value"] <= m["mean_auc"]["high"]
+    assert m["c_index_harrell"]["n_boot"] == 200

@@ -28,6 +28,19 @@ def test_stratified_bootstrap_keeps_both_classes() -> None:
     assert ci["value"] == pytest.approx(1.0)
 
 
+def test_resamples_where_the_metric_is_undefined_are_skipped_and_counted() -> None:
+    x = np.arange(100.0)
+
+    def metric(v: np.ndarray) -> float:
+        return float("nan") if v.min() > 0 else float(v.mean())  # undefined without row 0
+
+    ci = bootstrap_ci(metric, x, n_boot=300, seed=0)
+    # about (1 - 1/100)^100 = 37% of resamples miss row 0: they are left out of the interval
+    assert 150 < ci["n_boot"] < 230
+    assert np.isfinite(ci["low"])
+    assert np.isfinite(ci["high"])
+
+
 def test_expected_calibration_error_known_answers() -> None:
     labels = np.array([1] * 8 + [0] * 2)
     # Every prediction at 0.8 for class 1, right 8 times out of 10: perfectly calibrated.

@@ -213,7 +213,10 @@ def survival_metrics(
         return float(concordance_index_ipcw(y_cens, y, r, tau=tau)[0])
 
     def mean_auc(y: np.ndarray, r: np.ndarray) -> float:
-        return float(cumulative_dynamic_auc(y_cens, y, r, times)[1])
+        # a resample with no event before the first time gives 0/0 there: NaN, skipped by
+        # bootstrap_ci (numpy's warning about it would only be noise)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(cumulative_dynamic_auc(y_cens, y, r, times)[1])
 
     auc_t, _ = cumulative_dynamic_auc(y_cens, y_test, risk, times)
     out: dict[str, Any] = {

@@ -27,7 +27,8 @@ def bootstrap_ci(
     ----------
     metric : callable
         ``metric(*resampled_arrays) -> float``; resamples on which it raises ``ValueError``
-        (e.g. a single class) are skipped.
+        (e.g. a single class) or gives a non-finite value (e.g. a time-dependent AUC at a time
+        before which the resample holds no event) are skipped.
     *arrays : array-like, each of length N
         Resampled together, row-wise (structured arrays are fine).
     n_boot : int
@@ -40,7 +41,8 @@ def bootstrap_ci(
     Returns
     -------
     dict
-        ``{"value", "low", "high", "n_boot"}``: the metric on the full data and the interval.
+        ``{"value", "low", "high", "n_boot"}``: the metric on the full data, the interval, and
+        the number of resamples it is taken over (those not skipped).
     """
     arrays = tuple(np.asarray(a) for a in arrays)
     n = len(arrays[0])
@@ -55,12 +57,14 @@ def bootstrap_ci(
     for _ in range(n_boot):
         idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
         try:
-            stats.append(float(metric(*(a[idx] for a in arrays))))
+            stat = float(metric(*(a[idx] for a in arrays)))
         except ValueError:
             continue
+        if np.isfinite(stat):
+            stats.append(stat)
     if not stats:
         return {"value": value, "low": float("nan"), "high": float("nan"), "n_boot": 0}
-    low, high = np.nanpercentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    low, high = np.percentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return {"value": value, "low": float(low), "high": float(high), "n_boot": len(stats)}
 
 
