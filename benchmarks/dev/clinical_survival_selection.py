@@ -119,6 +119,12 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
         # by the benchmark's nested 3-fold GridSearchCV over TUNING_GRID (as DeepSurv-tuned)
         "wide-coxall-bins-rank10-tuned": ("deepsurv-ensemble",
                                           {**MODELS["DeepSurv-wide-rank"][1], "grid": True}),
+        # round 5: DeepSurv-wide-rank validated, early-stopped and kept as an exponential
+        # moving average of its weights (TrainConfig.ema_decay, per optimisation step)
+        **{f"wide-coxall-bins-rank10-ema{d}": ("deepsurv-ensemble",
+                                               {**MODELS["DeepSurv-wide-rank"][1],
+                                                "ema_decay": float(f"0.{d}")})
+           for d in ("9", "98")},
         "wide-cox-rank10": ("deepsurv-ensemble",
                             {"n_members": 5, **DEEPSURV, **WIDE_COX, "rank_weight": 10.0}),
         # DeepSurv's published METABRIC configuration (metabric_model_selu_revision.0.json of

@@ -8,6 +8,7 @@ import math
 import warnings
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -123,6 +124,60 @@ def test_restore_best_off_trains_every_epoch_and_keeps_the_last(breast) -> None:
     assert last.best_epoch == 3
     assert last.val_metrics["val_loss"] == pytest.approx(last.history[-1]["val_loss"], rel=1e-5)
     assert last.best_score == last.val_metrics["val_loss"]
+
+
+class _StepWeights(L.Callback):
+    """Records the network's weights after every optimisation step."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, torch.Tensor]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, *args) -> None:  # noqa: ANN001
+        self.steps.append(copy.deepcopy(pl_module.net.state_dict()))
+
+
+def test_weight_ema_is_what_is_validated_kept_and_tested(breast, monkeypatch) -> None:
+    """With ``ema_decay`` the raw training trajectory is unchanged, and the network returned
+    (and validated, early-stopped on, tested) is the exponential average of its steps."""
+    import precisionmed.train.engine as engine
+
+    recorder = _StepWeights()
+    real_trainer = engine._trainer
+    monkeypatch.setattr(
+        engine, "_trainer", lambda config, cbs, n: real_trainer(config, [*cbs, recorder], n)
+    )
+    small = Subset(breast["train"], range(256))  # 4 steps per epoch
+    plain = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick(max_epochs=3))
+    raw_steps, recorder.steps = recorder.steps, []
+    config = quick(max_epochs=3, ema_decay=0.8, restore_best=False)
+    ema = fit(tiny_net(), small, breast["val"], breast["test"], loss_fn=ce, config=config)
+    # training itself is untouched by the averaging (same losses, same raw weights per step)
+    assert [r["train_loss"] for r in ema.history] == [r["train_loss"] for r in plain.history]
+    assert len(recorder.steps) == len(raw_steps) == 12
+    for a, b in zip(recorder.steps, raw_steps, strict=True):
+        assert state_hash(a) == state_hash(b)
+    # the average: the first step's weights, then avg = 0.8 avg + 0.2 w at each further step
+    avg = {k: v.clone().float() for k, v in raw_steps[0].items()}
+    for step in raw_steps[1:]:
+        avg = {k: 0.8 * avg[k] + 0.2 * step[k].float() for k in avg}
+    for key, value in ema.net.state_dict().items():
+        torch.testing.assert_close(value, avg[key], rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(value, raw_steps[-1][key])
+    # the validation and test figures are those of the averaged network
+    val_out = predict_outputs(ema.net, breast["val"])
+    val_loss = float(ce(val_out, breast["val"].tensors[1]))
+    assert ema.val_metrics["val_loss"] == pytest.approx(val_loss, rel=1e-5)
+    test_out = predict_outputs(ema.net, breast["test"])
+    assert ema.test_metrics["test_loss"] == pytest.approx(
+        float(ce(test_out, breast["test"].tensors[1])), rel=1e-5
+    )
+    # with early stopping, the restored best epoch is an averaged network too
+    best = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick(ema_decay=0.8))
+    out = predict_outputs(best.net, breast["val"])
+    assert best.val_metrics["val_loss"] == pytest.approx(
+        float(ce(out, breast["val"].tensors[1])), rel=1e-5
+    )
+    assert best.val_metrics["val_loss"] == pytest.approx(min(r["val_loss"] for r in best.history))
 
 
 @pytest.mark.parametrize(

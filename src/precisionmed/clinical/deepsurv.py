@@ -222,6 +222,11 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         same initialisation is trained on all of ``X`` (the early-stopping carve-out included)
         for the number of epochs early stopping chose (``refit_epochs_``), and replaces it;
         ``val_metrics_`` stay those of the early-stopped network on its held-out rows.
+    ema_decay : float or None
+        None (default): the network's weights as trained. ``d`` in (0, 1): an exponential
+        moving average of the weights over the optimisation steps (decay ``d`` per step) is
+        what is validated, early-stopped on and kept
+        (:attr:`precisionmed.train.TrainConfig.ema_decay`).
     keep_start : bool
         Validate the network as initialised too, and keep it if no epoch beats it on the
         validation split (:attr:`precisionmed.train.TrainConfig.validate_start`;
@@ -270,6 +275,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         rank_weight: float = 0.0,
         bootstrap: bool = False,
         refit: bool = False,
+        ema_decay: float | None = None,
         keep_start: bool = False,
         n_threads: int = 1,
         random_state: int | None = 0,
@@ -292,6 +298,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         self.rank_weight = rank_weight
         self.bootstrap = bootstrap
         self.refit = refit
+        self.ema_decay = ema_decay
         self.keep_start = keep_start
         self.n_threads = n_threads
         self.random_state = random_state
@@ -311,7 +318,8 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
 
     def _train_config(self, seed: int, monitor: str, mode: str) -> TrainConfig:
         config = super()._train_config(seed, monitor, mode)
-        return config.model_copy(update={"validate_start": bool(self.keep_start)})
+        update = {"validate_start": bool(self.keep_start), "ema_decay": self.ema_decay}
+        return config.model_copy(update=update)
 
     def _init_net(self, X: np.ndarray, targets: np.ndarray, train_idx: np.ndarray) -> None:
         if not self.skip_linear or self.linear_init == "random":
@@ -340,6 +348,13 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
             "rank_weight",
             isinstance(self.rank_weight, numbers.Real) and 0 <= self.rank_weight < np.inf,
             "a float >= 0",
+        )
+        _check_param(
+            self,
+            "ema_decay",
+            self.ema_decay is None
+            or (isinstance(self.ema_decay, numbers.Real) and 0 < self.ema_decay < 1),
+            "None or a float in (0, 1)",
         )
         X, event, time = validate_survival_fit(self, X, y)
         monitor, mode = MONITORS[self.monitor]

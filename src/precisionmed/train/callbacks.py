@@ -66,6 +66,64 @@ class BestWeights(L.Callback):
             net.load_state_dict(self.best_state)
 
 
+class WeightEMA(L.Callback):
+    """An exponential moving average of the network's weights, validated in their place.
+
+    Lightning's own ``WeightAveraging`` swaps the averaged weights in only for the duration of
+    the validation epoch, so :class:`BestWeights` (which copies the weights once validation has
+    ended) would keep the raw ones. This callback keeps the averaged weights in the network from
+    the start of validation until the end of that training epoch, so the copy is of the weights
+    that were validated. The average itself is torch's ``AveragedModel`` with its EMA function.
+
+    Put it before :class:`BestWeights` and ``EarlyStopping`` in the callback list.
+    """
+
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
+        self.average: torch.optim.swa_utils.AveragedModel | None = None
+        self._raw: dict[str, torch.Tensor] | None = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        self.average = AveragedModel(
+            pl_module.net,  # type: ignore[arg-type]
+            multi_avg_fn=get_ema_multi_avg_fn(self.decay),
+            use_buffers=True,
+        )
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any
+    ) -> None:
+        if self.average is not None:
+            self.average.update_parameters(pl_module.net)  # type: ignore[arg-type]
+
+    def _swap_in(self, pl_module: L.LightningModule) -> None:
+        if self.average is None or self._raw is not None:
+            return
+        net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
+        self._raw = copy.deepcopy(net.state_dict())
+        net.load_state_dict(self.average.module.state_dict())
+
+    def _swap_out(self, pl_module: L.LightningModule) -> None:
+        if self._raw is not None:
+            pl_module.net.load_state_dict(self._raw)  # type: ignore[union-attr]
+            self._raw = None
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:  # before training the average is the network itself
+            self._swap_in(pl_module)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._swap_out(pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Leave the averaged weights in the network (BestWeights may then restore an epoch's)."""
+        self._swap_out(pl_module)
+        if self.average is not None:
+            pl_module.net.load_state_dict(self.average.module.state_dict())  # type: ignore[union-attr]
+
+
 class EpochHistory(L.Callback):
     """Collect one row of metrics per epoch; write ``metrics.csv`` and ``training_curve.png``."""
 

@@ -55,6 +55,11 @@ class TrainConfig(BaseModel):
         False: exactly ``max_epochs`` epochs, the last epoch's weights kept (validation is
         still run and logged each epoch): a refit on all the data for a number of epochs
         that an earlier early-stopped run found.
+    ema_decay : float or None
+        Keep an exponential moving average of the network's weights (and buffers), updated
+        after every optimisation step with this decay (e.g. 0.9: about the last 10 steps);
+        validation, early stopping, the restored best weights and the test use the averaged
+        weights, and the returned network carries them. None (default): no averaging.
     seed : int
         Seeds Python, NumPy and torch (and the data order).
     accelerator, devices, strategy, num_nodes
@@ -84,6 +89,7 @@ class TrainConfig(BaseModel):
     min_delta: float = Field(default=0.0, ge=0)
     validate_start: bool = False
     restore_best: bool = True
+    ema_decay: float | None = Field(default=None, gt=0, lt=1)
     seed: int = 0
     accelerator: str = "cpu"
     devices: int = Field(default=1, ge=1)

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from precisionmed.data.splits import kfold_indices
 from precisionmed.errors import ConfigError
-from precisionmed.train.callbacks import BestWeights, EpochHistory
+from precisionmed.train.callbacks import BestWeights, EpochHistory, WeightEMA
 from precisionmed.train.config import TrainConfig
 from precisionmed.train.module import EngineModule, IndexedDataset, LossFn, MetricsFn, _concat
 from precisionmed.train.progress import EngineProgressBar
@@ -245,6 +245,8 @@ def fit(
     )
     # restore_best off: no best-weights copies and no early stopping, only the history
     callbacks: list[L.Callback] = [best, history, stopper] if config.restore_best else [history]
+    if config.ema_decay is not None:  # first: the others see the averaged weights
+        callbacks.insert(0, WeightEMA(config.ema_decay))
     trainer = _trainer(config, callbacks, config.max_epochs)
     train_loader = make_loader(train, config, shuffle=True)
     eval_batch = max(256, config.batch_size)
