@@ -180,6 +180,12 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
         "deepsurv-ensemble",
         {"n_members": 5, **DEEPSURV, **WIDE, "rank_weight": 10.0, "scaling": "quantile"},
     ),
+    # DeepSurv-wide-rank validated, early-stopped and kept as an exponential moving average of
+    # its weights (decay 0.98 per optimisation step; precisionmed.train.TrainConfig.ema_decay)
+    "DeepSurv-wide-rank-ema": (
+        "deepsurv-ensemble",
+        {"n_members": 5, **DEEPSURV, **WIDE, "rank_weight": 10.0, "ema_decay": 0.98},
+    ),
 }
 DEEP = (
     "DeepSurv",
@@ -192,6 +198,7 @@ DEEP = (
     "DeepSurv-rank",
     "DeepSurv-wide-rank",
     "DeepSurv-wide-rank-q",
+    "DeepSurv-wide-rank-ema",
 )
 TUNING_GRID = [
     {"hidden_layers": (64, 64), "dropout": 0.1, "weight_decay": 1e-4},
