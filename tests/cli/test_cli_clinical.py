@@ -136,3 +136,20 @@ def test_unknown_scaling_is_a_config_error(tmp_path):
 def test_models_command_lists_the_registry():
     rows = _run("clinical", "models", "--json")
     assert {r["name"] for r in rows} >= {"svm", "rf", "gbm", "dnn", "coxph", "rsf"}
+
+
+@pytest.mark.filterwarnings("always")  # as a user's shell shows them (the suite makes errors)
+def test_a_diverged_fit_is_one_warning_line_without_library_paths(tmp_path):
+    require_dataset("gbsg2")
+    result = runner.invoke(app, [
+        "clinical", "train", "--dataset", "gbsg2", "--model", "deepsurv", "--out",
+        str(tmp_path / "m"), "--param", "max_epochs=3", "--param", "lr=1000", "--n-boot", "20",
+        "--interval-models", "2", "--no-explain", "--json",
+    ])  # fmt: skip
+    assert result.exit_code == 0, (result.output, result.exception)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    # the main fit and both interval refits diverge: said once, as one line, no file paths
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("warning: DeepSurv: training diverged")
+    assert ".py" not in result.stderr
+    assert "c_index_harrell" in json.loads(result.stdout)["test"]

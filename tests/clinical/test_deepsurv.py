@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 pytest.importorskip("sksurv")
 
 from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sksurv.linear_model import CoxPHSurvivalAnalysis  # noqa: E402
@@ -392,3 +394,21 @@ def test_bootstrap_trains_on_a_resample_and_stops_on_out_of_bag_rows(gbsg2) -> N
     assert not np.array_equal(other.train_indices_, tr)
     Zte = make_preprocessor(data.feature_types).fit(Xtr).transform(Xte)
     assert model.score(Zte, yte) > 0.62  # CoxPH's band on this split
+
+
+def test_diverged_training_is_one_clear_warning_not_numpy_noise(gbsg2) -> None:
+    data, Xtr, _, ytr, _ = gbsg2
+    model = make_pipeline(
+        make_preprocessor(data.feature_types), DeepSurv(**{**FAST, "lr": 1000.0, "max_epochs": 5})
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(Xtr, ytr)
+    messages = [(w.category, str(w.message)) for w in caught]
+    assert [c for c, _ in messages] == [ConvergenceWarning], messages
+    assert "training diverged" in messages[0][1]
+    assert "Lower lr (now 1000.0)" in messages[0][1]
+    # a sound fit says nothing
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_pipeline(make_preprocessor(data.feature_types), DeepSurv(**FAST)).fit(Xtr, ytr)

@@ -1,12 +1,16 @@
 """The ``precisionmed`` command: one Typer group per concern, thin over the library.
 
 Errors that precisionmed raises on purpose print as one line on stderr with exit code 1;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. Warnings print as one ``warning:`` line each on stderr
+(``--debug``: Python's own form, with the file and line that raised them).
 """
 
 from __future__ import annotations
 
+import re
 import sys
+import warnings
+from typing import Any
 
 import typer
 
@@ -44,6 +48,27 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _warnings_as_lines() -> None:
+    """Show each warning as one ``warning: <message>`` line on stderr, not Python's
+    ``file:line: Category: message`` + source line form (the file is usually deep inside a
+    library). A warning that differs from one already shown only in its numbers (the same
+    problem in another fit of the same command) is not repeated."""
+    from rich.markup import escape
+
+    seen: set[tuple[type, str]] = set()
+
+    def show(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        text = " ".join(str(message).split())
+        key = (category, re.sub(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?", "#", text))
+        if key not in seen:
+            seen.add(key)
+            console_err.print(
+                f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True
+            )
+
+    warnings.showwarning = show
+
+
 @app.callback()
 def root(
     version: bool = typer.Option(
@@ -55,6 +80,8 @@ def root(
 ) -> None:
     """precisionmed: imaging, clinical prediction and more, from one command."""
     STATE.debug = debug
+    if not debug:
+        _warnings_as_lines()
 
 
 _register_pillars()

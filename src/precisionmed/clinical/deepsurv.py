@@ -10,10 +10,12 @@ survival and cumulative-hazard functions. The estimator follows scikit-survival'
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model.coxph import BreslowEstimator
@@ -368,7 +370,21 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
             stratify=event,
         )
         log_risk = self._forward(X).reshape(-1).double().numpy()
-        self.baseline_ = BreslowEstimator().fit(log_risk, event, time)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # checked below
+            self.baseline_ = BreslowEstimator().fit(log_risk, event, time)
+        # exp(log-risk) overflows (the risk sets' sums become inf, hazards 0 and curves NaN),
+        # or whole risk sets underflow to 0 (hazards 0/0)
+        overflow = not np.isfinite(log_risk).all() or log_risk.max() > np.log(np.finfo(float).max)
+        if overflow or not np.isfinite(self.baseline_.cum_baseline_hazard_.y).all():
+            low, high = np.nanmin(log_risk), np.nanmax(log_risk)
+            warnings.warn(
+                f"DeepSurv: training diverged (the log-risk of the training patients runs from "
+                f"{low:.3g} to {high:.3g}, beyond what exp() can hold), so the baseline hazard "
+                f"and the survival curves are not defined and the risk order is unreliable. "
+                f"Lower lr (now {self.lr!r}) or raise weight_decay.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         self.unique_times_ = self.baseline_.unique_times_
         return self
 
