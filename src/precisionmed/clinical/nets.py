@@ -313,22 +313,27 @@ class TorchEstimatorBase(BaseEstimator, ABC):
                 )
             except ValueError:  # a class too small to stratify: fall back to a plain split
                 tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=seed)
-        torch.manual_seed(seed)
         if getattr(self, "input_bins", 0):
             self.input_edges_ = PiecewiseLinearEncoding.quantile_edges(X, self.input_bins)
-        self.net_ = self._build_net(X.shape[1])
-        self._init_net(X, np.asarray(targets), tr)
         x = torch.tensor(np.asarray(X, dtype=np.float32))
         t = torch.tensor(np.asarray(targets, dtype=np.float32))
-        with torch_threads(self.n_threads):
-            result = fit(
-                self.net_,
-                BatchedTensorDataset(x[tr], t[tr]),
-                TensorDataset(x[va], t[va]),
-                loss_fn=loss_fn,
-                metrics_fn=metrics_fn,
-                config=self._train_config(seed, monitor, mode),
-            )
+
+        def train_on(rows: np.ndarray, config: TrainConfig) -> FitResult:
+            """A new network from the seeded initialisation, trained on ``rows``."""
+            torch.manual_seed(seed)
+            self.net_ = self._build_net(X.shape[1])
+            self._init_net(X, np.asarray(targets), rows)
+            with torch_threads(self.n_threads):
+                return fit(
+                    self.net_,
+                    BatchedTensorDataset(x[rows], t[rows]),
+                    TensorDataset(x[va], t[va]),
+                    loss_fn=loss_fn,
+                    metrics_fn=metrics_fn,
+                    config=config,
+                )
+
+        result = train_on(tr, self._train_config(seed, monitor, mode))
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.n_epochs_ = len(result.history)
@@ -341,22 +346,11 @@ class TorchEstimatorBase(BaseEstimator, ABC):
             # included) for the number of epochs early stopping chose; the held-out metrics
             # above stay those of the early-stopped network
             self.refit_epochs_ = int(best) + 1
-            torch.manual_seed(seed)
-            self.net_ = self._build_net(X.shape[1])
-            self._init_net(X, np.asarray(targets), idx)
             config = self._train_config(seed, monitor, mode).model_copy(
                 update={"max_epochs": self.refit_epochs_, "restore_best": False,
                         "validate_start": False}
             )  # fmt: skip
-            with torch_threads(self.n_threads):
-                result = fit(
-                    self.net_,
-                    BatchedTensorDataset(x, t),
-                    TensorDataset(x[va], t[va]),
-                    loss_fn=loss_fn,
-                    metrics_fn=metrics_fn,
-                    config=config,
-                )
+            result = train_on(idx, config)
         return result
 
     def _init_net(self, X: np.ndarray, targets: np.ndarray, train_idx: np.ndarray) -> None:
