@@ -113,7 +113,7 @@ def test_deep_survival_model_round_trip(tmp_path):
     out = tmp_path / "deepsurv"
     _run(
         "clinical", "train", "--dataset", "gbsg2", "--model", "deepsurv", "--out", str(out),
-        "--param", "max_epochs=3", "--n-boot", "20", "--interval-models", "1", "--no-explain",
+        "--param", "max_epochs=3", "--n-boot", "20", "--interval-models", "2", "--no-explain",
         "--scaling", "quantile", "--json",
     )  # fmt: skip
     import precisionmed

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import precisionmed
-from precisionmed.clinical.predictor import ClinicalPredictor, median_survival
+from precisionmed.clinical.predictor import ClinicalPredictor, interval_level, median_survival
 from precisionmed.clinical.training import train_clinical_model
-from precisionmed.errors import ArtifactError
+from precisionmed.errors import ArtifactError, ConfigError
 from tests.conftest import require_dataset
 
 
@@ -63,6 +63,7 @@ def test_model_directory_records_schema_and_metrics(cox_dir):
     card = (cox_dir / "model_card.md").read_text()
     assert "c_index_harrell" in card
     assert "95% CI" in card
+    assert "bootstrap-ensemble intervals over 4 refits (level 60%" in card
     assert (cox_dir / "survival_by_risk.png").is_file()
 
 
@@ -89,6 +90,31 @@ def test_median_survival_known_answer():
     times = np.array([0.0, 10.0, 20.0, 30.0])
     curves = np.array([[1.0, 0.8, 0.5, 0.2], [1.0, 0.9, 0.8, 0.7]])
     assert median_survival(times, curves).tolist() == [20.0, np.inf]
+
+
+def test_interval_level_is_what_the_number_of_refits_supports():
+    # the range of n exchangeable refits holds a further one with probability (n-1)/(n+1)
+    assert [interval_level(n) for n in (0, 1, 2, 4, 5)] == [0.0, 0.0, 1 / 3, 3 / 5, 4 / 6]
+    assert interval_level(38) < 0.95
+    assert interval_level(39) == interval_level(200) == 0.95
+
+
+def test_few_refits_give_their_range_labelled_with_its_level(cox_dir, gbsg2):
+    predictor = precisionmed.load(cox_dir)
+    X = gbsg2.X.head(6)
+    pred = predictor.predict(X)
+    offsets = np.asarray(predictor.config["interval"]["risk_offsets"])
+    refit_risk = np.array([m.predict(X) for m in predictor.interval_pipelines]) - offsets[:, None]
+    np.testing.assert_allclose([p["risk_low"] for p in pred.patients], refit_risk.min(axis=0))
+    np.testing.assert_allclose([p["risk_high"] for p in pred.patients], refit_risk.max(axis=0))
+    assert pred.interval_level == pred.to_dict()["interval_level"] == pytest.approx(0.6)
+    assert pred.interval.startswith("60% bootstrap-ensemble interval: the range of 4 refits")
+    assert "39 or more refits give the central 95%" in pred.interval
+
+
+def test_one_interval_refit_is_a_config_error(tmp_path, gbsg2):
+    with pytest.raises(ConfigError, match="at least 2 bootstrap refits.*got 1"):
+        train_clinical_model(gbsg2, "coxph", tmp_path, interval_models=1, explain=False)
 
 
 def test_classifier_predicts_probability_with_interval(tmp_path):

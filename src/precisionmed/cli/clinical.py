@@ -81,7 +81,9 @@ def train(
         "standard", help="Numeric columns: 'standard' (z-score) or 'quantile' (rank-based)."
     ),
     interval_models: int = typer.Option(
-        None, help="Bootstrap refits stored for prediction intervals (default: per model)."
+        None,
+        help="Bootstrap refits stored for prediction intervals: 0 for none, else at least 2 "
+        "(their range is the interval; 39 or more give a 95% one). Default: per model.",
     ),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples of the metric intervals."),
     explain: bool = typer.Option(True, help="Write SHAP plots and permutation importance."),
@@ -173,14 +175,15 @@ def predict(
         return
     for w in prediction.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    level = f"{prediction.interval_level:.0%} interval"
     if prediction.task == "classification":
-        table = Table("row", "probability", "95% interval")
+        table = Table("row", "probability", level)
         for r in prediction.patients:
             interval = f"{r['low']:.3f} to {r['high']:.3f}" if "low" in r else "-"
             table.add_row(str(r["row"]), f"{r['probability']:.3f}", interval)
     else:
         unit = prediction.time_unit
-        table = Table("row", "risk", "95% interval", f"median survival ({unit})", "95% interval")
+        table = Table("row", "risk", level, f"median survival ({unit})", level)
         for r in prediction.patients:
             med = r["median_survival_time"]
             lo, hi = r.get("median_survival_low"), r.get("median_survival_high")

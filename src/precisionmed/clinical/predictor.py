@@ -9,10 +9,14 @@ table of new patients, validates it against the recorded input schema and return
   fixed time grid, with a pointwise band.
 
 Intervals are *bootstrap-ensemble* intervals: at training time the same pipeline is refitted on
-``n`` bootstrap resamples of the training patients; the interval is the 2.5-97.5 percentile of
-those refits' predictions for the patient. It expresses the model's uncertainty from the finite
-training set (not the patient's outcome uncertainty). With ``interval_models=0`` no interval is
-given.
+``n`` bootstrap resamples of the training patients, and the interval spans those refits'
+predictions for the patient. It expresses the model's uncertainty from the finite training set
+(not the patient's outcome uncertainty). Its level is what ``n`` refits can support
+(:func:`interval_level`): with 39 or more refits the 2.5-97.5 percentiles (95%); with fewer, the
+range of the refits, which holds a further refit's prediction with probability (n-1)/(n+1) (67%
+for 5 refits), and is labelled so. The point prediction is the full-data model's; where it lies
+outside the interval, the model's prediction for that patient is unstable under resampling (often
+an input outside the training range). With ``interval_models=0`` no interval is given.
 """
 
 from __future__ import annotations
@@ -59,6 +63,27 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+#: Refits from which the central 2.5-97.5 percentiles are a 95% interval: the range of n
+#: exchangeable refits holds a further one's prediction with probability (n-1)/(n+1) >= 0.95.
+REFITS_FOR_95 = 39
+
+
+def interval_level(n_refits: int) -> float:
+    """Level of the bootstrap-ensemble interval over ``n_refits`` refits.
+
+    0.95 from :data:`REFITS_FOR_95` refits on (the 2.5-97.5 percentiles); below that the interval
+    is the refits' range, whose level is (n-1)/(n+1): the probability that a further refit's
+    prediction falls inside the range of ``n`` exchangeable ones. 0 for fewer than 2 refits.
+    """
+    return 0.0 if n_refits < 2 else min(0.95, (n_refits - 1) / (n_refits + 1))
+
+
+def interval_bounds(values: np.ndarray, *, method: str = "linear") -> np.ndarray:
+    """Lower and upper bound over the refits (axis 0 of ``values``) at :func:`interval_level`."""
+    q = 2.5 if len(values) >= REFITS_FOR_95 else 0.0
+    return np.percentile(values, [q, 100 - q], axis=0, method=method)
+
+
 @dataclass
 class ClinicalPrediction:
     """Predictions for a table of patients.
@@ -76,6 +101,8 @@ class ClinicalPrediction:
         Survival curves and their pointwise bootstrap band.
     interval : str
         How the intervals were obtained.
+    interval_level : float
+        Their level (:func:`interval_level`; 0 without intervals).
     """
 
     task: str
@@ -87,12 +114,14 @@ class ClinicalPrediction:
     curves_high: np.ndarray | None = None
     time_unit: str = ""
     interval: str = ""
+    interval_level: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (curves included per patient)."""
         out: dict[str, Any] = {
             "task": self.task,
             "interval": self.interval,
+            "interval_level": self.interval_level,
             "warnings": self.warnings,
             "patients": self.patients,
         }
@@ -165,9 +194,14 @@ class ClinicalPredictor:
         n = len(self.interval_pipelines)
         if n == 0:
             return "none (saved without bootstrap refits)"
+        refits = f"{n} refits of the pipeline on bootstrap resamples of the training patients"
+        if n >= REFITS_FOR_95:
+            return f"95% bootstrap-ensemble interval: 2.5-97.5 percentile over {refits}"
         return (
-            f"95% bootstrap-ensemble interval: 2.5-97.5 percentile over {n} refits of the "
-            "pipeline on bootstrap resamples of the training patients"
+            f"{interval_level(n):.0%} bootstrap-ensemble interval: the range of {refits} (a "
+            f"further refit's prediction falls inside it with probability {n - 1}/{n + 1}); "
+            f"{REFITS_FOR_95} or more refits give the central 95% (clinical train "
+            "--interval-models)"
         )
 
     def predict(self, patients: pd.DataFrame, *, source: str = "input") -> ClinicalPrediction:
@@ -201,11 +235,15 @@ class ClinicalPredictor:
         for i in range(len(X)):
             rec: dict[str, Any] = {"row": i + 1, "probability": float(p[i])}
             if len(boot):
-                lo, hi = np.percentile(boot[:, i], [2.5, 97.5])
+                lo, hi = interval_bounds(boot[:, i])
                 rec |= {"low": float(lo), "high": float(hi)}
             rows.append(rec)
         return ClinicalPrediction(
-            "classification", rows, warnings, interval=self.interval_description
+            "classification",
+            rows,
+            warnings,
+            interval=self.interval_description,
+            interval_level=interval_level(len(boot)),
         )
 
     def _predict_survival(self, X: pd.DataFrame, warnings: list[str]) -> ClinicalPrediction:
@@ -223,7 +261,7 @@ class ClinicalPredictor:
                 b_risk -= np.asarray(offsets, dtype=float)[:, None]
             b_curves = np.stack([survival_on_grid(m, X, times) for m in self.interval_pipelines])
             b_med = np.stack([median_survival(times, c) for c in b_curves])
-            low, high = np.percentile(b_curves, [2.5, 97.5], axis=0)
+            low, high = interval_bounds(b_curves)
         rows = []
         for i in range(len(X)):
             rec: dict[str, Any] = {
@@ -232,9 +270,9 @@ class ClinicalPredictor:
                 "median_survival_time": _finite_or_none(med[i]),
             }
             if low is not None:
-                r_lo, r_hi = np.percentile(b_risk[:, i], [2.5, 97.5])
+                r_lo, r_hi = interval_bounds(b_risk[:, i])
                 # "nearest": no interpolation, so "not reached" (inf) refits stay inf
-                m_lo, m_hi = np.percentile(b_med[:, i], [2.5, 97.5], method="nearest")
+                m_lo, m_hi = interval_bounds(b_med[:, i], method="nearest")
                 rec |= {
                     "risk_low": float(r_lo),
                     "risk_high": float(r_hi),
@@ -253,6 +291,7 @@ class ClinicalPredictor:
             curves_high=high,
             time_unit=str(self.config.get("time_unit") or ""),
             interval=self.interval_description,
+            interval_level=interval_level(len(self.interval_pipelines)),
         )
 
     def plot(self, prediction: ClinicalPrediction, path: str | Path) -> Path:

@@ -28,6 +28,7 @@ from precisionmed.clinical.metrics import (
 from precisionmed.clinical.models import get_model, make_pipeline
 from precisionmed.clinical.predictor import (
     ClinicalPredictor,
+    interval_level,
     save_clinical_model,
     survival_on_grid,
 )
@@ -204,8 +205,9 @@ def train_clinical_model(
     params, representation_params : dict, optional
         Hyper-parameters of the model / of the autoencoder (override registry defaults).
     interval_models : int, optional
-        Bootstrap refits stored for prediction intervals (0: none; default: the model's
-        ``ModelSpec.interval_models``).
+        Bootstrap refits stored for prediction intervals (0: none, else at least 2; default:
+        the model's ``ModelSpec.interval_models``). Their number sets the intervals' level
+        (:func:`precisionmed.clinical.predictor.interval_level`): 39 or more for 95%.
     n_boot : int
         Bootstrap resamples of the held-out metrics' intervals.
     explain : bool
@@ -220,6 +222,12 @@ def train_clinical_model(
     """
     spec = get_model(model)
     task = task_of(data)
+    if interval_models is not None and (interval_models == 1 or interval_models < 0):
+        raise ConfigError(
+            f"interval_models must be 0 (no prediction intervals) or at least 2 bootstrap "
+            f"refits (their range is the interval; 39 or more give a 95% one); got "
+            f"{interval_models}."
+        )
     if spec.task != task:
         raise ConfigError(
             f"Model {model!r} is a {spec.task} model but dataset {data.name!r} is a {task} task; "
@@ -287,7 +295,8 @@ def train_clinical_model(
         ),
         limitations=[
             "Inputs outside the training range are flagged, and the model extrapolates there.",
-            "Intervals on predictions are bootstrap-ensemble intervals (model uncertainty only).",
+            f"Intervals on predictions are bootstrap-ensemble intervals over {n_refits} refits "
+            f"(level {interval_level(n_refits):.0%}; model uncertainty only).",
         ],
         details={
             "model": spec.description,
