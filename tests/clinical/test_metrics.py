@@ -21,7 +21,9 @@ from precisionmed.clinical.metrics import (
     event_time,
     plot_calibration,
     plot_roc,
+    plot_survival_calibration,
     plot_survival_curves,
+    survival_calibration,
     survival_metrics,
 )
 from precisionmed.errors import DataFormatError
@@ -82,8 +84,11 @@ def test_survival_metrics_equal_sksurv(whas):
     assert m["mean_auc"]["value"] == pytest.approx(mean_auc)
     assert m["auc_t"] == pytest.approx(list(auc_t))
     assert m["ibs"]["value"] == pytest.approx(integrated_brier_score(y_tr, y_te, surv, times))
-    for key in ("c_index_harrell", "c_index_uno", "mean_auc", "ibs"):
+    for key in ("c_index_harrell", "c_index_uno", "mean_auc", "ibs", "calibration_error"):
         assert _within(m[key]), key
+    k = len(times) // 2  # calibration at the middle evaluation time
+    assert m["calibration"] == survival_calibration(y_te, 1 - surv[:, k], times[k])
+    assert m["calibration_error"]["value"] == m["calibration"]["ece"]
     assert m["n"] == 150
     assert m["n_events"] == int(ev.sum())
 
@@ -178,3 +183,43 @@ def test_survival_auc_interval_skips_resamples_without_an_early_event_quietly():
     assert 80 < m["mean_auc"]["n_boot"] < 180
     assert m["mean_auc"]["low"] <= m["mean_auc"]["value"] <= m["mean_auc"]["high"]
     assert m["c_index_harrell"]["n_boot"] == 200
+
+
+def _outcome(event, time) -> np.ndarray:
+    return np.array(list(zip(event, time, strict=True)), dtype=[("event", bool), ("time", float)])
+
+
+def test_survival_calibration_observes_kaplan_meier_in_risk_groups():
+    # group 1 (lower predictions): events at 1, 3, 5, censored at 2; by time 4 Kaplan-Meier
+    # gives 1 - (3/4)(1/2) = 5/8 (counting the censored patient as event-free would give 1/2)
+    # group 2: events at 2 and 6, censored at 7 and 8: 1/4 by time 4
+    y = _outcome([1, 0, 1, 1, 1, 1, 0, 0], [1, 2, 3, 5, 2, 6, 7, 8])
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    cal = survival_calibration(y, p, 4.0, n_groups=2)
+    assert cal["count"] == [4, 4]
+    assert cal["mean_predicted"] == pytest.approx([0.25, 0.65])
+    assert cal["observed"] == pytest.approx([5 / 8, 1 / 4])
+    assert cal["ece"] == pytest.approx((abs(0.25 - 5 / 8) + abs(0.65 - 1 / 4)) / 2)
+    with pytest.raises(DataFormatError, match="p_event: expected shape"):
+        survival_calibration(y, p[:3], 4.0)
+
+
+def test_survival_calibration_tells_true_probabilities_from_halved_ones():
+    rng = np.random.default_rng(0)
+    rate = rng.uniform(0.05, 1.0, 5000)
+    time = rng.exponential(1 / rate)
+    censor = rng.uniform(0, 4, 5000)  # censoring independent of the event time
+    y = _outcome(time <= censor, np.minimum(time, censor))
+    truth = 1 - np.exp(-rate * 1.5)  # P(T <= 1.5) of each patient
+    assert survival_calibration(y, truth, 1.5)["ece"] < 0.02
+    assert survival_calibration(y, truth / 2, 1.5)["ece"] > 0.15
+
+
+def test_survival_calibration_plot(tmp_path):
+    import json
+
+    cal = {"horizon": 365.0, "mean_predicted": [0.1, 0.3], "observed": [0.12, 0.25],
+           "count": [10, 10], "ece": 0.035}  # fmt: skip
+    path = plot_survival_calibration(cal, tmp_path / "cal_t.png", time_unit="days")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "cal_t.json").read_text()) == cal

@@ -65,6 +65,8 @@ def test_model_directory_records_schema_and_metrics(cox_dir):
     assert "95% CI" in card
     assert "bootstrap-ensemble intervals over 4 refits (level 60%" in card
     assert (cox_dir / "survival_by_risk.png").is_file()
+    assert (cox_dir / "calibration_at_horizon.png").is_file()
+    assert 0 <= metrics["calibration_error"]["value"] <= 1
 
 
 def test_tampered_model_is_refused(cox_dir, tmp_path):

@@ -3,10 +3,11 @@
 Classifiers: ROC-AUC and Brier score (scikit-learn), calibration curve and expected calibration
 error (:mod:`precisionmed.train.evaluation`). Survival models: Harrell's and Uno's C-index, the
 time-dependent (cumulative/dynamic) AUC and the integrated Brier score, all scikit-survival's
-implementations. Every figure comes as ``{"value", "low", "high", "n_boot"}`` from
-:func:`precisionmed.train.bootstrap_ci` (percentile bootstrap over the evaluated patients; for
-Uno's C, the time-dependent AUC and the IBS the censoring distribution is estimated once, from the
-training outcomes, and kept fixed).
+implementations, and the calibration of the predicted event probability at a horizon against
+Kaplan-Meier estimates in groups of predicted risk (:func:`survival_calibration`). Every figure
+comes as ``{"value", "low", "high", "n_boot"}`` from :func:`precisionmed.train.bootstrap_ci`
+(percentile bootstrap over the evaluated patients; for Uno's C, the time-dependent AUC and the IBS
+the censoring distribution is estimated once, from the training outcomes, and kept fixed).
 
 Survival outcomes are scikit-survival's structured arrays: a boolean event field and a float time
 field, whatever their names (``("cens", "time")``, ``("fstat", "lenfol")``, ...).
@@ -40,7 +41,9 @@ __all__ = [
     "evaluation_times",
     "plot_calibration",
     "plot_roc",
+    "plot_survival_calibration",
     "plot_survival_curves",
+    "survival_calibration",
     "survival_metrics",
 ]
 
@@ -155,6 +158,66 @@ def classification_metrics(
     }
 
 
+def _km_event_probability(event: np.ndarray, time: np.ndarray, horizon: float) -> float:
+    """1 - Kaplan-Meier survival at ``horizon`` (scikit-survival's estimator)."""
+    from sksurv.nonparametric import kaplan_meier_estimator
+
+    t, s = kaplan_meier_estimator(event, time)
+    k = np.searchsorted(t, horizon, side="right") - 1
+    return float(1.0 - s[k]) if k >= 0 else 0.0
+
+
+def _risk_groups(p_event: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    """Patients split into ``n_groups`` equal-count groups of increasing predicted probability."""
+    return [g for g in np.array_split(np.argsort(p_event, kind="stable"), n_groups) if len(g)]
+
+
+def survival_calibration(
+    y: np.ndarray, p_event: np.ndarray, horizon: float, *, n_groups: int = 5
+) -> dict[str, Any]:
+    """Calibration of predicted event probabilities by ``horizon``, in groups of predicted risk.
+
+    The patients are split into ``n_groups`` equal-count groups by their predicted probability
+    of an event by ``horizon`` (``1 - S(horizon)``); in each group the observed probability is
+    1 minus the group's Kaplan-Meier survival at ``horizon`` (censoring-aware). The grouped
+    calibration plot of prognostic-model validation (e.g. D'Agostino & Nam 2003; Austin et al.
+    2020). Written here because scikit-survival has no calibration measure and lifelines'
+    ``survival_probability_calibration`` only takes lifelines' own fitted models.
+
+    Parameters
+    ----------
+    y : structured array of shape (N,)
+        Outcomes (event, time).
+    p_event : array of shape (N,)
+        Predicted probability of an event by ``horizon``.
+    horizon : float
+        The time (in the outcome's unit) at which calibration is assessed.
+    n_groups : int
+        Number of risk groups (quintiles by default: a Kaplan-Meier estimate needs patients).
+
+    Returns
+    -------
+    dict
+        ``horizon``; ``mean_predicted``, ``observed``, ``count`` per group; ``ece``: the
+        count-weighted mean absolute difference between predicted and observed (0 = calibrated).
+    """
+    ev, t = event_time(y)
+    p = np.asarray(p_event, dtype=float).reshape(-1)
+    if len(p) != len(ev):
+        raise DataFormatError(f"p_event: expected shape ({len(ev)},); got {p.shape}.")
+    groups = _risk_groups(p, n_groups)
+    predicted = np.array([p[g].mean() for g in groups])
+    observed = np.array([_km_event_probability(ev[g], t[g], horizon) for g in groups])
+    count = np.array([len(g) for g in groups])
+    return {
+        "horizon": float(horizon),
+        "mean_predicted": predicted.tolist(),
+        "observed": observed.tolist(),
+        "count": count.tolist(),
+        "ece": float(np.sum(count * np.abs(predicted - observed)) / count.sum()),
+    }
+
+
 def survival_metrics(
     y_train: np.ndarray,
     y_test: np.ndarray,
@@ -165,7 +228,8 @@ def survival_metrics(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Harrell's and Uno's C-index, time-dependent AUC and IBS, with bootstrap 95% intervals.
+    """Harrell's and Uno's C-index, time-dependent AUC, IBS and calibration, with bootstrap 95%
+    intervals.
 
     Parameters
     ----------
@@ -177,7 +241,8 @@ def survival_metrics(
     risk : array of shape (N,)
         Predicted risk (higher = earlier event).
     survival : array of shape (N, T), optional
-        Predicted survival probabilities at ``times``; without it the IBS is not computed.
+        Predicted survival probabilities at ``times``; without it the IBS and the calibration
+        are not computed.
     times : array of shape (T,), optional
         Evaluation times (default: :func:`evaluation_times`).
 
@@ -185,7 +250,9 @@ def survival_metrics(
     -------
     dict
         ``c_index_harrell``, ``c_index_uno``, ``mean_auc`` (time-dependent, averaged over
-        ``times``), ``ibs`` (each with an interval), ``auc_t`` (AUC at each time), ``times``.
+        ``times``), ``ibs``, ``calibration_error`` (each with an interval), ``auc_t`` (AUC at
+        each time), ``times``, ``calibration`` (:func:`survival_calibration` at the middle time
+        of ``times``; ``calibration_error`` is its ``ece``).
     """
     from sksurv.metrics import (
         concordance_index_censored,
@@ -240,6 +307,14 @@ def survival_metrics(
             return float(integrated_brier_score(y_cens, y, s, times))
 
         out["ibs"] = bootstrap_ci(ibs, y_test, surv, **boot)
+        k = len(times) // 2
+        p_event = 1.0 - surv[:, k]
+
+        def calibration_error(y: np.ndarray, p: np.ndarray) -> float:
+            return survival_calibration(y, p, times[k])["ece"]
+
+        out["calibration_error"] = bootstrap_ci(calibration_error, y_test, p_event, **boot)
+        out["calibration"] = survival_calibration(y_test, p_event, times[k])
     return out
 
 
@@ -263,6 +338,32 @@ def plot_calibration(
         ylabel="Observed frequency",
         title=title or "Calibration",
     )
+
+
+def plot_survival_calibration(
+    calibration: dict[str, Any], path: str | Path, *, time_unit: str = "", title: str = ""
+) -> Path:
+    """PNG of :func:`survival_calibration`'s groups (observed vs predicted event probability by
+    the horizon, with the diagonal); the figure's points as JSON beside it."""
+    fig, ax = new_figure()
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect calibration")
+    ax.plot(
+        calibration["mean_predicted"],
+        calibration["observed"],
+        "o-",
+        label=f"risk groups (ECE {calibration['ece']:.3f})",
+    )
+    unit = f" {time_unit}" if time_unit else ""
+    horizon = f"{calibration['horizon']:.0f}{unit}"
+    ax.set(
+        xlabel=f"Predicted probability of an event by {horizon}",
+        ylabel="Observed (1 - Kaplan-Meier)",
+        title=title or f"Calibration at {horizon}",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    ax.legend(fontsize=8, loc="upper left")
+    return save_figure(fig, path, dict(calibration))
 
 
 def plot_survival_curves(

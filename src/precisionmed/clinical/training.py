@@ -22,6 +22,7 @@ from precisionmed.clinical.metrics import (
     evaluation_times,
     plot_calibration,
     plot_roc,
+    plot_survival_calibration,
     plot_survival_curves,
     survival_metrics,
 )
@@ -78,8 +79,9 @@ def evaluate_pipeline(
     """Metrics with bootstrap intervals of a fitted pipeline on ``(X, y)``; plots into ``out_dir``.
 
     Writes ``roc.png`` and ``calibration.png`` (classification) or ``survival_by_risk.png``
-    (survival: mean predicted curve of each risk tertile beside its Kaplan-Meier curve), each
-    with its JSON figure.
+    (survival: mean predicted curve of each risk tertile beside its Kaplan-Meier curve) and
+    ``calibration_at_horizon.png`` (predicted vs observed event probability by the middle
+    evaluation time, in risk quintiles), each with its JSON figure.
     """
     out = Path(out_dir) if out_dir is not None else None
     if task == "classification":
@@ -96,6 +98,9 @@ def evaluate_pipeline(
     metrics = survival_metrics(y_ref, y, risk, surv, times, n_boot=n_boot, seed=seed)
     if out is not None:
         _plot_risk_groups(pipeline, X, y, risk, out / "survival_by_risk.png", time_unit)
+        plot_survival_calibration(
+            metrics["calibration"], out / "calibration_at_horizon.png", time_unit=time_unit
+        )
     return metrics
 
 
