@@ -175,6 +175,13 @@ def shap_values(
     )
 
 
+#: What the explained output is, for plot titles (ShapResult.output -> words).
+OUTPUT_LABELS = {
+    "probability": "probability of the positive class",
+    "risk": "risk score (higher = earlier event)",
+}
+
+
 def plot_shap_summary(result: ShapResult, path: str | Path, max_display: int = 15) -> Path:
     """Global beeswarm summary PNG, and mean |SHAP| per column as JSON beside it."""
     import json
@@ -189,6 +196,7 @@ def plot_shap_summary(result: ShapResult, path: str | Path, max_display: int = 1
     plt.figure()
     shap.plots.beeswarm(result.explanation(), max_display=max_display, show=False)
     plt.gcf().set_size_inches(7, 0.35 * min(max_display, len(result.feature_names)) + 1.5)
+    plt.title(f"SHAP values: contributions to the {OUTPUT_LABELS[result.output]}", fontsize=10)
     plt.tight_layout()
     plt.savefig(path, dpi=110)
     plt.close("all")
@@ -221,6 +229,8 @@ def plot_patient_shap(
     path = Path(path)
     plt.figure()
     shap.plots.waterfall(result.explanation()[index], max_display=max_display, show=False)
+    plt.title(f"Patient {index + 1}: contributions to the {OUTPUT_LABELS[result.output]}",
+              fontsize=10, pad=22)  # fmt: skip
     plt.tight_layout()
     plt.savefig(path, dpi=110)
     plt.close("all")
