@@ -81,6 +81,26 @@ def test_predict_rejects_text_in_a_numeric_column_naming_row_and_column(
     assert "row 2, column 'pnodes': expected a number; got 'many'" in err.replace("\n", "")
 
 
+def test_predict_table_names_patients_by_their_identifier_and_the_interval_level(cox_dir, tmp_path):
+    from precisionmed.data import load_dataset
+
+    patients = load_dataset("gbsg2").X.head(2).copy()
+    patients.insert(0, "mrn", ["A-17", "B-02"])
+    csv = tmp_path / "with_ids.csv"
+    patients.to_csv(csv, index=False)
+    result = runner.invoke(
+        app, ["clinical", "predict", str(cox_dir), str(csv), "--id-column", "mrn"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("│ A-17") for line in lines)
+    assert any(line.startswith("│ B-02") for line in lines)
+    assert "50% interval" in result.output  # 3 refits: their range, (3-1)/(3+1)
+    record = _run("clinical", "predict", str(cox_dir), str(csv), "--id-column", "mrn", "--json")
+    assert [p["id"] for p in record["patients"]] == ["A-17", "B-02"]
+    assert record["interval_level"] == 0.5
+
+
 def test_task_mismatch_is_a_config_error(tmp_path):
     require_dataset("gbsg2")
     result = runner.invoke(app, ["clinical", "train", "--dataset", "gbsg2", "--model", "rf",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import precisionmed
 from precisionmed.clinical.predictor import ClinicalPredictor, interval_level, median_survival
 from precisionmed.clinical.training import train_clinical_model
-from precisionmed.errors import ArtifactError, ConfigError
+from precisionmed.errors import ArtifactError, ConfigError, SchemaError
 from tests.conftest import require_dataset
 
 
@@ -51,8 +53,6 @@ def test_reload_gives_the_same_predictions_with_intervals(cox_dir, gbsg2):
 
 
 def test_model_directory_records_schema_and_metrics(cox_dir):
-    import json
-
     config = json.loads((cox_dir / "config.json").read_text())
     assert config["kind"] == "clinical-model"
     assert config["pillar"] == "clinical"
@@ -112,6 +112,20 @@ def test_few_refits_give_their_range_labelled_with_its_level(cox_dir, gbsg2):
     assert pred.interval_level == pred.to_dict()["interval_level"] == pytest.approx(0.6)
     assert pred.interval.startswith("60% bootstrap-ensemble interval: the range of 4 refits")
     assert "39 or more refits give the central 95%" in pred.interval
+
+
+def test_identifier_column_is_carried_to_each_prediction(cox_dir, gbsg2, tmp_path):
+    predictor = precisionmed.load(cox_dir)
+    patients = gbsg2.X.head(3).copy()
+    patients.insert(0, "mrn", ["A-17", "B-02", "C-33"])
+    pred = predictor.predict(patients, id_column="mrn")
+    assert [(p["row"], p["id"]) for p in pred.patients] == [(1, "A-17"), (2, "B-02"), (3, "C-33")]
+    without_ids = predictor.predict(gbsg2.X.head(3)).patients
+    assert [p["risk"] for p in pred.patients] == [p["risk"] for p in without_ids]
+    predictor.plot(pred, tmp_path / "curves.png")
+    assert json.loads((tmp_path / "curves.json").read_text())["labels"] == ["A-17", "B-02", "C-33"]
+    with pytest.raises(SchemaError, match="input: no identifier column 'MRN'; the input has"):
+        predictor.predict(patients, id_column="MRN")
 
 
 def test_one_interval_refit_is_a_config_error(tmp_path, gbsg2):

@@ -154,6 +154,9 @@ def predict(
     out: Path = typer.Option(
         None, help="Also write predictions.json (and survival_curves.png) here."
     ),
+    id_column: str = typer.Option(
+        None, help="Column identifying each patient: shown beside each prediction."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Predict risk (with interval) for each patient of a CSV; survival: median time and curve."""
@@ -163,7 +166,7 @@ def predict(
     from precisionmed.jsonable import json_default
 
     predictor = precisionmed.load(model_dir)
-    prediction = predictor.predict_csv(patients)
+    prediction = predictor.predict_csv(patients, id_column=id_column)
     record = prediction.to_dict()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -176,19 +179,24 @@ def predict(
     for w in prediction.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     level = f"{prediction.interval_level:.0%} interval"
+    first = "row" if id_column is None else id_column
+
+    def who(r: dict[str, Any]) -> str:
+        return str(r.get("id", r["row"]))
+
     if prediction.task == "classification":
-        table = Table("row", "probability", level)
+        table = Table(first, "probability", level)
         for r in prediction.patients:
             interval = f"{r['low']:.3f} to {r['high']:.3f}" if "low" in r else "-"
-            table.add_row(str(r["row"]), f"{r['probability']:.3f}", interval)
+            table.add_row(who(r), f"{r['probability']:.3f}", interval)
     else:
         unit = prediction.time_unit
-        table = Table("row", "risk", level, f"median survival ({unit})", level)
+        table = Table(first, "risk", level, f"median survival ({unit})", level)
         for r in prediction.patients:
             med = r["median_survival_time"]
             lo, hi = r.get("median_survival_low"), r.get("median_survival_high")
             table.add_row(
-                str(r["row"]),
+                who(r),
                 f"{r['risk']:.3f}",
                 f"{r['risk_low']:.3f} to {r['risk_high']:.3f}" if "risk_low" in r else "-",
                 "not reached" if med is None else f"{med:.0f}",

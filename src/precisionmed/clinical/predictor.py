@@ -31,7 +31,7 @@ import pandas as pd
 
 from precisionmed.artifacts import Artifact, ModelCard, register_predictor, save_artifact
 from precisionmed.clinical.schema import InputSchema, read_patients_csv, validate_patients
-from precisionmed.errors import ArtifactError
+from precisionmed.errors import ArtifactError, SchemaError
 
 KIND = "clinical-model"
 
@@ -204,7 +204,9 @@ class ClinicalPredictor:
             "--interval-models)"
         )
 
-    def predict(self, patients: pd.DataFrame, *, source: str = "input") -> ClinicalPrediction:
+    def predict(
+        self, patients: pd.DataFrame, *, source: str = "input", id_column: str | None = None
+    ) -> ClinicalPrediction:
         """Validate ``patients`` against the schema and predict each one.
 
         Parameters
@@ -213,20 +215,37 @@ class ClinicalPredictor:
             One row per patient, with (at least) the schema's columns; strings are converted.
         source : str
             Name used in error messages (e.g. the CSV path).
+        id_column : str, optional
+            A column identifying each patient (e.g. a record number): its value is returned as
+            each prediction's ``id`` and labels the survival curves. It may be a model input too.
 
         Raises
         ------
         SchemaError
-            Missing column, text in a numeric column, unknown category (row and column named).
+            Missing column (the identifier's included), text in a numeric column, unknown
+            category (row and column named).
         """
+        ids = None
+        if id_column is not None:
+            if id_column not in patients.columns:
+                raise SchemaError(
+                    f"{source}: no identifier column {id_column!r}; the input has "
+                    f"{[str(c) for c in patients.columns]}."
+                )
+            ids = patients[id_column].astype(str).tolist()
         X, warnings = validate_patients(patients, self.schema, source=source)
         if self.task == "survival":
-            return self._predict_survival(X, warnings)
-        return self._predict_proba(X, warnings)
+            prediction = self._predict_survival(X, warnings)
+        else:
+            prediction = self._predict_proba(X, warnings)
+        if ids is not None:
+            records = zip(prediction.patients, ids, strict=True)
+            prediction.patients = [{"row": r["row"], "id": i, **r} for r, i in records]
+        return prediction
 
-    def predict_csv(self, path: str | Path) -> ClinicalPrediction:
+    def predict_csv(self, path: str | Path, *, id_column: str | None = None) -> ClinicalPrediction:
         """:meth:`predict` on a CSV file of patients (header row, one patient per line)."""
-        return self.predict(read_patients_csv(path), source=str(path))
+        return self.predict(read_patients_csv(path), source=str(path), id_column=id_column)
 
     def _predict_proba(self, X: pd.DataFrame, warnings: list[str]) -> ClinicalPrediction:
         p = self.pipeline.predict_proba(X)[:, 1]
@@ -304,7 +323,7 @@ class ClinicalPredictor:
             prediction.times,  # type: ignore[arg-type]
             prediction.curves,
             path,
-            labels=[f"row {r['row']}" for r in prediction.patients],
+            labels=[r.get("id", f"row {r['row']}") for r in prediction.patients],
             low=prediction.curves_low,
             high=prediction.curves_high,
             time_unit=prediction.time_unit,
