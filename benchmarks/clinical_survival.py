@@ -108,6 +108,15 @@ on the development files: .672 / .659 / .870 / .750 / .713 and .674 / .659 / .87
 without averaging, RSF 0.693), WHAS500 0.769, GSE7390 0.579; split WHAS 0.866, METABRIC 0.651,
 Rotterdam+GBSG 0.688: no target changes.
 
+Round 6, not adopted (nothing run here): networks without proportional hazards, pycox's
+Cox-Time and discrete-time logistic hazard as 5-seed ensembles with pycox's usual settings
+(``benchmarks/dev/pycox_candidates.py``; risk = minus the restricted mean survival time), to see
+whether writing either on our engine could pay: .673 / .654 / .841 / .759 / .726 and
+.671 / .657 / .850 / .747 / .725 on the development files, event-weighted means .7075 and
+.7091, below the plain DeepSurv ensemble (.7093) and ``DeepSurv-wide-rank-ema`` (.7148); on the
+Rotterdam file, the cohort most like GBSG2, both at the level of RSF (.672) and of
+``DeepSurv-wide-rank-ema`` (.674).
+
 "Best deep" is the maximum over the 11 deep entries, which favours passing; no single entry meets
 every target.
 
