@@ -161,6 +161,16 @@ def build(model: str, params: dict[str, Any], feature_types: dict[str, str], see
     return pipe
 
 
+def record(dataset: str, label: str, scores: list[float], cpu_s: float) -> None:
+    """Print a candidate's mean fold C-index and merge it into ``results/<dataset>.json``."""
+    entry = {"c_index": float(np.mean(scores)), "folds": scores, "cpu_s": cpu_s}
+    print(f"{dataset:20s} {label:22s} {entry['c_index']:.4f}  ({cpu_s:.0f} s)", flush=True)
+    path = OUT / f"{dataset}.json"
+    # read just before writing: runs of other candidates may share the file
+    res = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**res, label: entry}, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
@@ -185,7 +195,6 @@ def main() -> None:
             X, y = data.split(DATASETS[name])
         else:
             X, y = data.X, data.y
-        path = OUT / f"{name}.json"
         folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=0).split(X, y["event"]))
         for label, (model, params) in cands.items():
             start = time.process_time()
@@ -196,13 +205,7 @@ def main() -> None:
                 risk = pipe.predict(X.iloc[te].reset_index(drop=True))
                 ev, t = y[te]["event"], y[te]["time"]
                 scores.append(float(concordance_index_censored(ev, t, risk)[0]))
-            entry = {"c_index": float(np.mean(scores)), "folds": scores,
-                     "cpu_s": time.process_time() - start}  # fmt: skip
-            print(f"{name:20s} {label:20s} {entry['c_index']:.4f}  ({entry['cpu_s']:.0f} s)",
-                  flush=True)  # fmt: skip
-            # read just before writing: runs of other candidates may share the file
-            res = json.loads(path.read_text()) if path.is_file() else {}
-            path.write_text(json.dumps({**res, label: entry}, indent=1))
+            record(name, label, scores, time.process_time() - start)
 
 
 if __name__ == "__main__":

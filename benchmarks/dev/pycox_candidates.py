@@ -25,7 +25,6 @@ Adds ``pycox-coxtime`` and ``pycox-logistic-hazard`` to ``benchmarks/dev/results
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -38,7 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import use_shared_mirror  # noqa: E402
-from clinical_survival_selection import DATASETS, OUT  # noqa: E402
+from clinical_survival_selection import DATASETS, record  # noqa: E402
 
 MEMBERS = 5
 
@@ -112,14 +111,7 @@ def main() -> None:
                     risk -= rmst / MEMBERS
                 ev, t = y[te]["event"], y[te]["time"]
                 scores.append(float(concordance_index_censored(ev, t, risk)[0]))
-            label = f"pycox-{kind}"
-            entry = {"c_index": float(np.mean(scores)), "folds": scores,
-                     "cpu_s": time.process_time() - start}  # fmt: skip
-            print(f"{name:20s} {label:22s} {entry['c_index']:.4f}  ({entry['cpu_s']:.0f} s)",
-                  flush=True)  # fmt: skip
-            path = OUT / f"{name}.json"
-            res = json.loads(path.read_text()) if path.is_file() else {}
-            path.write_text(json.dumps({**res, label: entry}, indent=1))
+            record(name, f"pycox-{kind}", scores, time.process_time() - start)
 
 
 if __name__ == "__main__":
