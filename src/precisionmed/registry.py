@@ -28,6 +28,8 @@ from typing import Generic, TypeVar
 from precisionmed.errors import ConfigError, PrecisionMedError
 
 T = TypeVar("T")
+#: Unknown-name messages list the known names only up to this many.
+_MAX_LISTED = 20
 
 
 class Registry(Generic[T]):
@@ -99,9 +101,11 @@ class Registry(Generic[T]):
         if key not in self._entries:
             close = difflib.get_close_matches(key, self._entries, n=3)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            known = ", ".join(sorted(self._entries)) or "none"
+            names = sorted(self._entries)
+            # a long list would not make a readable one-line message: the hint says where to look
+            known = f" Known: {', '.join(names) or 'none'}." if len(names) <= _MAX_LISTED else ""
             tail = f" {self.hint}" if self.hint else ""
-            raise self.error(f"Unknown {self.kind} {name!r}.{hint} Known: {known}.{tail}")
+            raise self.error(f"Unknown {self.kind} {name!r}.{hint}{known}{tail}")
         return self._entries[key]
 
     def __contains__(self, name: object) -> bool:

@@ -55,7 +55,7 @@ def test_unknown_dataset_is_one_line_with_close_matches(
     assert code == 1
     assert out == ""
     assert err.count("\n") == 1
-    assert err.startswith("error: No dataset named 'breastmnst' in the catalog. Did you mean: ")
+    assert err.startswith("error: Unknown dataset 'breastmnst'. Did you mean: ")
     assert "breastmnist" in err
     assert "Traceback" not in err
 
@@ -82,7 +82,7 @@ def test_messages_with_brackets_print_verbatim(
 ) -> None:
     code, _, err = run_main(monkeypatch, capsys, "data", "info", "[bold]x[/bold]")
     assert code == 1
-    assert "No dataset named '[bold]x[/bold]'" in err  # not eaten as rich markup
+    assert "Unknown dataset '[bold]x[/bold]'" in err  # not eaten as rich markup
 
 
 def test_usage_errors_exit_2(

@@ -54,7 +54,7 @@ def test_unknown_name_lists_close_matches() -> None:
     with pytest.raises(DatasetNotFoundError) as info:
         get_dataset("breastmnst")
     message = str(info.value)
-    assert message.startswith("No dataset named 'breastmnst' in the catalog. Did you mean: ")
+    assert message.startswith("Unknown dataset 'breastmnst'. Did you mean: ")
     assert "breastmnist" in message.split("Did you mean: ")[1]
     assert "precisionmed data list" in message
     assert isinstance(info.value, KeyError)

@@ -102,7 +102,9 @@ def tiny_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         _write_official_npz(path, flag, n, rng)
         md5 = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
         fake = dataclasses.replace(file, checksum=f"md5:{md5}")
-        monkeypatch.setitem(catalog._CATALOG, flag, dataclasses.replace(spec, files=(fake,)))
+        monkeypatch.setitem(
+            catalog.DATASETS._entries, flag, dataclasses.replace(spec, files=(fake,))
+        )
         return flag
 
     return make

@@ -78,7 +78,7 @@ def test_reference_cnn_is_exactly_the_specified_architecture() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"name": "vgg"}, "must be one of"),
+        ({"name": "vgg"}, "Unknown imaging network .vgg.* Known: densenet121, reference-cnn"),
         ({"spatial_dims": 4}, "'spatial_dims' parameter must be 2 or 3"),
         ({"size": (28, 28, 28)}, "must have 2 entries"),
         ({"out_channels": 0}, "must be >= 1"),

@@ -99,7 +99,9 @@ def test_dice_metrics_known_answer() -> None:
 def test_bad_model_or_patch_is_a_config_error() -> None:
     from precisionmed.imaging.segmentation import build_segmentation_net, train_segmenter
 
-    with pytest.raises(ConfigError, match="'model' parameter must be one of"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown segmentation network 'vnet'\..* Known: unet, unet-small\."
+    ):
         build_segmentation_net("vnet", n_labels=3)
     with pytest.raises(ConfigError, match="segmentation"):
         train_segmenter("pneumoniamnist", "unet", TrainConfig(), Path("unused"))

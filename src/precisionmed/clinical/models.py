@@ -38,6 +38,7 @@ from sklearn.pipeline import Pipeline
 
 from precisionmed.clinical.predictor import REFITS_FOR_95
 from precisionmed.errors import ConfigError
+from precisionmed.registry import Registry
 
 Task = Literal["classification", "survival"]
 REPRESENTATIONS = ("none", "autoencoder")
@@ -73,28 +74,36 @@ class ModelSpec:
     interval_models: int = 10
 
 
-_MODELS: dict[str, ModelSpec] = {}
+#: The clinical models by (case-insensitive) name.
+MODELS: Registry[ModelSpec] = Registry("clinical model")
 
 
-def register_model(spec: ModelSpec) -> ModelSpec:
-    """Add ``spec`` to the registry (a later registration of the same name replaces it)."""
-    _MODELS[spec.name] = spec
-    return spec
+def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
+    """Add ``spec`` to the registry.
+
+    Raises
+    ------
+    ConfigError
+        Another model is registered under ``spec.name`` and ``replace`` is false.
+    """
+    return MODELS.add(spec.name, spec, replace=replace)
 
 
 def get_model(name: str) -> ModelSpec:
-    """The registered model ``name``, or :class:`ConfigError` listing the known names."""
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise ConfigError(
-            f"Unknown clinical model {name!r}; expected one of {sorted(_MODELS)}."
-        ) from None
+    """The registered model ``name`` (case-insensitive).
+
+    Raises
+    ------
+    ConfigError
+        Unknown name; the message offers close names and lists the known ones.
+    """
+    return MODELS.get(name)
 
 
 def list_models(task: Task | None = None) -> list[ModelSpec]:
-    """Registered models, optionally only those of one task."""
-    return [s for s in _MODELS.values() if task is None or s.task == task]
+    """Registered models, classification before survival, by name; optionally of one task."""
+    specs = sorted(MODELS, key=lambda s: (s.task, s.name))
+    return [s for s in specs if task is None or s.task == task]
 
 
 def _svm(**kw: Any) -> Any:

@@ -12,71 +12,13 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from precisionmed.errors import ConfigError, DatasetNotFoundError
-
-
-@dataclass(frozen=True)
-class DataFile:
-    """One file of a dataset.
-
-    Attributes
-    ----------
-    path : str
-        Path relative to the data root, identical in the cache, a local mirror folder and an
-        http(s) mirror (e.g. ``"imaging/medmnist/pneumoniamnist.npz"``).
-    url : str
-        Canonical public URL (the publisher's own where it has one).
-    checksum : str
-        ``"sha256:<hex>"`` or ``"md5:<hex>"`` (the md5 where the publisher gives only that).
-    size : int or None
-        Size in bytes, when known.
-    """
-
-    path: str
-    url: str
-    checksum: str
-    size: int | None = None
-
-    def __post_init__(self) -> None:
-        algo, _, digest = self.checksum.partition(":")
-        length = _DIGEST_LENGTH.get(algo)
-        if length is None or len(digest) != length or not _is_hex(digest):
-            raise ConfigError(
-                f"DataFile {self.path}: checksum must be 'sha256:<64 hex digits>' or "
-                f"'md5:<32 hex digits>'. Got {self.checksum!r} instead."
-            )
-        parts = PurePosixPath(self.path).parts
-        if not parts or self.path.startswith("/") or "\\" in self.path or ".." in parts:
-            # The path is joined to the cache and mirror roots: it must stay inside them.
-            raise ConfigError(
-                f"DataFile path must be relative, '/'-separated and without '..' "
-                f"(e.g. 'imaging/medmnist/breastmnist.npz'). Got {self.path!r} instead."
-            )
-        if not self.url.startswith(("https://", "http://")):
-            raise ConfigError(
-                f"DataFile {self.path}: url must be an http(s) URL. Got {self.url!r} instead."
-            )
-
-    @property
-    def algorithm(self) -> str:
-        """``"sha256"`` or ``"md5"``."""
-        return self.checksum.partition(":")[0]
-
-    @property
-    def digest(self) -> str:
-        """The expected hex digest, lower case."""
-        return self.checksum.partition(":")[2].lower()
-
-
-_DIGEST_LENGTH = {"sha256": 64, "md5": 32}
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdefABCDEF" for c in text)
-
+from precisionmed.data.fetch import fetch_file
+from precisionmed.data.files import DataFile
+from precisionmed.errors import DatasetNotFoundError, require_extra
+from precisionmed.registry import Registry
 
 Loader = Callable[..., Any]
 
@@ -124,19 +66,7 @@ class DatasetSpec:
         return None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
 
 
-_CATALOG: dict[str, DatasetSpec] = {}
-
-
-def register_dataset(spec: DatasetSpec) -> DatasetSpec:
-    """Add ``spec`` to the catalog; a name can be registered only once."""
-    key = spec.name.lower()
-    if key in _CATALOG and _CATALOG[key] is not spec:
-        raise ConfigError(f"Dataset {spec.name!r} is already registered.")
-    _CATALOG[key] = spec
-    return spec
-
-
-def _load_registry() -> None:
+def _load_sources() -> None:
     """Import every module of :mod:`precisionmed.data.sources` (each registers its datasets)."""
     from precisionmed.data import sources
 
@@ -145,11 +75,29 @@ def _load_registry() -> None:
             importlib.import_module(f"{sources.__name__}.{info.name}")
 
 
+#: The catalog: every registered dataset by (case-insensitive) name.
+DATASETS: Registry[DatasetSpec] = Registry(
+    "dataset",
+    error=DatasetNotFoundError,
+    loader=_load_sources,
+    hint="Run 'precisionmed data list' to see them all.",
+)
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Add ``spec`` to the catalog; a name can be registered only once.
+
+    Raises
+    ------
+    ConfigError
+        Another dataset is already registered under ``spec.name`` (case-insensitive).
+    """
+    return DATASETS.add(spec.name, spec)
+
+
 def list_datasets(modality: str | None = None) -> list[DatasetSpec]:
     """All registered datasets, sorted by name, optionally of one modality."""
-    _load_registry()
-    specs = sorted(_CATALOG.values(), key=lambda s: s.name)
-    return [s for s in specs if modality is None or s.modality == modality]
+    return [s for s in DATASETS if modality is None or s.modality == modality]
 
 
 def get_dataset(name: str) -> DatasetSpec:
@@ -158,20 +106,9 @@ def get_dataset(name: str) -> DatasetSpec:
     Raises
     ------
     DatasetNotFoundError
-        No such dataset; the message lists close names.
+        No such dataset; the message offers close names and says how to list them all.
     """
-    _load_registry()
-    key = name.lower()
-    if key not in _CATALOG:
-        import difflib
-
-        close = difflib.get_close_matches(key, _CATALOG, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise DatasetNotFoundError(
-            f"No dataset named {name!r} in the catalog.{hint} "
-            "Run 'precisionmed data list' to see them all."
-        )
-    return _CATALOG[key]
+    return DATASETS.get(name)
 
 
 def iter_files(names: list[str] | None = None) -> Iterator[tuple[DatasetSpec, DataFile]]:
@@ -192,12 +129,8 @@ def load_dataset(name: str, **kwargs: Any) -> Any:
     **kwargs
         Passed to the dataset's loader.
     """
-    from precisionmed.data.fetch import fetch_file
-
     spec = get_dataset(name)
     if spec.extra:
-        from precisionmed.errors import require_extra
-
         for module in spec.metadata.get("requires", ()):
             require_extra(module, spec.extra)
     paths: dict[str, Path] = {f.path: fetch_file(f) for f in spec.files}

@@ -1,6 +1,6 @@
 """Getting a catalog file onto this machine, verified.
 
-Order of sources for one :class:`~precisionmed.data.catalog.DataFile`:
+Order of sources for one :class:`~precisionmed.data.files.DataFile`:
 
 1. the cache (``PRECISIONMED_CACHE``): used if present and its checksum matches; a file there
    whose checksum does not match raises :class:`ChecksumError` (never used, never silently
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from precisionmed.config import get_settings
-from precisionmed.data.catalog import DataFile
+from precisionmed.data.files import DataFile
 from precisionmed.errors import ChecksumError, DownloadError
 
 if TYPE_CHECKING:

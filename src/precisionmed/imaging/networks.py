@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from precisionmed.errors import ConfigError
+from precisionmed.registry import Registry
 
 #: Inputs at most this many pixels per side get the small-image stem.
 SMALL_INPUT = 64
@@ -196,31 +197,33 @@ class NetworkSpec:
     description: str
 
 
-NETWORKS: dict[str, NetworkSpec] = {
-    "reference-cnn": NetworkSpec(
+#: The classification networks by (case-insensitive) name.
+NETWORKS: Registry[NetworkSpec] = Registry("imaging network")
+for _spec in (
+    NetworkSpec(
         "reference-cnn", _reference_cnn, "features.4", "the platform's 2-conv CNN (issue 3)"
     ),
-    "resnet18": NetworkSpec("resnet18", _resnet(18), "layer4", "MONAI ResNet-18"),
-    "resnet50": NetworkSpec("resnet50", _resnet(50), "layer4", "MONAI ResNet-50"),
-    "densenet121": NetworkSpec(
-        "densenet121", _densenet121, "class_layers.relu", "MONAI DenseNet-121"
-    ),
-}
+    NetworkSpec("resnet18", _resnet(18), "layer4", "MONAI ResNet-18"),
+    NetworkSpec("resnet50", _resnet(50), "layer4", "MONAI ResNet-50"),
+    NetworkSpec("densenet121", _densenet121, "class_layers.relu", "MONAI DenseNet-121"),
+):
+    NETWORKS.add(_spec.name, _spec)
 
 
 def list_networks() -> list[str]:
     """Names of the registered classification networks."""
-    return sorted(NETWORKS)
+    return NETWORKS.names()
 
 
 def get_network_spec(name: str) -> NetworkSpec:
-    """The :class:`NetworkSpec` registered as ``name``; :class:`ConfigError` lists the names."""
-    key = name.lower()
-    if key not in NETWORKS:
-        raise ConfigError(
-            f"The 'model' parameter must be one of {list_networks()}. Got {name!r} instead."
-        )
-    return NETWORKS[key]
+    """The :class:`NetworkSpec` registered as ``name`` (case-insensitive).
+
+    Raises
+    ------
+    ConfigError
+        Unknown name; the message offers close names and lists the known ones.
+    """
+    return NETWORKS.get(name)
 
 
 def build_network(

@@ -26,113 +26,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from precisionmed.errors import ConfigError, DataFormatError
+from precisionmed.imaging.unet import build_segmentation_net, dice_loss, dice_per_label
 from precisionmed.imaging.volumes import NORMALISATION, SegmentationDataset, axcodes, read_volume
 from precisionmed.train import TrainConfig
 
 log = logging.getLogger(__name__)
 
-#: Registered segmentation networks: name -> default MONAI UNet arguments.
-SEGMENTATION_MODELS: dict[str, dict[str, Any]] = {
-    "unet": {"channels": (16, 32, 64, 128), "strides": (2, 2, 2), "num_res_units": 1},
-    "unet-small": {"channels": (8, 16, 32), "strides": (2, 2), "num_res_units": 1},
-}
 DEFAULT_PATCH = (40, 56, 40)
-
-
-def build_segmentation_net(
-    model: str, *, n_labels: int, in_channels: int = 1, **overrides: Any
-) -> tuple[nn.Module, dict[str, Any]]:
-    """A MONAI 3D U-Net by registered name, and the architecture dict that rebuilds it.
-
-    Parameters
-    ----------
-    model : {"unet", "unet-small"}
-        Registered name (see :data:`SEGMENTATION_MODELS`).
-    n_labels : int
-        Output channels, background included (3 for the hippocampus).
-    in_channels : int
-        Image channels.
-    **overrides
-        ``channels``, ``strides``, ``num_res_units``, ``dropout`` (MONAI ``UNet`` arguments).
-    """
-    from monai.networks.nets import UNet
-
-    if model not in SEGMENTATION_MODELS:
-        raise ConfigError(
-            f"The 'model' parameter must be one of {sorted(SEGMENTATION_MODELS)}. "
-            f"Got {model!r} instead."
-        )
-    args: dict[str, Any] = {**SEGMENTATION_MODELS[model], "dropout": 0.0, **overrides}
-    unknown = set(args) - {"channels", "strides", "num_res_units", "dropout"}
-    if unknown:
-        raise ConfigError(f"Unknown U-Net option(s) {sorted(unknown)} for model {model!r}.")
-    arch = {
-        "name": model,
-        "spatial_dims": 3,
-        "in_channels": in_channels,
-        "out_channels": n_labels,
-        "channels": [int(c) for c in args["channels"]],
-        "strides": [int(s) for s in args["strides"]],
-        "num_res_units": int(args["num_res_units"]),
-        "dropout": float(args["dropout"]),
-        "norm": "instance",
-    }
-    net = UNet(
-        spatial_dims=3,
-        in_channels=in_channels,
-        out_channels=n_labels,
-        channels=[int(c) for c in args["channels"]],
-        strides=[int(s) for s in args["strides"]],
-        num_res_units=int(args["num_res_units"]),
-        dropout=float(args["dropout"]),
-        norm="instance",
-    )
-    return net, arch
-
-
-def net_from_architecture(arch: Mapping[str, Any]) -> nn.Module:
-    """Rebuild the network an artefact's ``architecture`` entry describes."""
-    overrides = {k: arch[k] for k in ("channels", "strides", "num_res_units", "dropout")}
-    net, _ = build_segmentation_net(
-        str(arch["name"]),
-        n_labels=int(arch["out_channels"]),
-        in_channels=int(arch["in_channels"]),
-        **overrides,
-    )
-    return net
-
-
-def dice_loss() -> nn.Module:
-    """MONAI DiceCE loss on logits (B, K, D, H, W) and integer targets (B, 1, D, H, W)."""
-    from monai.losses import DiceCELoss
-
-    return DiceCELoss(to_onehot_y=True, softmax=True)
-
-
-def dice_per_label(pred: torch.Tensor, target: torch.Tensor, n_labels: int) -> torch.Tensor:
-    """Dice of each foreground label per case (MONAI ``compute_dice``).
-
-    Parameters
-    ----------
-    pred, target : Tensor of int, shape (B, 1, D, H, W)
-        Label maps.
-    n_labels : int
-        Number of labels, background included.
-
-    Returns
-    -------
-    Tensor of shape (B, n_labels - 1)
-        NaN where the label is absent from both prediction and target.
-    """
-    from monai.metrics import compute_dice
-    from monai.networks.utils import one_hot
-
-    return compute_dice(
-        one_hot(pred, n_labels), one_hot(target, n_labels), include_background=False
-    )
 
 
 def make_metrics_fn(label_names: Mapping[int, str]) -> Any:

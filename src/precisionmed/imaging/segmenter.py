@@ -23,7 +23,7 @@ from torch import nn
 from precisionmed.artifacts import Artifact, register_predictor
 from precisionmed.errors import ConfigError
 from precisionmed.imaging.lesions import find_lesions
-from precisionmed.imaging.segmentation import dice_per_label, net_from_architecture
+from precisionmed.imaging.unet import dice_per_label, net_from_architecture
 from precisionmed.imaging.volumes import read_volume, reorient, undo_reorient
 from precisionmed.io.image import Image, check_spatial_dims
 

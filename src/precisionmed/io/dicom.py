@@ -299,13 +299,3 @@ def read_dicom(path: PathLike, *, apply_voi: bool = False) -> Image:
         path=path,
         metadata=meta,
     )
-
-
-def __getattr__(name: str) -> Any:
-    # The series reader lives in .dicom_series; keep ``from precisionmed.io.dicom import
-    # read_dicom_series`` working for callers written before the split.
-    if name in ("DicomSeries", "find_dicom_series", "read_dicom_series"):
-        from precisionmed.io import dicom_series
-
-        return getattr(dicom_series, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
