@@ -9,6 +9,15 @@ cohorts (in the catalog, not in the benchmark). 5-fold CV stratified on the even
 benchmark's pipeline (:func:`precisionmed.clinical.make_pipeline`), Harrell's C on the held-out
 fold. Not part of ``make bench`` (lives under ``benchmarks/dev/``).
 
+Candidates removed from the list (issue 20): those that needed DeepSurv options the benchmark
+did not adopt and which DeepSurv no longer has: the wide & deep model started at the Cox fit on
+the training part only (``linear_init="cox"``: ``wide-cox``, ``wide-cox-bins``, ``wide-cox-q``,
+``wide-cox-rank10``, ``stack-ds-wide``, ``stack-ds-wide-hit``), kept at its start unless an epoch
+beat it (``keep_start``: ``wide-cox-keep``), early-stopped on the C-index (``monitor="cindex"``:
+``*-cmon``), refitted on all rows (``refit``: ``*-refit``) and bagged (``bootstrap``:
+``bagged-*``). Their figures in ``results/`` were recorded at commit 4ef1b90 (check it out to
+rerun them); the figures of every candidate still listed reproduce at the current commit.
+
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dev/clinical_survival_selection.py
 --datasets NAME ...`` (writes ``benchmarks/dev/results/<dataset>.json`` and prints the table).
 """
@@ -28,8 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import use_shared_mirror  # noqa: E402
-from clinical_survival import DEEPHIT, DEEPSURV, MODELS  # noqa: E402  (the benchmark's settings)
-from clinical_survival import build as benchmark_build  # noqa: E402
+from clinical_survival import DEEPHIT, DEEPSURV, MODELS, build  # noqa: E402  (its settings)
 
 OUT = Path(__file__).resolve().parent / "results"
 # (dataset, part of it used): DeepSurv's files -> their training group only
@@ -40,7 +48,6 @@ DATASETS = {
     "actg320": None,
     "veteran": None,
 }
-WIDE_COX = {"skip_linear": True, "linear_init": "cox"}
 Q = {"scaling": "quantile"}  # rank-based scaling of the numeric inputs (make_preprocessor)
 PAPER_METABRIC = {
     "hidden_layers": (42, 42, 42), "activation": "selu", "dropout": 0.034, "batch_size": 4096,
@@ -49,28 +56,16 @@ PAPER_METABRIC = {
 
 
 def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
-    from precisionmed.clinical.deephit import DeepHit
-    from precisionmed.clinical.deepsurv import DeepSurv
-
     return {
         # the benchmark's entries, as they are there
         "coxph": MODELS["peer:sksurv-CoxPH"],
         "rsf": MODELS["peer:sksurv-RSF"],
         "ensemble": MODELS["DeepSurv-ensemble"],
         "wide-coxall-bins": MODELS["DeepSurv-wide"],
-        "wide-cox-bins": ("deepsurv-ensemble",
-                          {"n_members": 5, **DEEPSURV, **WIDE_COX, "input_bins": 16}),
-        "wide-cox": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE_COX}),
         "deephit-ensemble": ("deephit-ensemble", {"n_members": 5, **DEEPHIT}),
         # the same seed ensemble with 20 members (its first 5 are the 5 of "ensemble")
         "ensemble-20": ("deepsurv-ensemble", {"n_members": 20, **DEEPSURV}),
         "ensemble-q": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **Q}),
-        # wide & deep from the Cox fit on the training part, kept unless an epoch beats it on
-        # the validation carve-out (TrainConfig.validate_start)
-        "wide-cox-keep": (
-            "deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE_COX, "keep_start": True}
-        ),
-        "wide-cox-q": ("deepsurv-ensemble", {"n_members": 5, **DEEPSURV, **WIDE_COX, **Q}),
         "coxph-q": ("coxph", Q),
         # round 4: the seed ensemble trained on the partial likelihood plus a pairwise
         # logistic ranking loss (Raykar et al. 2007; RankDeepSurv), weights 1 to 30
@@ -81,23 +76,9 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
         # comparable pair (scikit-survival's rule; the runs above counted strictly later times)
         "ensemble-rank10-ties": ("deepsurv-ensemble",
                                  {"n_members": 5, **DEEPSURV, "rank_weight": 10.0}),
-        # the same ranking term on the wide & deep models (all-data / train-part Cox start)
+        # the same ranking term on the wide & deep model (all-data Cox start)
         "wide-coxall-bins-rank10": ("deepsurv-ensemble",
                                     {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0}),
-        # early stopping / best epoch on the validation C-index instead of the loss
-        "ensemble-rank10-cmon": ("deepsurv-ensemble",
-                                 {"n_members": 5, **DEEPSURV, "rank_weight": 10.0,
-                                  "monitor": "cindex"}),
-        "wide-coxall-bins-rank10-cmon": ("deepsurv-ensemble",
-                                         {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0,
-                                          "monitor": "cindex"}),
-        # refit on all training rows for the early-stopped number of epochs
-        "ensemble-rank10-refit": ("deepsurv-ensemble",
-                                  {"n_members": 5, **DEEPSURV, "rank_weight": 10.0,
-                                   "refit": True}),
-        "wide-coxall-bins-rank10-refit": ("deepsurv-ensemble",
-                                          {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0,
-                                           "refit": True}),
         # DeepSurv-wide-rank with a slower learning rate (stays nearer its Cox start) and
         # with the ranking weight at 3
         "wide-coxall-bins-rank10-lr1e-3": ("deepsurv-ensemble",
@@ -108,13 +89,6 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
         # DeepSurv-wide-rank behind the rank-based scaling (its Cox start then on ranks too)
         "wide-coxall-bins-rank10-q": ("deepsurv-ensemble",
                                       {**MODELS["DeepSurv-wide"][1], "rank_weight": 10.0, **Q}),
-        # bagging: each member trains on a bootstrap resample, stops on its out-of-bag rows;
-        # 10 members (5 seeds of the plain ensemble were as good as 20 on the dev files)
-        "bagged-rank10": ("deepsurv-ensemble",
-                          {**MODELS["DeepSurv-rank"][1], "n_members": 10, "bootstrap": True}),
-        "bagged-wide-rank10": ("deepsurv-ensemble",
-                               {**MODELS["DeepSurv-wide-rank"][1], "n_members": 10,
-                                "bootstrap": True}),
         # round 5: DeepSurv-wide-rank with its regularisation chosen inside each training fold
         # by the benchmark's nested 3-fold GridSearchCV over TUNING_GRID (as DeepSurv-tuned)
         "wide-coxall-bins-rank10-tuned": ("deepsurv-ensemble",
@@ -125,40 +99,13 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
                                                {**MODELS["DeepSurv-wide-rank"][1],
                                                 "ema_decay": float(f"0.{d}")})
            for d in ("9", "98")},
-        "wide-cox-rank10": ("deepsurv-ensemble",
-                            {"n_members": 5, **DEEPSURV, **WIDE_COX, "rank_weight": 10.0}),
         # DeepSurv's published METABRIC configuration (metabric_model_selu_revision.0.json of
         # the authors' repository): 3 x 42 SELU, dropout 0.034, full batch, Adam at 2e-3, L2
         # 4.66 on the loss (= weight decay 9.32 on the gradient), 500 epochs. In our engine
         # (no Nesterov momentum on top of Adam, no power decay of the learning rate, best
         # validation epoch restored) it collapses: 0.554 on the METABRIC training file.
         "paper-metabric": ("deepsurv", PAPER_METABRIC),
-        "stack-ds-wide": (
-            "survival-ensemble",
-            {"estimator": [DeepSurv(**DEEPSURV), DeepSurv(**DEEPSURV, **WIDE_COX)],
-             "n_members": 10, "risk": "percentile"},
-        ),
-        "stack-ds-wide-hit": (
-            "survival-ensemble",
-            {"estimator": [DeepSurv(**DEEPSURV), DeepSurv(**DEEPSURV, **WIDE_COX),
-                           DeepHit(**DEEPHIT)],
-             "n_members": 9, "risk": "percentile"},
-        ),
     }  # fmt: skip
-
-
-def build(model: str, params: dict[str, Any], feature_types: dict[str, str], seed: int) -> Any:
-    from sklearn.base import clone
-
-    from precisionmed.clinical import make_pipeline
-    from precisionmed.clinical.ensemble import SurvivalEnsemble
-
-    if model != "survival-ensemble":
-        return benchmark_build(model, params, feature_types, seed)
-    pipe = make_pipeline("coxph", feature_types)
-    params = {**params, "estimator": [clone(e) for e in params["estimator"]]}
-    pipe.steps[-1] = ("model", SurvivalEnsemble(random_state=seed, **params))
-    return pipe
 
 
 def record(dataset: str, label: str, scores: list[float], cpu_s: float) -> None:

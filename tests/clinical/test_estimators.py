@@ -1,5 +1,6 @@
 """scikit-learn conformance and behaviour of the pillar's deep estimators and preprocessing
-(src/precisionmed/clinical/dnn.py, autoencoder.py, preprocess.py, nets.py)."""
+(src/precisionmed/clinical/dnn.py, autoencoder.py, preprocess.py, nets.py; the spine's base
+class: tests/train/test_estimator.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from precisionmed.clinical.autoencoder import DenoisingAutoencoder
 from precisionmed.clinical.dnn import DNNClassifier
-from precisionmed.clinical.nets import make_mlp, torch_threads
+from precisionmed.clinical.nets import make_mlp
 from precisionmed.clinical.preprocess import make_preprocessor
 from precisionmed.data import load_dataset
 from precisionmed.errors import ConfigError
@@ -139,15 +140,6 @@ def test_make_mlp_shapes_and_errors() -> None:
         make_mlp(5, (4,), 1, activation="swish")
 
 
-def test_torch_threads_restores() -> None:
-    import torch
-
-    before = torch.get_num_threads()
-    with torch_threads(1):
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-
-
 def test_clone_keeps_params() -> None:
     est = DNNClassifier(hidden_layers=(5,), dropout=0.3)
     assert clone(est).get_params() == est.get_params()
@@ -174,21 +166,3 @@ def test_piecewise_linear_encoding_known_values() -> None:
     assert net(torch.zeros(3, 2)).shape == (3, 1)
     assert "0.edges" in net.state_dict()
     assert encoded_mlp(2, 0, None, (4,), 1)(torch.zeros(3, 2)).shape == (3, 1)
-
-
-def test_batched_tensor_dataset_gives_the_same_batches() -> None:
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from precisionmed.clinical.nets import BatchedTensorDataset
-
-    x, t = torch.randn(50, 3), torch.randn(50, 2)
-    plain, batched = (
-        list(DataLoader(cls(x, t), batch_size=16, shuffle=True,
-                        generator=torch.Generator().manual_seed(3)))
-        for cls in (TensorDataset, BatchedTensorDataset)
-    )  # fmt: skip
-    assert len(plain) == len(batched) == 4
-    for (a, b), (c, d) in zip(plain, batched, strict=True):
-        assert torch.equal(a, c)
-        assert torch.equal(b, d)

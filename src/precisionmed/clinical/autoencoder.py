@@ -19,8 +19,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
-from precisionmed.clinical.nets import TorchEstimatorBase, _check_param, make_mlp
+from precisionmed.clinical.nets import MLPEstimator, make_mlp
 from precisionmed.train import predict_outputs
+from precisionmed.train.estimator import check_param
 
 
 class AutoencoderNet(nn.Module):
@@ -78,7 +79,7 @@ def _reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Ten
     return F.mse_loss(recon, target)
 
 
-class DenoisingAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEstimatorBase):
+class DenoisingAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, MLPEstimator):
     """Denoising autoencoder with the scikit-learn transformer API.
 
     Inputs should be numeric and on comparable scales (standardise first, e.g. with
@@ -162,19 +163,19 @@ class DenoisingAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         """Learn the representation of ``X`` of shape (n_samples, n_features); ``y`` is
         ignored."""
         self._validate_common()
-        _check_param(
+        check_param(
             self,
             "n_components",
             isinstance(self.n_components, numbers.Integral) and self.n_components >= 1,
             "an int >= 1",
         )
-        _check_param(
+        check_param(
             self, "noise_type", self.noise_type in ("mask", "gaussian"), "'mask' or 'gaussian'"
         )
         if self.noise_type == "mask":
-            _check_param(self, "noise", 0.0 <= self.noise < 1.0, "a float in [0, 1)")
+            check_param(self, "noise", 0.0 <= self.noise < 1.0, "a float in [0, 1)")
         else:
-            _check_param(self, "noise", self.noise >= 0.0, "a float >= 0")
+            check_param(self, "noise", self.noise >= 0.0, "a float >= 0")
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         self._train(
             X, X, loss_fn=_reconstruction_loss, metrics_fn=None, monitor="val_loss", mode="min"

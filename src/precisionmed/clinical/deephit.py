@@ -22,7 +22,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from precisionmed.clinical.deepsurv import MONITORS, concordance, validate_survival_fit
-from precisionmed.clinical.nets import TorchEstimatorBase, _check_param, encoded_mlp
+from precisionmed.clinical.nets import MLPEstimator, encoded_mlp
+from precisionmed.train.estimator import check_param
 
 
 def time_grid(time: np.ndarray, event: np.ndarray, num_durations: int, scheme: str) -> np.ndarray:
@@ -96,7 +97,7 @@ def survival_from_logits(logits: torch.Tensor) -> np.ndarray:
     return np.clip(1.0 - cdf.double().numpy(), 0.0, 1.0)
 
 
-class DeepHit(SurvivalAnalysisMixin, TorchEstimatorBase):
+class DeepHit(SurvivalAnalysisMixin, MLPEstimator):
     """Single-risk DeepHit with scikit-survival's API.
 
     Parameters
@@ -183,21 +184,21 @@ class DeepHit(SurvivalAnalysisMixin, TorchEstimatorBase):
 
     def _validate(self) -> None:
         self._validate_common()
-        _check_param(
+        check_param(
             self,
             "num_durations",
             isinstance(self.num_durations, numbers.Integral) and self.num_durations >= 2,
             "an int >= 2",
         )
-        _check_param(self, "alpha", 0.0 < self.alpha <= 1.0, "a float in (0, 1]")
-        _check_param(self, "sigma", self.sigma > 0, "a float > 0")
-        _check_param(
+        check_param(self, "alpha", 0.0 < self.alpha <= 1.0, "a float in (0, 1]")
+        check_param(self, "sigma", self.sigma > 0, "a float > 0")
+        check_param(
             self,
             "discretization",
             self.discretization in ("equidistant", "quantiles"),
             "one of 'equidistant', 'quantiles'",
         )
-        _check_param(self, "monitor", self.monitor in MONITORS, "one of 'loss', 'cindex'")
+        check_param(self, "monitor", self.monitor in MONITORS, "one of 'loss', 'cindex'")
 
     def fit(self, X: Any, y: Any) -> DeepHit:
         """Train on ``X`` of shape (n_samples, n_features) and the structured (event, time)

@@ -23,14 +23,16 @@ from sksurv.metrics import concordance_index_censored
 from sksurv.util import check_y_survival
 from torch import nn
 
-from precisionmed.clinical.nets import TorchEstimatorBase, _check_param, encoded_mlp
+from precisionmed.clinical.nets import MLPEstimator, encoded_mlp
 from precisionmed.train import TrainConfig
+from precisionmed.train.estimator import TorchEstimatorBase, check_param
 
+#: Early-stopping metrics of the survival networks (DeepHit's ``monitor``; DeepSurv: ``loss``).
 MONITORS = {"loss": ("val_loss", "min"), "cindex": ("val_cindex", "max")}
-#: Ridge penalty of the Cox model that starts the linear term (``linear_init="cox"``): the
+#: Ridge penalty of the Cox model that starts the linear term (``linear_init="cox-all"``): the
 #: registry's ``coxph`` default.
 COX_INIT_ALPHA = 0.1
-LINEAR_INITS = ("random", "cox", "cox-all")
+LINEAR_INITS = ("random", "cox-all")
 
 #: Training regimens of :class:`DeepSurv` that ``deepsurv-select`` chooses between (the
 #: choice made per training set, on the members' validation C-index). Picked by 5-fold CV on
@@ -166,7 +168,7 @@ def validate_survival_fit(est: TorchEstimatorBase, X: Any, y: Any) -> tuple:
     return X, event, time
 
 
-class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
+class DeepSurv(SurvivalAnalysisMixin, MLPEstimator):
     """DeepSurv: Cox proportional hazards with a multilayer perceptron.
 
     Parameters
@@ -187,9 +189,6 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
     activation : {"relu", "selu", "elu", "gelu", "tanh"}
     batch_norm : bool
         Batch normalisation in the hidden layers.
-    monitor : {"loss", "cindex"}
-        Early stopping and best-epoch selection on the validation partial likelihood or
-        Harrell's C-index.
     input_bins : int
         0 (default): the network sees the features as given. ``k >= 2``: each feature also
         enters through a ``k``-bin piecewise-linear encoding at quantiles of its training
@@ -199,41 +198,23 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         Cox predictor beside the network (:class:`~precisionmed.clinical.nets.WideAndDeep`,
         the network's output layer starting at zero): Cox's model is the special case of a
         zero network, and dropout / weight decay pull the network towards it.
-    linear_init : {"random", "cox", "cox-all"}
+    linear_init : {"random", "cox-all"}
         With ``skip_linear``: the linear term starts at PyTorch's default initialisation, or
-        at scikit-survival's ridge Cox model (penalty :data:`COX_INIT_ALPHA`) fitted on the
-        rows not held out for early stopping (``"cox"``) or on all of ``X`` (``"cox-all"``:
-        Cox's own fit; the held-out rows then favour staying near it, so early stopping lets
-        the network depart from Cox's model only where that improves the validation loss
-        clearly). Training starts from Cox's model either way.
+        at scikit-survival's ridge Cox model (penalty :data:`COX_INIT_ALPHA`) fitted on all of
+        ``X`` (``"cox-all"``: Cox's own fit; the rows held out for early stopping then favour
+        staying near it, so early stopping lets the network depart from Cox's model only where
+        that improves the validation loss clearly).
     rank_weight : float
         0 (default): the negative partial likelihood alone. ``w > 0``: plus ``w`` times the
         mean logistic loss over the batch's comparable pairs (:func:`pairwise_rank_loss`, a
         smooth bound of Harrell's C; RankDeepSurv's combination), which trains the ordering
         of patients directly; the partial likelihood keeps the log-risk on Cox's scale for
         the baseline hazard and the survival curves.
-    bootstrap : bool
-        False (default): ``val_fraction`` of the rows (stratified on the event) are held out for
-        early stopping and the rest trained on. True: bagging, the network trains on a
-        resample of the rows with replacement and stops early on the rows the resample left
-        out (out-of-bag, about 37%); members of a
-        :class:`~precisionmed.clinical.ensemble.SurvivalEnsemble` then differ in their data,
-        as the trees of a random survival forest do.
-    refit : bool
-        False (default): the early-stopped network is the model. True: then a network from the
-        same initialisation is trained on all of ``X`` (the early-stopping carve-out included)
-        for the number of epochs early stopping chose (``refit_epochs_``), and replaces it;
-        ``val_metrics_`` stay those of the early-stopped network on its held-out rows.
     ema_decay : float or None
         None (default): the network's weights as trained. ``d`` in (0, 1): an exponential
         moving average of the weights over the optimisation steps (decay ``d`` per step) is
         what is validated, early-stopped on and kept
         (:attr:`precisionmed.train.TrainConfig.ema_decay`).
-    keep_start : bool
-        Validate the network as initialised too, and keep it if no epoch beats it on the
-        validation split (:attr:`precisionmed.train.TrainConfig.validate_start`;
-        ``best_epoch_`` is then -1). With ``linear_init="cox"`` the model stays Cox's unless
-        training the network improves the validation partial likelihood.
     n_threads : int
         Torch threads while fitting and predicting (1 is fastest for these small networks).
     random_state : int, RandomState or None
@@ -251,9 +232,6 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
     history_ : list of dict
         Per-epoch training / validation metrics.
     best_epoch_ : int
-    refit_epochs_ : int
-        Epochs of the refit on all of ``X`` (``refit=True``; 0 otherwise, or when the start
-        was kept).
     """
 
     def __init__(
@@ -270,15 +248,11 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         optimizer: str = "adam",
         activation: str = "relu",
         batch_norm: bool = False,
-        monitor: str = "loss",
         input_bins: int = 0,
         skip_linear: bool = False,
         linear_init: str = "random",
         rank_weight: float = 0.0,
-        bootstrap: bool = False,
-        refit: bool = False,
         ema_decay: float | None = None,
-        keep_start: bool = False,
         n_threads: int = 1,
         random_state: int | None = 0,
     ) -> None:
@@ -293,15 +267,11 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         self.optimizer = optimizer
         self.activation = activation
         self.batch_norm = batch_norm
-        self.monitor = monitor
         self.input_bins = input_bins
         self.skip_linear = skip_linear
         self.linear_init = linear_init
         self.rank_weight = rank_weight
-        self.bootstrap = bootstrap
-        self.refit = refit
         self.ema_decay = ema_decay
-        self.keep_start = keep_start
         self.n_threads = n_threads
         self.random_state = random_state
 
@@ -320,14 +290,13 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
 
     def _train_config(self, seed: int, monitor: str, mode: str) -> TrainConfig:
         config = super()._train_config(seed, monitor, mode)
-        update = {"validate_start": bool(self.keep_start), "ema_decay": self.ema_decay}
-        return config.model_copy(update=update)
+        return config.model_copy(update={"ema_decay": self.ema_decay})
 
     def _init_net(self, X: np.ndarray, targets: np.ndarray, train_idx: np.ndarray) -> None:
         if not self.skip_linear or self.linear_init == "random":
             return
-        rows = train_idx if self.linear_init == "cox" else slice(None)
-        X_train, targets_train = X[rows], targets[rows]
+        # "cox-all": Cox's fit on every row, the early-stopping carve-out included
+        X_train, targets_train = X, targets
         from sksurv.linear_model import CoxPHSurvivalAnalysis
         from sksurv.util import Surv
 
@@ -341,17 +310,14 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
         """Train on ``X`` of shape (n_samples, n_features) and ``y``, a structured array of
         (event: bool, time: float) as made by ``sksurv.util.Surv``."""
         self._validate_common()
-        _check_param(self, "monitor", self.monitor in MONITORS, "one of 'loss', 'cindex'")
-        _check_param(
-            self, "linear_init", self.linear_init in LINEAR_INITS, f"one of {LINEAR_INITS}"
-        )
-        _check_param(
+        check_param(self, "linear_init", self.linear_init in LINEAR_INITS, f"one of {LINEAR_INITS}")
+        check_param(
             self,
             "rank_weight",
             isinstance(self.rank_weight, numbers.Real) and 0 <= self.rank_weight < np.inf,
             "a float >= 0",
         )
-        _check_param(
+        check_param(
             self,
             "ema_decay",
             self.ema_decay is None
@@ -359,7 +325,7 @@ class DeepSurv(SurvivalAnalysisMixin, TorchEstimatorBase):
             "None or a float in (0, 1)",
         )
         X, event, time = validate_survival_fit(self, X, y)
-        monitor, mode = MONITORS[self.monitor]
+        monitor, mode = MONITORS["loss"]
         self._train(
             X,
             np.column_stack([time, event]),

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from precisionmed.clinical.nets import TorchEstimatorBase, make_mlp
+from precisionmed.clinical.nets import MLPEstimator, make_mlp
 
 
 def _ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -24,7 +24,7 @@ def _accuracy(logits: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     return {"accuracy": float((logits.argmax(1) == target.long()).float().mean())}
 
 
-class DNNClassifier(ClassifierMixin, TorchEstimatorBase):
+class DNNClassifier(ClassifierMixin, MLPEstimator):
     """Multilayer-perceptron classifier (binary or multi-class), scikit-learn compatible.
 
     Inputs are numeric arrays; put :func:`~precisionmed.clinical.preprocess.make_preprocessor`

@@ -1,34 +1,27 @@
-"""Networks of the clinical pillar and their glue to the one training engine.
+"""The networks of the clinical pillar's deep models and the base of their estimators.
 
-:func:`make_mlp` builds the fully connected network every clinical deep model uses.
-:class:`TorchEstimatorBase` is the shared base of the scikit-learn style deep estimators
-(``DNNClassifier``, ``DeepSurv``, ``DeepHit``, ``DenoisingAutoencoder``): it validates the
-common hyper-parameters at ``fit``, carves a validation split out of the training data, trains
-through :func:`precisionmed.train.fit` with early stopping, and pickles the fitted network as
-plain NumPy arrays (so ``copy``, ``pickle``, ``joblib`` and ``skops`` work without torch objects
-inside the state).
+:func:`make_mlp` builds the fully connected network every clinical deep model uses, optionally
+behind a piecewise-linear encoding of the inputs (:class:`PiecewiseLinearEncoding`) and beside a
+linear term (:class:`WideAndDeep`); :func:`encoded_mlp` combines them. :class:`MLPEstimator` is
+the shared base of the pillar's scikit-learn style deep estimators (``DNNClassifier``,
+``DeepSurv``, ``DeepHit``, ``DenoisingAutoencoder``): the spine's
+:class:`~precisionmed.train.estimator.TorchEstimatorBase` plus the checks of the MLP's own
+hyper-parameters and the bin edges of the encoding.
 """
 
 from __future__ import annotations
 
-import numbers
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from torch import nn
-from torch.utils.data import TensorDataset
 
 from precisionmed.errors import ConfigError
-from precisionmed.train import FitResult, TrainConfig, fit, predict_outputs
+from precisionmed.train import FitResult
+from precisionmed.train.estimator import TorchEstimatorBase, check_param, is_int
 
-#: Optimisers of the deep estimators ("sgd-nesterov": SGD, momentum 0.9, Nesterov).
-OPTIMIZERS = ("adam", "adamw", "sgd", "sgd-nesterov")
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "selu": nn.SELU,
@@ -173,107 +166,30 @@ def encoded_mlp(
     return net
 
 
-class BatchedTensorDataset(TensorDataset):
-    """A :class:`~torch.utils.data.TensorDataset` that fetches a whole batch at once.
+class MLPEstimator(TorchEstimatorBase):
+    """:class:`~precisionmed.train.estimator.TorchEstimatorBase` for the pillar's MLPs.
 
-    ``DataLoader`` calls ``__getitems__`` with a batch's indices: one advanced-indexing op per
-    tensor instead of one ``__getitem__`` per sample (on a 1,400-patient full batch that is
-    1,400 Python calls per step saved). Items and collated batches are the same as
-    ``TensorDataset``'s.
+    Checks, besides the training hyper-parameters, ``hidden_layers``, ``dropout``,
+    ``activation`` and (where the estimator has it) ``input_bins``; with ``input_bins`` it
+    computes the encoding's bin edges (``input_edges_``) on the training data before the
+    network is built.
     """
-
-    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, ...]]:
-        idx = torch.as_tensor(indices, dtype=torch.long)
-        return list(zip(*(t[idx].unbind(0) for t in self.tensors), strict=True))
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, then restore the previous number.
-
-    The pillar's networks are small MLPs on tabular batches: thread synchronisation costs more
-    than it saves (on a busy 2-core machine, 2 threads made an epoch 6x slower than 1, measured).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _is_int(value: Any, minimum: int) -> bool:
-    return isinstance(value, numbers.Integral) and int(value) >= minimum
-
-
-def _check_param(est: Any, name: str, ok: bool, expected: str) -> None:
-    if not ok:
-        raise ConfigError(
-            f"The '{name}' parameter of {type(est).__name__} must be {expected}. "
-            f"Got {getattr(est, name)!r} instead."
-        )
-
-
-class TorchEstimatorBase(BaseEstimator, ABC):
-    """Shared fitting machinery of the pillar's deep estimators (not used on its own).
-
-    Subclasses define ``_build_net(n_inputs)`` and set ``n_outputs_`` before calling
-    :meth:`_train`. Hyper-parameters common to all: ``hidden_layers``, ``dropout``, ``lr``,
-    ``weight_decay``, ``batch_size``, ``max_epochs``, ``patience``, ``val_fraction``,
-    ``optimizer``, ``activation``, ``batch_norm``, ``n_threads``, ``random_state``.
-    """
-
-    net_: nn.Module
-    n_features_in_: int
 
     def _validate_common(self) -> None:
-        _check_param(
+        check_param(
             self,
             "hidden_layers",
             isinstance(self.hidden_layers, (tuple, list))
-            and all(_is_int(h, 1) for h in self.hidden_layers),
+            and all(is_int(h, 1) for h in self.hidden_layers),
             "a tuple of positive ints",
         )
-        _check_param(self, "dropout", 0.0 <= self.dropout < 1.0, "a float in [0, 1)")
-        _check_param(self, "lr", self.lr > 0, "a float > 0")
-        _check_param(self, "weight_decay", self.weight_decay >= 0, "a float >= 0")
-        for name in ("batch_size", "max_epochs", "patience"):
-            value = getattr(self, name)
-            _check_param(self, name, _is_int(value, 1), "an int >= 1")
-        _check_param(self, "val_fraction", 0.0 < self.val_fraction < 0.5, "a float in (0, 0.5)")
-        _check_param(
-            self,
-            "optimizer",
-            self.optimizer in OPTIMIZERS,
-            f"one of {', '.join(repr(o) for o in OPTIMIZERS)}",
-        )
-        _check_param(
+        check_param(self, "dropout", 0.0 <= self.dropout < 1.0, "a float in [0, 1)")
+        super()._validate_common()
+        check_param(
             self, "activation", self.activation in ACTIVATIONS, f"one of {sorted(ACTIVATIONS)}"
         )
-        _check_param(self, "n_threads", _is_int(self.n_threads, 1), "an int >= 1")
         bins = getattr(self, "input_bins", 0)
-        _check_param(self, "input_bins", _is_int(bins, 0) and bins != 1, "0 or an int >= 2")
-
-    def _seed(self) -> int:
-        if isinstance(self.random_state, numbers.Integral):
-            return int(self.random_state)
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-
-    def _train_config(self, seed: int, monitor: str, mode: str) -> TrainConfig:
-        return TrainConfig.build(
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            # "sgd-nesterov": SGD with Nesterov momentum 0.9, DeepSurv's own optimiser
-            optimizer="sgd" if self.optimizer == "sgd-nesterov" else self.optimizer,
-            nesterov=self.optimizer == "sgd-nesterov",
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            patience=self.patience,
-            monitor=monitor,
-            mode=mode,
-            seed=seed,
-            progress=False,
-        )
+        check_param(self, "input_bins", is_int(bins, 0) and bins != 1, "0 or an int >= 2")
 
     def _train(
         self,
@@ -286,102 +202,14 @@ class TorchEstimatorBase(BaseEstimator, ABC):
         mode: str,
         stratify: np.ndarray | None = None,
     ) -> FitResult:
-        """Split off ``val_fraction`` for early stopping, build the net, train it in the engine.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-        targets : ndarray of shape (n_samples, ...)
-            What ``loss_fn`` receives as its second argument (as float32 tensors).
-        stratify : ndarray of shape (n_samples,), optional
-            Labels to stratify the validation split on (class, or event indicator).
-        """
-        from sklearn.model_selection import train_test_split
-
-        seed = self._seed()
-        idx = np.arange(len(X))
-        tr = va = np.empty(0, dtype=int)
-        if getattr(self, "bootstrap", False):
-            # bagging (Breiman 1996): train on a resample with replacement, stop early on the
-            # rows it left out (out-of-bag, about 37%)
-            tr = np.random.default_rng(seed).integers(0, len(X), len(X))
-            va = np.setdiff1d(idx, tr)
-        if not va.size:
-            try:
-                tr, va = train_test_split(
-                    idx, test_size=self.val_fraction, random_state=seed, stratify=stratify
-                )
-            except ValueError:  # a class too small to stratify: fall back to a plain split
-                tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=seed)
         if getattr(self, "input_bins", 0):
             self.input_edges_ = PiecewiseLinearEncoding.quantile_edges(X, self.input_bins)
-        x = torch.tensor(np.asarray(X, dtype=np.float32))
-        t = torch.tensor(np.asarray(targets, dtype=np.float32))
-
-        def train_on(rows: np.ndarray, config: TrainConfig) -> FitResult:
-            """A new network from the seeded initialisation, trained on ``rows``."""
-            torch.manual_seed(seed)
-            self.net_ = self._build_net(X.shape[1])
-            self._init_net(X, np.asarray(targets), rows)
-            with torch_threads(self.n_threads):
-                return fit(
-                    self.net_,
-                    BatchedTensorDataset(x[rows], t[rows]),
-                    TensorDataset(x[va], t[va]),
-                    loss_fn=loss_fn,
-                    metrics_fn=metrics_fn,
-                    config=config,
-                )
-
-        result = train_on(tr, self._train_config(seed, monitor, mode))
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_ = len(result.history)
-        self.val_metrics_ = dict(result.val_metrics)
-        self.train_indices_, self.val_indices_ = np.sort(tr), np.sort(va)
-        self.refit_epochs_ = 0
-        best = result.best_epoch
-        if getattr(self, "refit", False) and best is not None and best >= 0:
-            # retrain from the same initialisation on every row (the early-stopping carve-out
-            # included) for the number of epochs early stopping chose; the held-out metrics
-            # above stay those of the early-stopped network
-            self.refit_epochs_ = int(best) + 1
-            config = self._train_config(seed, monitor, mode).model_copy(
-                update={"max_epochs": self.refit_epochs_, "restore_best": False,
-                        "validate_start": False}
-            )  # fmt: skip
-            result = train_on(idx, config)
-        return result
-
-    def _init_net(self, X: np.ndarray, targets: np.ndarray, train_idx: np.ndarray) -> None:
-        """Hook: set initial weights of ``net_`` from the data (``train_idx``: the rows not
-        held out for early stopping); default: none."""
-
-    @abstractmethod
-    def _build_net(self, n_inputs: int) -> nn.Module:
-        """The untrained network for ``n_inputs`` features (each estimator defines it)."""
-
-    def _forward(self, X: np.ndarray) -> torch.Tensor:
-        """The fitted network's outputs on ``X`` (float32 tensor, eval mode, no gradient)."""
-        x = torch.tensor(np.asarray(X, dtype=np.float32))
-        with torch_threads(self.n_threads):
-            return predict_outputs(self.net_, TensorDataset(x)).float()
-
-    # Pickle the network as NumPy arrays; rebuilt from the constructor parameters on load.
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        net = state.pop("net_", None)
-        if net is not None:
-            state["_net_state"] = {
-                k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()
-            }
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        net_state = state.pop("_net_state", None)
-        self.__dict__.update(state)
-        if net_state is not None:
-            net = self._build_net(self.n_features_in_)
-            net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in net_state.items()})
-            net.eval()
-            self.net_ = net
+        return super()._train(
+            X,
+            targets,
+            loss_fn=loss_fn,
+            metrics_fn=metrics_fn,
+            monitor=monitor,
+            mode=mode,
+            stratify=stratify,
+        )
