@@ -14,11 +14,15 @@ Order of sources for one :class:`~precisionmed.data.files.DataFile`:
 A download is streamed to a temporary file beside its cache entry, its length checked against
 ``Content-Length`` and its checksum against the catalog, and only then renamed into place: the
 cache never holds a partial or unverified file. When every source fails, the error names each
-source tried and why it failed.
+source tried and why it failed. A cache that cannot be written (read-only, full, or a path
+through a regular file) is a one-line :class:`DownloadError` naming the path and what to do; a
+failing fetch never deletes the file already stored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -90,6 +94,34 @@ def verify_file(path: Path, spec: DataFile, *, hint: str | None = None) -> None:
     actual = file_digest(path, spec.algorithm)
     if actual != spec.digest:
         raise ChecksumError(path, spec.algorithm, spec.digest, actual, hint=hint)
+
+
+#: OSError numbers that mean "this machine cannot write there" (not "the source failed").
+_LOCAL_WRITE_ERRNOS = {
+    errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+    errno.EISDIR, errno.EEXIST,
+}  # fmt: skip
+
+
+def cache_write_error(path: Path, exc: OSError) -> DownloadError:
+    """The one-line error for a cache entry ``path`` that could not be written or removed."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        todo = "free some space there, or set PRECISIONMED_CACHE to a folder on another disk"
+    else:
+        todo = "set PRECISIONMED_CACHE to a writable folder"
+    return DownloadError(
+        f"Cannot write the precisionmed cache (PRECISIONMED_CACHE={get_settings().cache}) at "
+        f"{path}: {reason}. To fix it, {todo}, or set PRECISIONMED_DATA_MIRROR to a folder "
+        "that holds the data; the files already there were left untouched."
+    )
+
+
+def _discard(path: Path) -> None:
+    """Remove a temporary file if it exists; a path that cannot exist (its folder is a file or
+    missing) is no error."""
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        path.unlink()
 
 
 def cache_path(spec: DataFile) -> Path:
@@ -193,6 +225,9 @@ def download(url: str, dest: Path, *, progress: bool = True, timeout: float | No
     DownloadError
         HTTP status other than 200, connection failure or time-out, or fewer bytes than
         ``Content-Length`` (a truncated transfer).
+    OSError
+        ``dest`` could not be written (a read-only or full disk): a local problem, not the
+        server's, which :func:`fetch_file` reports as the cache's.
     """
     # Imported here: `precisionmed data list/verify` and cache hits never need them.
     import requests
@@ -249,7 +284,7 @@ def download(url: str, dest: Path, *, progress: bool = True, timeout: float | No
             reason = f"{type(exc).__name__}: {exc}"
         raise DownloadError(f"{url}: {reason}") from exc
     finally:
-        part.unlink(missing_ok=True)
+        _discard(part)
 
 
 def fetch_file(
@@ -295,11 +330,18 @@ def fetch_file(
     if local is not None and local.is_file():
         verify_file(local, spec, hint=_mirror_hint(spec))
         if force:  # the mirror serves the file from now on: drop the copy that would shadow it
-            cached.unlink(missing_ok=True)
+            try:
+                _discard(cached)
+            except OSError as exc:
+                raise cache_write_error(cached, exc) from exc
         return local
 
     tried = [f"local mirror {local}: no such file"] if local is not None else []
     bad: list[ChecksumError] = []
+    try:  # before any download: a cache that cannot hold the file fails at once
+        cached.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_write_error(cached.parent, exc) from exc
     for label, url in download_sources(spec):
         # A unique name: two processes fetching the same file never write into one temp file.
         tmp = cached.with_name(f"{cached.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.download")
@@ -316,9 +358,13 @@ def fetch_file(
                 f"{label} {url}: {exc.algorithm} checksum mismatch: expected {exc.expected}, "
                 f"got {exc.actual}"
             )
+        except OSError as exc:
+            if exc.errno in _LOCAL_WRITE_ERRNOS:  # writing here failed: no other source helps
+                raise cache_write_error(cached, exc) from exc
+            tried.append(f"{label} {url}: {type(exc).__name__}: {exc}")
         finally:  # never leave a partial or unverified file in the cache
-            tmp.unlink(missing_ok=True)
-            tmp.with_name(tmp.name + ".part").unlink(missing_ok=True)
+            _discard(tmp)
+            _discard(tmp.with_name(tmp.name + ".part"))
         log.warning("could not fetch %s: %s", spec.path, tried[-1])
     downloads = [u for _, u in download_sources(spec)]
     if len(bad) == len(downloads):
