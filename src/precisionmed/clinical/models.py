@@ -37,7 +37,7 @@ from typing import Any, Literal
 from sklearn.pipeline import Pipeline
 
 from precisionmed.clinical.predictor import REFITS_FOR_95
-from precisionmed.errors import ConfigError
+from precisionmed.errors import ConfigError, require_extra
 from precisionmed.registry import Registry
 
 Task = Literal["classification", "survival"]
@@ -233,6 +233,8 @@ for _spec in (
 def make_model(name: str, *, random_state: int = 0, **params: Any) -> Any:
     """The bare estimator ``name`` with its defaults, overridden by ``params``."""
     spec = get_model(name)
+    if spec.task == "survival":  # scikit-survival (GPL-3) is needed by survival models only
+        require_extra("sksurv", "clinical")
     kw = {**spec.defaults, **params}
     if spec.seeded:
         kw.setdefault("random_state", random_state)
