@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from sksurv.metrics import concordance_index_censored
 from sksurv.util import check_y_survival
 from torch import nn
 
-from precisionmed.clinical.nets import MLPEstimator, encoded_mlp
+from precisionmed.clinical.nets import MLPEstimator, WideAndDeep, encoded_mlp
 from precisionmed.train import TrainConfig
 from precisionmed.train.estimator import TorchEstimatorBase, check_param
 
@@ -182,7 +182,8 @@ class DeepSurv(SurvivalAnalysisMixin, MLPEstimator):
     batch_size : int
         Patients per step (the partial likelihood is computed within the batch).
     max_epochs, patience : int
-        Epoch cap and early-stopping patience on the validation split.
+        Epoch cap and early-stopping patience on the validation split's partial likelihood
+        (the best epoch's network is kept).
     val_fraction : float
         Fraction of the training data held out (stratified on the event) for early stopping.
     optimizer : {"adam", "adamw", "sgd", "sgd-nesterov"}
@@ -296,15 +297,15 @@ class DeepSurv(SurvivalAnalysisMixin, MLPEstimator):
         if not self.skip_linear or self.linear_init == "random":
             return
         # "cox-all": Cox's fit on every row, the early-stopping carve-out included
-        X_train, targets_train = X, targets
         from sksurv.linear_model import CoxPHSurvivalAnalysis
         from sksurv.util import Surv
 
-        y = Surv.from_arrays(targets_train[:, 1].astype(bool), targets_train[:, 0])
-        cox = CoxPHSurvivalAnalysis(alpha=COX_INIT_ALPHA, ties="efron").fit(X_train, y)
+        y = Surv.from_arrays(targets[:, 1].astype(bool), targets[:, 0])
+        cox = CoxPHSurvivalAnalysis(alpha=COX_INIT_ALPHA, ties="efron").fit(X, y)
+        linear = cast(WideAndDeep, self.net_).linear
         with torch.no_grad():
-            self.net_.linear.weight.copy_(torch.as_tensor(cox.coef_, dtype=torch.float32)[None])
-            self.net_.linear.bias.zero_()
+            linear.weight.copy_(torch.as_tensor(cox.coef_, dtype=torch.float32)[None])
+            linear.bias.zero_()
 
     def fit(self, X: Any, y: Any) -> DeepSurv:
         """Train on ``X`` of shape (n_samples, n_features) and ``y``, a structured array of

@@ -97,6 +97,8 @@ class PiecewiseLinearEncoding(nn.Module):
         Bins per feature; output width ``n_features * (n_bins + 1)``.
     """
 
+    edges: torch.Tensor
+
     def __init__(self, n_features: int, n_bins: int) -> None:
         super().__init__()
         self.register_buffer("edges", torch.zeros(n_features, n_bins + 1))
