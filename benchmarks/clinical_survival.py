@@ -91,7 +91,9 @@ out-of-bag rows; below both models on both means, clearly on the WHAS and METABR
 here after adoption: ``DeepSurv-rank`` 0.657 on the METABRIC split (the first entry above the
 paper's .654); ``DeepSurv-wide-rank`` 0.692 on GBSG2 (RSF 0.693); ``DeepSurv-wide-rank-q`` 0.772 on
 WHAS500 (CoxPH 0.770) but 0.684 on GBSG2 and 0.589 on GSE7390 (the scaling again did not carry over
-to GBSG2).
+to GBSG2). The options tried and not adopted (``keep_start``, ``refit``, ``bootstrap``, early
+stopping on the C-index, the Cox start fitted on the training part only) have since been removed
+from ``DeepSurv`` (issue 20); their development figures were recorded at commit 4ef1b90.
 
 Round 5, not adopted (nothing run here): ``DeepSurv-wide-rank`` with its regularisation chosen
 inside each training fold by the nested 3-fold GridSearchCV of ``DeepSurv-tuned`` (the ensemble's
