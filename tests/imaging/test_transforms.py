@@ -13,7 +13,6 @@ from precisionmed.imaging.transforms import augmentation, prepare_image, to_mode
 from precisionmed.io.image import Image
 from precisionmed.predict import ImageInputSpec, dicom_modalities
 
-
 BYTE = {"value_range": (0.0, 255.0)}
 
 
