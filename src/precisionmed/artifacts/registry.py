@@ -61,4 +61,4 @@ def load(path: str | Path) -> Any:
         cls = PREDICTORS.get(artifact.kind)
     except ArtifactError as exc:
         raise ArtifactError(f"{artifact.path}: {exc}") from exc
-    return cls.from_artifact(artifact)
+    return cls.from_artifact(artifact)  # type: ignore[attr-defined]
