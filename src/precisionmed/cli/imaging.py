@@ -303,3 +303,5 @@ def segment(
     console.print(f"Mask: {result.get('mask', out)}", highlight=False)
     if result.get("dicom_seg"):
         console.print(f"DICOM SEG: {result['dicom_seg']}", highlight=False)
+    for warning in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)

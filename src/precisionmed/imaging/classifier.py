@@ -224,9 +224,8 @@ class ImageClassifier(Predictor):
         lo, hi = self.input_spec.intensity_range or (0.0, 1.0)
         if x.numel() and (float(x.min()) < lo - 1e-4 or float(x.max()) > hi + 1e-4):
             raise DataFormatError(
-                f"images: expected intensities in [{lo:g}, {hi:g}] (the network's input range; "
-                f"scaling: {self.input_spec.scaling}); got values in "
-                f"[{float(x.min()):g}, {float(x.max()):g}]. Scale the images first, e.g. "
+                f"images: expected intensities in [{lo:g}, {hi:g}] (the network's input range); "
+                f"got values in [{float(x.min()):g}, {float(x.max()):g}]. Scale them first, e.g. "
                 "8-bit images / 255, or predict their files with predict()."
             )
         return x
