@@ -83,3 +83,13 @@ def test_every_registered_predictor_implements_the_contract() -> None:
         assert issubclass(cls, Predictor), name
         assert cls.kind == name
         assert not getattr(cls, "__abstractmethods__", None), name
+
+
+def test_the_contract_imports_without_torch() -> None:
+    """Services and reports read records and specs without the deep-learning stack."""
+    import subprocess
+    import sys
+
+    code = "import sys, precisionmed.predict; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

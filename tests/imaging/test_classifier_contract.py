@@ -121,6 +121,23 @@ def test_a_ct_slice_into_the_chest_xray_model_carries_a_warning(pneumonia: Path)
     assert not any("modality" in w for w in cr.warnings)  # a chest CR is an x-ray
 
 
+def test_a_dicom_is_scaled_by_its_window_when_it_has_one_else_by_bits_stored() -> None:
+    from precisionmed.imaging.classifier import read_input_image
+
+    pydicom = pytest.importorskip("pydicom")
+    windowed = read_input_image(require_path("imaging/dicom/ct_seg_liver/ct_01.dcm"))
+    assert windowed.metadata["voi"] == "window"  # 40 / 400 HU
+    assert windowed.value_range == (0.0, 1.0)
+    ct = require_path("imaging/dicom/ct/CT1_UNC.dcm")  # no window: Bits Stored after rescale
+    header = pydicom.dcmread(ct, stop_before_pixels=True)
+    assert "WindowCenter" not in header
+    bits, intercept = int(header.BitsStored), float(header.RescaleIntercept)
+    signed = int(header.PixelRepresentation) == 1
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    slope = float(header.RescaleSlope)
+    assert read_input_image(ct).value_range == (lo * slope + intercept, hi * slope + intercept)
+
+
 def test_nan_pixels_are_replaced_with_a_warning_and_an_all_nan_file_is_refused(
     pneumonia: Path, test_images: np.ndarray, tmp_path: Path
 ) -> None:

@@ -132,14 +132,15 @@ def test_volume_resized_for_a_3d_model() -> None:
     assert x.shape == (1, 28, 28, 28)
 
 
-def test_single_slice_volume_is_a_2d_image() -> None:
+def test_single_slice_volume_is_a_2d_image_with_its_declared_range() -> None:
     x = to_model_input(
-        Image(np.ones((1, 28, 28), np.float32), (3.0, 1.0, 1.0)),
+        Image(np.full((1, 28, 28), 51.0, np.float32), (3.0, 1.0, 1.0), metadata=BYTE),
         spatial_dims=2,
         n_channels=1,
         size=(28, 28),
     )
     assert x.shape == (1, 28, 28)
+    np.testing.assert_allclose(x.numpy(), 0.2, rtol=1e-6)
 
 
 def test_wrong_dimensionality_names_file_and_expectation() -> None:

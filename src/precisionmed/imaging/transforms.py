@@ -10,6 +10,7 @@ Array-form MONAI transforms on channel-first tensors ``(C, H, W)`` / ``(C, D, H,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -248,8 +249,8 @@ def prepare_image(image: Image, spec: ImageInputSpec) -> tuple[torch.Tensor, lis
     warnings: list[str] = [other_modality] if other_modality else []
     array = np.asarray(image.array)
     if spec.spatial_dims == 2 and not image.is_color and array.ndim == 3 and array.shape[0] == 1:
-        array = array[0]  # a single-slice volume is a 2D image
-        image = type(image)(array=array, spacing=image.spacing[1:], path=image.path)
+        array = array[0]  # a single-slice volume is a 2D image (its modality and range kept)
+        image = dataclasses.replace(image, array=array, spacing=image.spacing[1:], affine=None)
     check_spatial_dims(image, spec.spatial_dims)
     if image.is_color:
         channels = np.moveaxis(array, -1, 0)
