@@ -327,7 +327,9 @@ class Predictor(ABC):
         """sha256 of the model directory's manifest; None for a model not loaded from disk."""
         return None if self.artifact is None else self.artifact.version
 
-    def record(self, input: str, prediction: Any, values: Mapping[str, Any], **fields: Any) -> Any:
+    def record(
+        self, input: str, prediction: Any, values: Mapping[str, Any], **fields: Any
+    ) -> PredictionRecord:
         """A :class:`PredictionRecord` stamped with this model's name, version and kind."""
         return PredictionRecord(
             model=self.model_name,
