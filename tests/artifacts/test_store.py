@@ -185,12 +185,12 @@ def test_load_missing_field(torch_dir: Path) -> None:
 def no_pillar_import(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep load() from importing a real pillar (other packages' state is not under test)."""
     monkeypatch.setattr(registry.importlib, "import_module", lambda name: None)
-    monkeypatch.setattr(registry, "_PREDICTORS", dict(registry._PREDICTORS))
+    monkeypatch.setattr(registry.PREDICTORS, "_entries", dict(registry.PREDICTORS._entries))
 
 
 def test_load_unknown_kind(torch_dir: Path, no_pillar_import: None) -> None:
     edit_config(torch_dir, kind="crystal-ball")
-    with pytest.raises(ArtifactError, match=r"no predictor registered for kind 'crystal-ball'"):
+    with pytest.raises(ArtifactError, match=r"Unknown predictor kind 'crystal-ball'"):
         precisionmed.load(torch_dir)
 
 

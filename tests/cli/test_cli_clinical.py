@@ -50,13 +50,16 @@ def test_survival_round_trip(cox_dir, tmp_path):
     csv = tmp_path / "patients.csv"
     patients.to_csv(csv, index=False)
     out = tmp_path / "pred"
-    record = _run("clinical", "predict", str(cox_dir), str(csv), "--out", str(out), "--json")
-    assert record["task"] == "survival"
-    assert [p["row"] for p in record["patients"]] == [1, 2, 3]
-    assert len(record["patients"][0]["survival"]) == len(record["times"])
-    assert record["warnings"][0].startswith("row 1, column 'age': 95 is outside")
+    records = _run("clinical", "predict", str(cox_dir), str(csv), "--out", str(out), "--json")
+    assert [r["details"]["task"] for r in records] == ["survival"] * 3
+    assert [r["input"] for r in records] == ["row 1", "row 2", "row 3"]
+    assert len(records[0]["details"]["survival"]) == len(records[0]["details"]["times"])
+    assert set(records[0]["values"]) == {"risk", "median_survival_time"}
+    assert records[0]["warnings"][0].startswith("row 1, column 'age': 95 is outside")
+    assert records[1]["warnings"] == []  # each patient's record holds its own row's warnings
+    assert len(records[0]["model_version"]) == 64
     assert (out / "survival_curves.png").is_file()
-    assert json.loads((out / "predictions.json").read_text())["patients"][1]["row"] == 2
+    assert json.loads((out / "predictions.json").read_text())[1]["input"] == "row 2"
 
 
 def test_predict_rejects_text_in_a_numeric_column_naming_row_and_column(
@@ -96,9 +99,9 @@ def test_predict_table_names_patients_by_their_identifier_and_the_interval_level
     assert any(line.startswith("│ A-17") for line in lines)
     assert any(line.startswith("│ B-02") for line in lines)
     assert "50% interval" in result.output  # 3 refits: their range, (3-1)/(3+1)
-    record = _run("clinical", "predict", str(cox_dir), str(csv), "--id-column", "mrn", "--json")
-    assert [p["id"] for p in record["patients"]] == ["A-17", "B-02"]
-    assert record["interval_level"] == 0.5
+    records = _run("clinical", "predict", str(cox_dir), str(csv), "--id-column", "mrn", "--json")
+    assert [r["input"] for r in records] == ["A-17", "B-02"]
+    assert [r["interval_level"] for r in records] == [0.5, 0.5]
 
 
 def test_task_mismatch_is_a_config_error(tmp_path):
@@ -123,9 +126,12 @@ def test_deep_model_round_trip_with_few_epochs(tmp_path):
     from precisionmed.data import load_dataset
 
     load_dataset("breast-cancer-wisconsin").X.head(2).to_csv(csv, index=False)
-    pred = _run("clinical", "predict", str(out), str(csv), "--json")
-    assert pred["task"] == "classification"
-    assert all(0 <= p["low"] <= p["high"] <= 1 for p in pred["patients"])
+    records = _run("clinical", "predict", str(out), str(csv), "--json")
+    assert [r["details"]["task"] for r in records] == ["classification"] * 2
+    for r in records:
+        low, high = r["interval"]["probability"]
+        assert 0 <= low <= high <= 1  # the point may lie outside (module docstring)
+        assert 0 <= r["values"]["probability"] <= 1
 
 
 def test_deep_survival_model_round_trip(tmp_path):
@@ -141,7 +147,7 @@ def test_deep_survival_model_round_trip(tmp_path):
 
     assert json.loads((out / "config.json").read_text())["scaling"] == "quantile"
     model = precisionmed.load(out)
-    pred = model.predict(load_dataset("gbsg2").X.head(2))
+    pred = model.predict_table(load_dataset("gbsg2").X.head(2))
     assert pred.curves.shape[0] == 2
     assert "risk_low" in pred.patients[0]
 

@@ -120,10 +120,13 @@ def test_predict_png_equals_predicting_the_array(trained: Path, tmp_path: Path) 
         files.append(str(path))
     records = _json(CliRunner().invoke(app, ["imaging", "predict", str(trained), *files, "--json"]))
     expected = load(trained).predict_proba(images)
-    for record, p in zip(records, expected, strict=True):
-        probs = list(record["probabilities"].values())
+    for record, p, file in zip(records, expected, files, strict=True):
+        probs = list(record["values"].values())
         np.testing.assert_allclose(probs, p, atol=1e-5)
-        assert record["prediction"] == list(record["probabilities"])[int(np.argmax(p))]
+        assert record["prediction"] == list(record["values"])[int(np.argmax(p))]
+        assert record["input"] == file
+        assert len(record["model_version"]) == 64
+        assert record["warnings"] == []
 
 
 def test_explain_writes_an_overlay(trained: Path, tmp_path: Path) -> None:
@@ -185,12 +188,18 @@ def test_info_reports_modality_shape_spacing() -> None:
 
 
 def test_predict_a_dicom_with_a_2d_model(trained: Path) -> None:
-    """A real CT slice (512 px, Hounsfield units) is min-max scaled and resized to 28 px."""
+    """A real CT slice (512 px, Hounsfield units) is scaled by its declared range and resized to
+    28 px; the record says it is not the ultrasound the model was trained on."""
     path = require_path("imaging/dicom/ct/CT1_UNC.dcm")
     (record,) = _json(
         CliRunner().invoke(app, ["imaging", "predict", str(trained), str(path), "--json"])
     )
-    assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert sum(record["values"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert any("DICOM modality is CT" in w for w in record["warnings"])
+    table = CliRunner().invoke(app, ["imaging", "predict", str(trained), str(path)])
+    assert table.exit_code == 0, table.output
+    assert "warning:" in table.output
+    assert "DICOM modality is CT" in table.output.replace("\n", " ")
 
 
 def test_train_passes_network_args_and_trains_an_ensemble(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_reload_gives_the_same_predictions_with_intervals(cox_dir, gbsg2):
     assert predictor.task == "survival"
     assert len(predictor.interval_pipelines) == 4
     X = gbsg2.X.head(5)
-    pred = predictor.predict(X.astype(str))
+    pred = predictor.predict_table(X.astype(str))
     np.testing.assert_allclose([p["risk"] for p in pred.patients], predictor.pipeline.predict(X))
     for p in pred.patients:
         assert p["risk_low"] <= p["risk_high"]
@@ -82,7 +82,7 @@ def test_tampered_model_is_refused(cox_dir, tmp_path):
 
 def test_survival_plot_is_written(cox_dir, gbsg2, tmp_path):
     predictor = precisionmed.load(cox_dir)
-    pred = predictor.predict(gbsg2.X.head(2))
+    pred = predictor.predict_table(gbsg2.X.head(2))
     path = predictor.plot(pred, tmp_path / "curves.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "curves.json").is_file()
@@ -104,7 +104,7 @@ def test_interval_level_is_what_the_number_of_refits_supports():
 def test_few_refits_give_their_range_labelled_with_its_level(cox_dir, gbsg2):
     predictor = precisionmed.load(cox_dir)
     X = gbsg2.X.head(6)
-    pred = predictor.predict(X)
+    pred = predictor.predict_table(X)
     offsets = np.asarray(predictor.config["interval"]["risk_offsets"])
     refit_risk = np.array([m.predict(X) for m in predictor.interval_pipelines]) - offsets[:, None]
     np.testing.assert_allclose([p["risk_low"] for p in pred.patients], refit_risk.min(axis=0))
@@ -118,14 +118,14 @@ def test_identifier_column_is_carried_to_each_prediction(cox_dir, gbsg2, tmp_pat
     predictor = precisionmed.load(cox_dir)
     patients = gbsg2.X.head(3).copy()
     patients.insert(0, "mrn", ["A-17", "B-02", "C-33"])
-    pred = predictor.predict(patients, id_column="mrn")
+    pred = predictor.predict_table(patients, id_column="mrn")
     assert [(p["row"], p["id"]) for p in pred.patients] == [(1, "A-17"), (2, "B-02"), (3, "C-33")]
-    without_ids = predictor.predict(gbsg2.X.head(3)).patients
+    without_ids = predictor.predict_table(gbsg2.X.head(3)).patients
     assert [p["risk"] for p in pred.patients] == [p["risk"] for p in without_ids]
     predictor.plot(pred, tmp_path / "curves.png")
     assert json.loads((tmp_path / "curves.json").read_text())["labels"] == ["A-17", "B-02", "C-33"]
     with pytest.raises(SchemaError, match="input: no identifier column 'MRN'; the input has"):
-        predictor.predict(patients, id_column="MRN")
+        predictor.predict_table(patients, id_column="MRN")
 
 
 def test_one_interval_refit_is_a_config_error(tmp_path, gbsg2):
@@ -141,10 +141,62 @@ def test_classifier_predicts_probability_with_interval(tmp_path):
     train_clinical_model(data, "rf", tmp_path, interval_models=3, n_boot=50, explain=False,
                          params={"n_estimators": 30})  # fmt: skip
     predictor = precisionmed.load(tmp_path)
-    pred = predictor.predict(data.X.head(4))
+    pred = predictor.predict_table(data.X.head(4))
     probs = predictor.pipeline.predict_proba(data.X.head(4))[:, 1]
     for p, expected in zip(pred.patients, probs, strict=True):
         assert p["probability"] == pytest.approx(expected)
         assert 0 <= p["low"] <= p["high"] <= 1
     assert (tmp_path / "roc.png").is_file()
     assert (tmp_path / "calibration.png").is_file()
+
+
+def test_predict_returns_json_safe_records_with_version_intervals_and_row_warnings(
+    cox_dir, gbsg2, tmp_path
+):
+    from precisionmed.artifacts import read_artifact
+    from precisionmed.predict import PredictionRecord, TableInputSpec
+
+    predictor = precisionmed.load(cox_dir)
+    spec = predictor.input_spec
+    assert isinstance(spec, TableInputSpec)
+    age = next(c for c in spec.columns if c.name == "age")
+    assert age.kind == "numeric"
+    assert age.min <= 50 <= age.max
+    recorded = json.loads((cox_dir / "config.json").read_text())["input_spec"]
+    assert TableInputSpec.from_dict(recorded) == spec
+    patients = gbsg2.X.head(3).copy()
+    patients.loc[1, "age"] = 120.0  # outside the training range
+    csv = tmp_path / "p.csv"
+    patients.to_csv(csv, index=False)
+    records = predictor.predict(csv)
+    assert [type(r) for r in records] == [PredictionRecord] * 3
+    table = predictor.predict_table(patients)
+    for record, row in zip(records, table.patients, strict=True):
+        data = json.loads(json.dumps(record.to_dict(), allow_nan=False))
+        assert data["model"] == "coxph on gbsg2"
+        assert data["model_version"] == read_artifact(cox_dir).version
+        assert data["prediction"] == data["values"]["risk"] == pytest.approx(row["risk"])
+        assert data["interval"]["risk"] == pytest.approx([row["risk_low"], row["risk_high"]])
+        assert data["interval_level"] == pytest.approx(0.6)
+        assert data["calibration"]["test_calibration_error"] >= 0
+    assert records[1].warnings[0].startswith("row 2, column 'age': 120 is outside")
+    assert records[0].warnings == records[2].warnings == ()
+
+
+def test_records_never_hold_nan():
+    from precisionmed.predict import PredictionRecord
+
+    record = PredictionRecord(
+        model="m",
+        model_version=None,
+        kind="clinical-model",
+        input="row 1",
+        prediction=float("nan"),
+        values={"risk": float("inf"), "median_survival_time": None},
+        interval={"risk": [np.float64("nan"), 1.0]},
+        details={"survival": np.array([1.0, np.nan])},
+    )
+    text = json.dumps(record.to_dict(), allow_nan=False)
+    assert json.loads(text)["values"] == {"risk": None, "median_survival_time": None}
+    assert json.loads(text)["details"]["survival"] == [1.0, None]
+    assert any("values.risk was inf" in w for w in record.warnings)

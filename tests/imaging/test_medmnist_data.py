@@ -142,7 +142,11 @@ def test_every_task_type_trains_evaluates_and_predicts(
     assert p.shape == (3, k)
     if task == "multi-label":
         assert ((p >= 0) & (p <= 1)).all()
-        assert clf.predict(data.arrays["test"][0][:3]).shape == (3, k)
+        labels = clf.predict_labels(data.arrays["test"][0][:3])
+        assert labels.shape == (3, k)
+        records = clf.predict(data.arrays["test"][0][:3])  # multi-label: the labels above 0.5
+        for record, row in zip(records, labels, strict=True):
+            assert record.prediction == [lab for lab, on in zip(clf.labels, row, strict=True) if on]
     else:
         np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
 

@@ -217,3 +217,67 @@ def read_nifti_mask(path: Path) -> np.ndarray:
     from precisionmed.io.nifti import read_nifti
 
     return read_nifti(path, canonical=False, labels=True).array
+
+
+def test_predict_records_summarise_the_segmentation_as_json(tiny_model: Path, tmp_path) -> None:
+    import precisionmed
+    from precisionmed.imaging.segmenter import segment_file
+    from precisionmed.predict import ImageInputSpec
+
+    source = require_path("imaging/nifti/msd_task04_hippocampus/imagesTr/hippocampus_003.nii.gz")
+    segmenter = precisionmed.load(tiny_model)
+    spec = segmenter.input_spec
+    assert isinstance(spec, ImageInputSpec)
+    assert (spec.modality, spec.dicom_modalities, spec.spatial_dims) == ("mri", ("MR",), 3)
+    assert spec.spacing_mm == (1.0, 1.0, 1.0)
+    (record,) = segmenter.predict(source)
+    data = json.loads(json.dumps(record.to_dict(), allow_nan=False))
+    assert data["kind"] == "image-segmenter"
+    assert data["model"] == "unet-small on msd-hippocampus"
+    assert len(data["model_version"]) == 64
+    result = segment_file(tiny_model, source, tmp_path / "mask.nii.gz", as_json=True)
+    for name in ("Anterior", "Posterior"):
+        assert data["values"][f"volume_mm3_{name}"] == pytest.approx(result["volume_mm3"][name])
+    assert data["details"]["lesions"] == result["lesions"]
+    assert data["warnings"] == result["warnings"] == []
+
+
+def test_nan_voxels_are_replaced_with_a_warning_and_an_all_nan_volume_is_refused(
+    tiny_model: Path, tmp_path
+) -> None:
+    """An all-NaN volume gave 52 'lesions' (NaN silently became 0); now it is refused."""
+    import nibabel as nib
+
+    import precisionmed
+
+    source = require_path("imaging/nifti/msd_task04_hippocampus/imagesTr/hippocampus_003.nii.gz")
+    nii = nib.load(source)
+    data = np.asarray(nii.dataobj, dtype=np.float32)
+    holes = data.copy()
+    holes[:2] = np.nan
+    nib.save(nib.Nifti1Image(holes, nii.affine), tmp_path / "holes.nii.gz")
+    nib.save(nib.Nifti1Image(np.full_like(data, np.nan), nii.affine), tmp_path / "nan.nii.gz")
+    segmenter = precisionmed.load(tiny_model)
+    (record,) = segmenter.predict(tmp_path / "holes.nii.gz")
+    n_nan = int(np.isnan(holes).sum())
+    assert any(f"{n_nan} of {holes.size} values" in w for w in record.warnings)
+    with pytest.raises(DataFormatError, match=r"nan\.nii\.gz: expected an image with finite"):
+        segmenter.predict(tmp_path / "nan.nii.gz")
+
+
+def test_a_ct_volume_or_another_voxel_size_carries_a_warning(tiny_model: Path) -> None:
+    """A hippocampus MR labelled as CT with 3 mm slices (running a real 512 px CT series through
+    the sliding window takes half a minute): both differences are reported."""
+    import dataclasses
+
+    import precisionmed
+    from precisionmed.imaging.volumes import read_volume
+
+    source = require_path("imaging/nifti/msd_task04_hippocampus/imagesTr/hippocampus_003.nii.gz")
+    image = read_volume(source)
+    segmenter = precisionmed.load(tiny_model)
+    assert segmenter.mask_and_warnings(image)[1] == []
+    ct = dataclasses.replace(image, modality="CT", spacing=(3.0, 1.0, 1.0))
+    _, warnings = segmenter.mask_and_warnings(ct)
+    assert any("DICOM modality is CT" in w and "mri" in w for w in warnings)
+    assert any("voxel size (3, 1, 1 mm) differs" in w for w in warnings)

@@ -89,6 +89,29 @@ def test_apply_voi_windows_to_unit_range_and_keeps_inversion() -> None:
     assert np.corrcoef(display.ravel()[::97], raw.ravel()[::97])[0, 1] > 0.99
 
 
+def test_declared_range_is_bits_stored_after_rescale_or_unit_after_voi() -> None:
+    ct = require_path(f"{DICOM}/ct/CT_small.dcm")
+    ds = pydicom.dcmread(ct)
+    bits, slope = int(ds.BitsStored), float(ds.get("RescaleSlope", 1.0))
+    intercept = float(ds.get("RescaleIntercept", 0.0))
+    lo, hi = (
+        (0, 2**bits - 1)
+        if ds.PixelRepresentation == 0
+        else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    )
+    image = read_dicom(ct)
+    assert image.value_range == (lo * slope + intercept, hi * slope + intercept)
+    assert image.value_range[0] <= image.array.min() <= image.array.max() <= image.value_range[1]
+    assert read_dicom(
+        require_path(f"{DICOM}/ct_seg_liver/ct_01.dcm"), apply_voi=True
+    ).value_range == (
+        0.0,
+        1.0,
+    )
+    chest = read_dicom(require_path(f"{DICOM}/xray/RG1_J2KI_chest_CR.dcm"))
+    assert chest.value_range == (0.0, 32767.0)  # MONOCHROME1 inverted within its 15 bits
+
+
 def test_mr_geometry_spacing_and_orientation() -> None:
     image = read_dicom(require_path(f"{DICOM}/mr/MR4_UNC_brain.dcm"))
     assert image.spacing == pytest.approx((0.488281, 0.488281))

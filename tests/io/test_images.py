@@ -84,3 +84,18 @@ def test_npz_single_array_and_named_image(tmp_path: Path) -> None:
     np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}], dtype=object))
     with pytest.raises(DataFormatError, match=r"obj\.npz: not a readable \.npz"):
         read_npz(tmp_path / "obj.npz")
+
+
+def test_declared_range_follows_the_bit_depth_not_the_values(tmp_path: Path) -> None:
+    """A dark 8-bit PNG still declares 0-255 and its 16-bit copy 0-65535: models scale by that."""
+    dark = np.full((6, 5), 40, dtype=np.uint8)
+    PIL.fromarray(dark).save(tmp_path / "dark8.png")
+    PIL.fromarray(dark.astype(np.uint16) * 257).save(tmp_path / "dark16.png")
+    assert read_image(tmp_path / "dark8.png").value_range == (0.0, 255.0)
+    assert read_image(tmp_path / "dark16.png").value_range == (0.0, 65535.0)
+    PIL.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "rgb.jpg")
+    assert read_image(tmp_path / "rgb.jpg").value_range == (0.0, 255.0)
+    np.savez(tmp_path / "u8.npz", image=dark)
+    np.savez(tmp_path / "f32.npz", image=dark.astype(np.float32))
+    assert read_npz(tmp_path / "u8.npz").value_range == (0.0, 255.0)
+    assert read_npz(tmp_path / "f32.npz").value_range is None  # a float's scale is not declared

@@ -10,22 +10,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from precisionmed.artifacts.store import Artifact, read_artifact
+from precisionmed.artifacts.store import read_artifact
 from precisionmed.errors import ArtifactError
+from precisionmed.predict import Predictor
+from precisionmed.registry import Registry
 
 PILLARS = ("imaging", "genomics", "chem", "clinical", "treatment")
 
-
-class Predictor(Protocol):
-    """What :func:`load` returns: built from an :class:`Artifact`."""
-
-    @classmethod
-    def from_artifact(cls, artifact: Artifact) -> Any: ...
-
-
-_PREDICTORS: dict[str, type] = {}
+#: Predictor classes (subclasses of :class:`precisionmed.predict.Predictor`) by model kind.
+PREDICTORS: Registry[type] = Registry("predictor kind", error=ArtifactError)
 T = TypeVar("T", bound=type)
 
 
@@ -33,7 +28,9 @@ def register_predictor(kind: str) -> Callable[[T], T]:
     """Class decorator: make ``cls`` the predictor for model directories of ``kind``."""
 
     def deco(cls: T) -> T:
-        _PREDICTORS[kind] = cls
+        PREDICTORS.add(kind, cls)
+        if issubclass(cls, Predictor):
+            cls.kind = kind
         return cls
 
     return deco
@@ -60,10 +57,8 @@ def load(path: str | Path) -> Any:
             f"{artifact.path}: the model needs the '{pillar}' pillar, which cannot be imported "
             f"({exc}); pip install 'precisionmed[{pillar}]'."
         ) from exc
-    cls = _PREDICTORS.get(artifact.kind)
-    if cls is None:
-        raise ArtifactError(
-            f"{artifact.path}: no predictor registered for kind {artifact.kind!r} "
-            f"(known: {sorted(_PREDICTORS)})."
-        )
+    try:
+        cls = PREDICTORS.get(artifact.kind)
+    except ArtifactError as exc:
+        raise ArtifactError(f"{artifact.path}: {exc}") from exc
     return cls.from_artifact(artifact)  # type: ignore[attr-defined]

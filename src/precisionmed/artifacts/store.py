@@ -125,6 +125,11 @@ class Artifact:
     def kind(self) -> str:
         return str(self.config["kind"])
 
+    @property
+    def version(self) -> str:
+        """sha256 (hex) of ``config.json``'s bytes, which record every other file's sha256."""
+        return _sha256(self.path / CONFIG)
+
     def _checked(self, name: str) -> Path:
         """A model file that ``config.json`` records (and :func:`read_artifact` verified)."""
         if name not in self.config.get("files", {}):

@@ -167,14 +167,16 @@ def predict(
 
     predictor = precisionmed.load(model_dir)
     prediction = predictor.predict_csv(patients, id_column=id_column)
-    record = prediction.to_dict()
+    records = [r.to_dict() for r in predictor.records(prediction)]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "predictions.json").write_text(json.dumps(record, default=json_default))
+        (out / "predictions.json").write_text(
+            json.dumps(records, indent=2, allow_nan=False, default=json_default)
+        )
         if prediction.task == "survival":
-            record["survival_plot"] = str(predictor.plot(prediction, out / "survival_curves.png"))
+            predictor.plot(prediction, out / "survival_curves.png")
     if as_json:
-        print_json(record)
+        print_json(records)
         return
     for w in prediction.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
@@ -204,6 +206,9 @@ def predict(
             )
     console.print(table)
     console.print(f"interval: {prediction.interval}", highlight=False)
+    if records:
+        version = str(records[0]["model_version"])[:12]
+        console.print(f"model: {records[0]['model']} (version {version})", highlight=False)
 
 
 def _fmt_time(t: float | None) -> str:

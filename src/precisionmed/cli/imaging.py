@@ -217,27 +217,37 @@ def evaluate(
 
 @app.command()
 def predict(
-    model_dir: Path = typer.Argument(..., help="A trained image-classifier directory."),
+    model_dir: Path = typer.Argument(..., help="A trained image model directory."),
     files: list[Path] = typer.Argument(..., help="DICOM, NIfTI, PNG/JPEG or npz files."),
     as_json: bool = JSON,
 ) -> None:
-    """Calibrated class probabilities for each file."""
+    """Predict each file: calibrated class probabilities (classifiers) or segmented volumes
+    (segmenters), with the model's version and warnings for inputs unlike its training data."""
     from precisionmed import load
 
-    clf = load(model_dir)
-    results = [clf.predict_file(f) for f in files]
+    predictor = load(model_dir)
+    records = predictor.predict(files)
     if as_json:
-        print_json(results)
+        print_json([r.to_dict() for r in records])
         return
-    table = Table("file", "prediction", *clf.labels)
-    for r in results:
-        pred = r["prediction"]
+    keys = list(records[0].values) if records else []
+    table = Table("file", "prediction", *keys)
+    for r in records:
+        pred = r.prediction
         table.add_row(
-            Path(r["file"]).name,
+            Path(r.input).name,
             ", ".join(pred) if isinstance(pred, list) else str(pred),
-            *(f"{r['probabilities'][lab]:.3f}" for lab in clf.labels),
+            *("-" if r.values[k] is None else f"{r.values[k]:.3f}" for k in keys),
         )
     console.print(table)
+    for r in records:
+        for w in r.warnings:
+            console.print(f"[yellow]warning:[/] {Path(r.input).name}: {w}", highlight=False)
+    if records:
+        console.print(
+            f"model: {records[0].model} (version {str(records[0].model_version)[:12]})",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -293,3 +303,5 @@ def segment(
     console.print(f"Mask: {result.get('mask', out)}", highlight=False)
     if result.get("dicom_seg"):
         console.print(f"DICOM SEG: {result['dicom_seg']}", highlight=False)
+    for warning in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)

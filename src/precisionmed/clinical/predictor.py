@@ -1,7 +1,9 @@
 """The clinical predictor: a fitted pipeline plus its schema, saved and loaded as a model directory.
 
 ``precisionmed.load(model_dir)`` returns a :class:`ClinicalPredictor` whose :meth:`predict` takes a
-table of new patients, validates it against the recorded input schema and returns, per patient:
+table of new patients (or a CSV path), validates it against the recorded input schema and returns
+one :class:`~precisionmed.predict.PredictionRecord` per patient (:meth:`predict_table` gives the
+same as one :class:`ClinicalPrediction` with the curves as arrays):
 
 - classifiers: the probability of the positive class with a 95% interval;
 - survival models: a risk score with a 95% interval, the median survival time (with interval,
@@ -32,6 +34,7 @@ import pandas as pd
 from precisionmed.artifacts import Artifact, ModelCard, register_predictor, save_artifact
 from precisionmed.clinical.schema import InputSchema, read_patients_csv, validate_patients
 from precisionmed.errors import ArtifactError, SchemaError
+from precisionmed.predict import PredictionRecord, Predictor, TableInputSpec
 
 KIND = "clinical-model"
 
@@ -132,7 +135,7 @@ class ClinicalPrediction:
 
 
 @register_predictor(KIND)
-class ClinicalPredictor:
+class ClinicalPredictor(Predictor):
     """A fitted clinical pipeline with its schema and bootstrap refits.
 
     Parameters
@@ -148,6 +151,8 @@ class ClinicalPredictor:
         Survival: the time grid of predicted curves.
     config : dict
         The artefact's config (model name, dataset, time unit, ...).
+    artifact : Artifact, optional
+        The model directory it was loaded from (gives :attr:`model_version`).
     """
 
     def __init__(
@@ -159,7 +164,9 @@ class ClinicalPredictor:
         interval_pipelines: Sequence[Any] = (),
         times: np.ndarray | None = None,
         config: Mapping[str, Any] | None = None,
+        artifact: Artifact | None = None,
     ) -> None:
+        self.artifact = artifact
         self.pipeline = pipeline
         self.schema = schema
         self.task = task
@@ -187,7 +194,27 @@ class ClinicalPredictor:
             interval_pipelines=stored.get("interval_pipelines", []),
             times=cfg.get("survival_times"),
             config=cfg,
+            artifact=artifact,
         )
+
+    @property
+    def input_spec(self) -> TableInputSpec:
+        """The input columns with their type and training range or categories (``config.json``'s
+        ``input_spec``, or its ``input_schema`` for models saved before the spec existed)."""
+        return TableInputSpec.from_dict(self.config.get("input_spec") or self.schema.to_dict())
+
+    @property
+    def calibration(self) -> dict[str, Any]:
+        """How the values are calibrated: not recalibrated after fitting; test calibration
+        figures (Brier score, integrated Brier score, calibration error) where recorded."""
+        out: dict[str, Any] = {"method": "none (the fitted model's own output)"}
+        test = (self.artifact.metrics if self.artifact is not None else {}).get("test", {})
+        for key in ("brier", "ibs", "calibration_error"):
+            value = test.get(key)
+            value = value.get("value") if isinstance(value, Mapping) else value
+            if isinstance(value, int | float):
+                out[f"test_{key}"] = float(value)
+        return out
 
     @property
     def interval_description(self) -> str:
@@ -205,6 +232,92 @@ class ClinicalPredictor:
         )
 
     def predict(
+        self, inputs: pd.DataFrame | str | Path, *, id_column: str | None = None
+    ) -> list[PredictionRecord]:
+        """One :class:`~precisionmed.predict.PredictionRecord` per patient.
+
+        Parameters
+        ----------
+        inputs : DataFrame or path
+            A table of patients, or a CSV file of them (header row, one patient per line).
+        id_column : str, optional
+            A column identifying each patient: each record's ``input`` (else ``"row N"``).
+
+        Returns
+        -------
+        list of PredictionRecord
+            See :meth:`records`.
+
+        Raises
+        ------
+        SchemaError
+            As :meth:`predict_table`.
+        """
+        if isinstance(inputs, pd.DataFrame):
+            prediction = self.predict_table(inputs, id_column=id_column)
+        else:
+            prediction = self.predict_csv(inputs, id_column=id_column)
+        return self.records(prediction)
+
+    def records(self, prediction: ClinicalPrediction) -> list[PredictionRecord]:
+        """The records of a :meth:`predict_table` result, one per patient.
+
+        Classification: ``prediction`` and ``values["probability"]`` the probability of the
+        positive class. Survival: ``prediction`` and ``values["risk"]`` the risk score (higher =
+        earlier event), ``values["median_survival_time"]`` (None where not reached), and in
+        ``details`` the survival curve (``times``, ``survival``, its band). ``interval`` holds
+        the bootstrap-ensemble intervals at ``interval_level``; ``warnings`` the schema
+        warnings about this patient's row (values outside the training range, missing values).
+        """
+        level = prediction.interval_level if prediction.interval_level > 0 else None
+        records = []
+        for i, row in enumerate(prediction.patients):
+            tag = f"row {row['row']},"
+            warns = tuple(w for w in prediction.warnings if w.startswith(tag))
+            details: dict[str, Any] = {"task": prediction.task, "row": row["row"]}
+            details["interval_method"] = prediction.interval
+            if prediction.task == "survival":
+                values = {"risk": row["risk"], "median_survival_time": row["median_survival_time"]}
+                interval = (
+                    {
+                        "risk": [row["risk_low"], row["risk_high"]],
+                        "median_survival_time": [
+                            row["median_survival_low"],
+                            row["median_survival_high"],
+                        ],
+                    }
+                    if "risk_low" in row
+                    else None
+                )
+                details |= {"time_unit": prediction.time_unit, "survival": row["survival"]}
+                if prediction.times is not None:
+                    details["times"] = prediction.times.tolist()
+                for name, band in (
+                    ("survival_low", prediction.curves_low),
+                    ("survival_high", prediction.curves_high),
+                ):
+                    if band is not None:
+                        details[name] = band[i].round(5).tolist()
+                headline = row["risk"]
+            else:
+                values = {"probability": row["probability"]}
+                interval = {"probability": [row["low"], row["high"]]} if "low" in row else None
+                headline = row["probability"]
+            records.append(
+                self.record(
+                    str(row.get("id", f"row {row['row']}")),
+                    headline,
+                    values,
+                    interval=interval,
+                    interval_level=level if interval else None,
+                    calibration=self.calibration,
+                    warnings=warns,
+                    details=details,
+                )
+            )
+        return records
+
+    def predict_table(
         self, patients: pd.DataFrame, *, source: str = "input", id_column: str | None = None
     ) -> ClinicalPrediction:
         """Validate ``patients`` against the schema and predict each one.
@@ -244,8 +357,8 @@ class ClinicalPredictor:
         return prediction
 
     def predict_csv(self, path: str | Path, *, id_column: str | None = None) -> ClinicalPrediction:
-        """:meth:`predict` on a CSV file of patients (header row, one patient per line)."""
-        return self.predict(read_patients_csv(path), source=str(path), id_column=id_column)
+        """:meth:`predict_table` on a CSV file of patients (header row, one patient per line)."""
+        return self.predict_table(read_patients_csv(path), source=str(path), id_column=id_column)
 
     def _predict_proba(self, X: pd.DataFrame, warnings: list[str]) -> ClinicalPrediction:
         p = self.pipeline.predict_proba(X)[:, 1]
@@ -354,6 +467,7 @@ def save_clinical_model(
         **dict(config),
         "task": task,
         "input_schema": schema.to_dict(),
+        "input_spec": TableInputSpec.from_dict(schema.to_dict()).to_dict(),
         "interval": {
             "method": "bootstrap-ensemble",
             "n_models": len(interval_pipelines),

@@ -19,7 +19,7 @@ from torch import nn
 
 from precisionmed.artifacts import ModelCard, save_artifact
 from precisionmed.errors import ConfigError
-from precisionmed.imaging.classifier import KIND
+from precisionmed.imaging.classifier import KIND, classifier_input_spec
 from precisionmed.imaging.datasets import ClassificationData, load_classification_data
 from precisionmed.imaging.evaluation import (
     classification_report,
@@ -215,6 +215,9 @@ def train_image_classifier(
         "n_channels": data.n_channels,
         "input_size": list(data.size),
         "normalisation": NORMALISATION,
+        "input_spec": classifier_input_spec(
+            data.name, n_channels=data.n_channels, spatial_dims=data.spatial_dims, size=data.size
+        ).to_dict(),
         "labels": data.labels,
         "task": data.task,
         "temperature": temperature,

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +27,87 @@ from precisionmed.imaging.evaluation import (
     probabilities,
 )
 from precisionmed.imaging.networks import MeanEnsemble, build_network
-from precisionmed.imaging.transforms import to_model_input
+from precisionmed.imaging.transforms import NORMALISATION, prepare_image
+from precisionmed.predict import ImageInputSpec, PredictionRecord, Predictor, dicom_modalities
 from precisionmed.train import predict_outputs
 
 KIND = "image-classifier"
+
+#: Value range of the catalog's training images as stored (MedMNIST: 8-bit).
+TRAINING_SOURCE_RANGE = (0.0, 255.0)
+
+
+def classifier_input_spec(
+    dataset: str | None,
+    *,
+    n_channels: int,
+    spatial_dims: int,
+    size: Sequence[int],
+    source_range: tuple[float, float] | None = TRAINING_SOURCE_RANGE,
+) -> ImageInputSpec:
+    """The :class:`~precisionmed.predict.ImageInputSpec` of a classifier trained on ``dataset``.
+
+    Parameters
+    ----------
+    dataset : str or None
+        Catalog name; its modality (``"x-ray"``...) is recorded. None or a name outside the
+        catalog: modality unknown, no modality check.
+    n_channels, spatial_dims : int
+    size : sequence of int
+        The network's spatial input shape.
+    source_range : (float, float) or None
+        Range of the training images as stored (MedMNIST: 0-255).
+    """
+    modality = None
+    if dataset:
+        from precisionmed.data import get_dataset
+
+        try:
+            modality = get_dataset(dataset).modality
+        except PrecisionMedError:
+            modality = None
+    return ImageInputSpec(
+        modality=modality,
+        dicom_modalities=dicom_modalities(modality),
+        photometric="RGB" if n_channels == 3 else "MONOCHROME2",
+        channels=int(n_channels),
+        spatial_dims=int(spatial_dims),
+        size=tuple(int(s) for s in size),
+        source_range=source_range,
+        intensity_range=(0.0, 1.0),
+        scaling=NORMALISATION,
+    )
 
 
 def read_input_image(path: str | Path) -> Any:
     """Read a DICOM, NIfTI, PNG/JPEG or npz file with :mod:`precisionmed.io`.
 
-    Any failure becomes a one-line :class:`DataFormatError` naming the file.
+    A DICOM file with a VOI window or LUT is read through it (scaled to [0, 1]); without one its
+    values stay in modality units with the Bits Stored range declared
+    (:attr:`~precisionmed.io.Image.value_range`). Any failure becomes a one-line
+    :class:`DataFormatError` naming the file.
     """
     from precisionmed.io import read_medical_image
+    from precisionmed.io.medical import detect_format
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        return read_medical_image(path)
+        fmt = detect_format(path)
+        if fmt == "dicom":
+            from precisionmed.io.dicom import dcmread
+
+            header = dcmread(path, stop_before_pixels=True)
+            voi = "VOILUTSequence" in header or (
+                "WindowCenter" in header and "WindowWidth" in header
+            )
+            return read_medical_image(path, apply_voi=voi)
+        image = read_medical_image(path)
+        windowed = image.metadata.get("window_center") is not None
+        if fmt == "dicom-series" and windowed and image.metadata.get("window_width"):
+            return read_medical_image(path, apply_voi=True)
+        return image
     except PrecisionMedError:
         raise
     except Exception as exc:
@@ -55,10 +118,13 @@ def read_input_image(path: str | Path) -> Any:
 
 
 @register_predictor(KIND)
-class ImageClassifier:
+class ImageClassifier(Predictor):
     """A trained image classifier with calibrated probabilities.
 
     Build it with :func:`precisionmed.load` (``ImageClassifier.from_artifact``).
+    :meth:`predict` returns one :class:`~precisionmed.predict.PredictionRecord` per image file
+    (class probabilities, the temperature that calibrates them, warnings for inputs unlike the
+    training images); :meth:`predict_proba` works on arrays already scaled to [0, 1].
 
     Attributes
     ----------
@@ -70,9 +136,18 @@ class ImageClassifier:
         Fitted on validation; :meth:`predict_proba` divides logits by it.
     spatial_dims, n_channels : int
     input_size : tuple of int
+    artifact : Artifact or None
+        The model directory it was loaded from (gives :attr:`model_version`).
     """
 
-    def __init__(self, net: nn.Module, config: Mapping[str, Any], path: Path | None = None) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        config: Mapping[str, Any],
+        path: Path | None = None,
+        artifact: Artifact | None = None,
+    ) -> None:
+        self.artifact = artifact
         self.net = net.eval()
         self.config = dict(config)
         self.path = path
@@ -83,6 +158,31 @@ class ImageClassifier:
         self.n_channels = int(config["n_channels"])
         self.input_size = tuple(int(s) for s in config["input_size"])
         self.architecture: str = config["architecture"]
+        self.metrics: dict[str, Any] = dict(artifact.metrics) if artifact is not None else {}
+
+    @property
+    def input_spec(self) -> ImageInputSpec:
+        """What the model was trained on: ``config.json``'s ``input_spec``, or for a model saved
+        before it was recorded, one derived from the dataset, channels and size in the config."""
+        if "input_spec" in self.config:
+            return ImageInputSpec.from_dict(self.config["input_spec"])
+        dataset = self.config.get("dataset")
+        return classifier_input_spec(
+            dataset.get("name") if isinstance(dataset, Mapping) else dataset,
+            n_channels=self.n_channels,
+            spatial_dims=self.spatial_dims,
+            size=self.input_size,
+        )
+
+    @property
+    def calibration(self) -> dict[str, Any]:
+        """Temperature scaling fitted on validation, with the test calibration error if known."""
+        out: dict[str, Any] = {"method": "temperature scaling", "temperature": self.temperature}
+        test = self.metrics.get("test", {})
+        for key in ("ece", "ece_calibrated"):
+            if isinstance(test.get(key), int | float):
+                out[f"test_{key}"] = float(test[key])
+        return out
 
     @classmethod
     def from_artifact(cls, artifact: Artifact) -> ImageClassifier:
@@ -104,7 +204,7 @@ class ImageClassifier:
             net.load_state_dict(artifact.state_dict())
         except (KeyError, RuntimeError, ConfigError) as exc:
             raise ArtifactError(f"{artifact.path}: cannot rebuild the classifier ({exc})") from exc
-        return cls(net, cfg, artifact.path)
+        return cls(net, cfg, artifact.path, artifact)
 
     def _as_batch(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(np.asarray(images, dtype=np.float32))
@@ -114,6 +214,19 @@ class ImageClassifier:
         if tuple(x.shape[1:]) != want:
             raise DataFormatError(
                 f"images: expected shape (N, {', '.join(map(str, want))}), got {tuple(x.shape)}"
+            )
+        if x.numel() and not bool(torch.isfinite(x).all()):
+            n_bad = int((~torch.isfinite(x)).sum())
+            raise DataFormatError(
+                f"images: expected finite intensities; got {n_bad} NaN or infinite values "
+                "(predict files with predict(), which replaces them with a warning)"
+            )
+        lo, hi = self.input_spec.intensity_range or (0.0, 1.0)
+        if x.numel() and (float(x.min()) < lo - 1e-4 or float(x.max()) > hi + 1e-4):
+            raise DataFormatError(
+                f"images: expected intensities in [{lo:g}, {hi:g}] (the network's input range); "
+                f"got values in [{float(x.min()):g}, {float(x.max()):g}]. Scale them first, e.g. "
+                "8-bit images / 255, or predict their files with predict()."
             )
         return x
 
@@ -130,10 +243,22 @@ class ImageClassifier:
         of the logits divided by the fitted temperature."""
         return probabilities(self.predict_logits(images), self.task, self.temperature)
 
-    def predict(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
+    def predict_labels(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
         """Class indices (N,), or 0/1 labels (N, K) for multi-label tasks."""
         p = self.predict_proba(images)
         return (p > 0.5).astype(int) if self.task == "multi-label" else p.argmax(axis=1)
+
+    def load_input(self, path: str | Path) -> tuple[torch.Tensor, list[str]]:
+        """Read an image file as one model input (C, *input_size), with the warnings of
+        :func:`~precisionmed.imaging.transforms.prepare_image` (modality, colour, NaN, range,
+        resize).
+
+        Raises
+        ------
+        DataFormatError
+            Not an image, corrupt, all NaN, or the wrong dimensionality for this model.
+        """
+        return prepare_image(read_input_image(path), self.input_spec)
 
     def load_file(self, path: str | Path) -> torch.Tensor:
         """Read a DICOM / NIfTI / PNG / JPEG / npz file as one model input (C, *input_size).
@@ -143,33 +268,81 @@ class ImageClassifier:
         DataFormatError
             Not an image, corrupt, or the wrong dimensionality for this model.
         """
-        image = read_input_image(path)
-        return to_model_input(
-            image, spatial_dims=self.spatial_dims, n_channels=self.n_channels, size=self.input_size
+        return self.load_input(path)[0]
+
+    def predict(
+        self, inputs: str | Path | Sequence[str | Path] | np.ndarray | torch.Tensor
+    ) -> list[PredictionRecord]:
+        """One record per image: calibrated class probabilities and warnings.
+
+        Parameters
+        ----------
+        inputs : path, sequence of paths, or array of shape (N, C, *input_size)
+            Image files (DICOM, NIfTI, PNG/JPEG, npz), or images already scaled to [0, 1]
+            (named ``image 1``, ``image 2``... in the records).
+
+        Returns
+        -------
+        list of PredictionRecord
+            ``prediction``: the most probable class (multi-label: the labels above 0.5);
+            ``values``: label -> probability; ``calibration``: temperature and test ECE;
+            ``warnings``: how the image differs from the training images.
+
+        Raises
+        ------
+        DataFormatError
+            An unreadable file, an all-NaN image, arrays outside [0, 1].
+        """
+        if isinstance(inputs, np.ndarray | torch.Tensor):
+            probs = self.predict_proba(inputs)
+            names = [f"image {i + 1}" for i in range(len(probs))]
+            notes: list[list[str]] = [[] for _ in names]
+        else:
+            paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+            loaded = [self.load_input(p) for p in paths]
+            probs = (
+                self.predict_proba(torch.stack([x for x, _ in loaded]))
+                if loaded
+                else np.empty((0, len(self.labels)))
+            )
+            names = [str(p) for p in paths]
+            notes = [w for _, w in loaded]
+        return [
+            self._record(name, p, warns) for name, p, warns in zip(names, probs, notes, strict=True)
+        ]
+
+    def _record(self, name: str, p: np.ndarray, warnings: list[str]) -> PredictionRecord:
+        if self.task == "multi-label":
+            prediction: Any = [lab for lab, v in zip(self.labels, p, strict=True) if v > 0.5]
+        else:
+            prediction = self.labels[int(p.argmax())]
+        return self.record(
+            name,
+            prediction,
+            {lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
+            calibration=self.calibration,
+            warnings=tuple(warnings),
+            details={"task": self.task},
         )
 
     def predict_file(self, path: str | Path) -> dict[str, Any]:
-        """Calibrated class probabilities for one image file.
+        """Calibrated class probabilities for one image file, in a compact dict.
 
         Returns
         -------
         dict
             ``file``, ``prediction`` (the most probable class, or the labels above 0.5 for
             multi-label tasks), ``probabilities`` (label -> probability), ``task``,
-            ``temperature``.
+            ``temperature``, ``warnings``; :meth:`predict` gives the full record.
         """
-        x = self.load_file(path)
-        p = self.predict_proba(x[None])[0]
-        if self.task == "multi-label":
-            prediction: Any = [lab for lab, v in zip(self.labels, p, strict=True) if v > 0.5]
-        else:
-            prediction = self.labels[int(p.argmax())]
+        (record,) = self.predict([path])
         return {
             "file": str(path),
-            "prediction": prediction,
-            "probabilities": {lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
+            "prediction": record.prediction,
+            "probabilities": record.values,
             "task": self.task,
             "temperature": self.temperature,
+            "warnings": list(record.warnings),
         }
 
 

@@ -80,7 +80,11 @@ def train_segmenter(
     """
     from precisionmed.artifacts import ModelCard, save_artifact
     from precisionmed.data import get_dataset, load_dataset, train_val_test_indices
-    from precisionmed.imaging.segmenter import ImageSegmenter, evaluate_segmenter
+    from precisionmed.imaging.segmenter import (
+        ImageSegmenter,
+        evaluate_segmenter,
+        segmenter_input_spec,
+    )
     from precisionmed.train import fit
 
     defaults = {"batch_size": 2, "monitor": "val_dice", "mode": "max"}
@@ -183,6 +187,7 @@ def train_segmenter(
             "axes": "(D, H, W) with an index -> RAS+ affine",
         },
         "inference": segmenter.inference,
+        "input_spec": segmenter_input_spec(spec.modality, preprocessing).to_dict(),
         "data": {
             "dataset": dataset,
             "split": split,

@@ -10,7 +10,6 @@ DICOM), and list every connected structure with its location and volume.
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,21 +22,60 @@ from torch import nn
 from precisionmed.artifacts import Artifact, register_predictor
 from precisionmed.errors import ConfigError
 from precisionmed.imaging.lesions import find_lesions
+from precisionmed.imaging.transforms import replace_non_finite
 from precisionmed.imaging.unet import dice_per_label, net_from_architecture
-from precisionmed.imaging.volumes import read_volume, reorient, undo_reorient
+from precisionmed.imaging.volumes import NORMALISATION, read_volume, reorient, undo_reorient
 from precisionmed.io.image import Image, check_spatial_dims
-
-log = logging.getLogger(__name__)
+from precisionmed.predict import (
+    ImageInputSpec,
+    PredictionRecord,
+    Predictor,
+    dicom_modalities,
+    modality_warning,
+)
 
 #: Components listed per label by :meth:`ImageSegmenter.segment` (largest first).
 MAX_LESIONS_PER_LABEL = 50
 
-__all__ = ["ImageSegmenter", "evaluate_segmenter", "segment_file"]
+__all__ = ["ImageSegmenter", "evaluate_segmenter", "segment_file", "segmenter_input_spec"]
+
+#: Relative difference between input and training voxel size reported as a warning.
+SPACING_TOLERANCE = 0.25
+
+
+def segmenter_input_spec(modality: str | None, preprocessing: Mapping[str, Any]) -> ImageInputSpec:
+    """The :class:`~precisionmed.predict.ImageInputSpec` of a 3D segmenter.
+
+    Parameters
+    ----------
+    modality : str or None
+        The training data's catalog modality (``"mri"``).
+    preprocessing : mapping
+        The artefact's ``preprocessing``: ``spacing`` (mm), ``orientation``, ``normalisation``.
+    """
+    spacing = preprocessing.get("spacing")
+    return ImageInputSpec(
+        modality=modality,
+        dicom_modalities=dicom_modalities(modality),
+        photometric="MONOCHROME2",
+        channels=1,
+        spatial_dims=3,
+        size=None,  # sliding-window inference takes any size
+        source_range=None,
+        intensity_range=None,  # z-score per volume
+        scaling=str(preprocessing.get("normalisation", NORMALISATION)),
+        spacing_mm=None if spacing is None else tuple(float(v) for v in spacing),
+        orientation=preprocessing.get("orientation"),
+    )
 
 
 @register_predictor("image-segmenter")
-class ImageSegmenter:
+class ImageSegmenter(Predictor):
     """A trained 3D segmentation network with its preprocessing.
+
+    :meth:`predict` returns one :class:`~precisionmed.predict.PredictionRecord` per volume file
+    (segmented volume and structure count per label, warnings); :meth:`predict_mask` gives the
+    label map of a read volume.
 
     Parameters
     ----------
@@ -54,6 +92,10 @@ class ImageSegmenter:
         Sliding-window overlap fraction.
     sw_batch_size : int
         Windows evaluated per forward pass.
+    config : mapping, optional
+        The artefact's ``config.json`` (model name, recorded input spec).
+    artifact : Artifact, optional
+        The model directory it was loaded from (gives :attr:`model_version`).
     """
 
     def __init__(
@@ -65,7 +107,11 @@ class ImageSegmenter:
         *,
         overlap: float = 0.25,
         sw_batch_size: int = 4,
+        config: Mapping[str, Any] | None = None,
+        artifact: Artifact | None = None,
     ) -> None:
+        self.artifact = artifact
+        self.config = dict(config or {})
         self.net = net.eval()
         self.architecture = dict(architecture)
         self.preprocessing = dict(preprocessing)
@@ -87,7 +133,25 @@ class ImageSegmenter:
             {int(k): v for k, v in cfg["labels"].items()},
             overlap=float(inference.get("overlap", 0.25)),
             sw_batch_size=int(inference.get("sw_batch_size", 4)),
+            config=cfg,
+            artifact=artifact,
         )
+
+    @property
+    def input_spec(self) -> ImageInputSpec:
+        """What the model was trained on: ``config.json``'s ``input_spec``, or one derived from
+        its ``input`` and ``preprocessing`` for models saved before it was recorded."""
+        if "input_spec" in self.config:
+            return ImageInputSpec.from_dict(self.config["input_spec"])
+        modality = self.config.get("input", {}).get("modality")
+        return segmenter_input_spec(modality, self.preprocessing)
+
+    @property
+    def model_name(self) -> str:
+        """``"<architecture> on <dataset>"``."""
+        dataset = self.config.get("data", {}).get("dataset")
+        name = str(self.architecture.get("name", self.kind))
+        return f"{name} on {dataset}" if dataset else name
 
     @property
     def inference(self) -> dict[str, Any]:
@@ -134,21 +198,39 @@ class ImageSegmenter:
         pred = torch.as_tensor(logits).argmax(dim=1)[0].numpy().astype(np.uint8)
         return undo_reorient(pred, affine, self.preprocessing["orientation"])
 
-    def predict(self, image: Image) -> np.ndarray:
-        """Label map (D, H, W) of a volume read by :mod:`precisionmed.io`."""
+    def mask_and_warnings(self, image: Image) -> tuple[np.ndarray, list[str]]:
+        """Label map (D, H, W) of a volume read by :mod:`precisionmed.io`, and warnings.
+
+        Warnings: a DICOM modality other than the training one, a voxel size more than
+        :data:`SPACING_TOLERANCE` away from the training spacing (nothing is resampled: the
+        network saw only that voxel size), NaN/inf voxels (replaced by the lowest finite value).
+
+        Raises
+        ------
+        DataFormatError
+            Not a 3D volume, or no finite voxel at all.
+        """
         check_spatial_dims(image, 3)
-        trained = self.preprocessing.get("spacing")
+        spec = self.input_spec
+        other_modality = modality_warning(image.modality, spec, "volume")
+        warns: list[str] = [other_modality] if other_modality else []
+        trained = spec.spacing_mm
         if trained and image.affine is not None:
             ratio = np.asarray(image.spacing, float) / np.asarray(trained, float)
-            if np.any(np.abs(ratio - 1) > 0.25):
-                # The network saw only this voxel size; nothing is resampled.
-                log.warning(
-                    "Input spacing %s mm differs from the training spacing %s mm; "
-                    "the segmentation may be unreliable.",
-                    tuple(round(float(v), 3) for v in image.spacing),
-                    tuple(trained),
+            if np.any(np.abs(ratio - 1) > SPACING_TOLERANCE):
+                got = ", ".join(f"{float(v):.3g}" for v in image.spacing)
+                want = ", ".join(f"{float(v):.3g}" for v in trained)
+                warns.append(
+                    f"The voxel size ({got} mm) differs from the training voxel size ({want} "
+                    "mm) and is not resampled; the segmentation may be unreliable."
                 )
-        return self.predict_array(image.array, image.affine)
+        array, notes = replace_non_finite(image.array, where=str(image.path or "volume"))
+        return self.predict_array(array, image.affine), warns + notes
+
+    def predict_mask(self, image: Image) -> np.ndarray:
+        """Label map (D, H, W) of a volume read by :mod:`precisionmed.io`
+        (:meth:`mask_and_warnings` without the warnings)."""
+        return self.mask_and_warnings(image)[0]
 
     def segment(
         self, image: Image, *, max_per_label: int | None = MAX_LESIONS_PER_LABEL
@@ -157,7 +239,12 @@ class ImageSegmenter:
 
         Only the ``max_per_label`` largest components of each label are listed.
         """
-        mask = self.predict(image)
+        mask, _ = self.mask_and_warnings(image)
+        return mask, self._lesions(mask, image, max_per_label)
+
+    def _lesions(
+        self, mask: np.ndarray, image: Image, max_per_label: int | None
+    ) -> list[dict[str, Any]]:
         lesions = find_lesions(
             mask,
             spacing=image.spacing,
@@ -165,7 +252,61 @@ class ImageSegmenter:
             label_names=self.labels,
             max_per_label=max_per_label,
         )
-        return mask, [lesion.to_dict() for lesion in lesions]
+        return [lesion.to_dict() for lesion in lesions]
+
+    def volumes_mm3(self, mask: np.ndarray, image: Image) -> dict[str, float]:
+        """Segmented volume (mm^3) per label name, over the whole mask."""
+        voxel_mm3 = float(np.prod(image.spacing))
+        return {name: float((mask == k).sum()) * voxel_mm3 for k, name in self.labels.items() if k}
+
+    def predict(self, inputs: str | Path | Sequence[str | Path]) -> list[PredictionRecord]:
+        """One record per volume: segmented volume and number of structures per label.
+
+        Parameters
+        ----------
+        inputs : path or sequence of paths
+            NIfTI files, DICOM files or DICOM series folders.
+
+        Returns
+        -------
+        list of PredictionRecord
+            ``values``: ``volume_mm3_<label>`` and ``structures_<label>`` for each label;
+            ``prediction``: the labels found; ``details``: the largest structures (location,
+            volume; :data:`MAX_LESIONS_PER_LABEL` per label), shape and spacing; ``warnings``
+            as :meth:`mask_and_warnings`. The mask itself: :func:`segment_file`.
+
+        Raises
+        ------
+        DataFormatError
+            Unreadable, not 3D, or all-NaN volumes.
+        """
+        paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+        records = []
+        for path in paths:
+            image = read_volume(path)
+            mask, warns = self.mask_and_warnings(image)
+            lesions = self._lesions(mask, image, MAX_LESIONS_PER_LABEL)
+            volumes = self.volumes_mm3(mask, image)
+            values: dict[str, float | None] = {}
+            for k, name in sorted(self.labels.items()):
+                if k:
+                    values[f"volume_mm3_{name}"] = volumes[name]
+                    values[f"structures_{name}"] = float(sum(le["label"] == k for le in lesions))
+            found = [name for k, name in sorted(self.labels.items()) if k and (mask == k).any()]
+            records.append(
+                self.record(
+                    str(path),
+                    found,
+                    values,
+                    warnings=tuple(warns),
+                    details={
+                        "shape": list(mask.shape),
+                        "spacing_mm": [float(v) for v in image.spacing],
+                        "lesions": lesions,
+                    },
+                )
+            )
+        return records
 
 
 def _hd95(pred: np.ndarray, target: np.ndarray, n_labels: int, spacing: Sequence[float]) -> Any:
@@ -218,7 +359,7 @@ def evaluate_segmenter(
         pairs, description="evaluate", disable=not progress, transient=True
     ):
         image, label = read_volume(image_path), read_volume(label_path)
-        pred = segmenter.predict(image)
+        pred = segmenter.predict_mask(image)
         truth = np.rint(label.array).astype(np.int64)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -313,7 +454,8 @@ def segment_file(
             f"{file}: a DICOM SEG output ({out.name}) needs a DICOM series folder as input; "
             "write the mask as .nii.gz instead."
         )
-    mask, lesions = predictor.segment(image)
+    mask, warns = predictor.mask_and_warnings(image)
+    lesions = predictor._lesions(mask, image, MAX_LESIONS_PER_LABEL)
     stem = out.name[: -len(".dcm")] if name.endswith(".dcm") else out.name.split(".nii")[0]
     nifti_path = out if not name.endswith(".dcm") else out.with_name(stem + ".nii.gz")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -328,10 +470,7 @@ def segment_file(
         fg = {k: v for k, v in predictor.labels.items() if k}
         write_dicom_seg(mask, source, seg_path, labels=fg)
     # Totals from the whole mask (the lesion list holds only the largest components per label).
-    voxel_mm3 = float(np.prod(image.spacing))
-    volumes = {
-        label: float((mask == k).sum()) * voxel_mm3 for k, label in predictor.labels.items() if k
-    }
+    volumes = predictor.volumes_mm3(mask, image)
     result = {
         "input": str(file),
         "mask": mask_path,
@@ -342,6 +481,9 @@ def segment_file(
         "world_frame": "RAS+ (mm); DICOM LPS is x and y negated",
         "lesions": lesions,
         "volume_mm3": volumes,
+        "model": predictor.model_name,
+        "model_version": predictor.model_version,
+        "warnings": warns,
     }
     if as_json:
         return json.loads(json.dumps(result, default=str))

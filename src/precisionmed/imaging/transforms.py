@@ -1,10 +1,16 @@
 """MONAI transforms for classification: training augmentation and a user image -> model input.
 
+A user image becomes model input by the range its file declares (bit depth, DICOM Bits Stored
+or window), never by its own minimum and maximum, so the same picture stored in 8 or 16 bits gives
+the same input; :func:`prepare_image` also says in plain sentences how the image differs from the
+training data.
+
 Array-form MONAI transforms on channel-first tensors ``(C, H, W)`` / ``(C, D, H, W)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,12 +22,15 @@ from precisionmed.errors import ConfigError, DataFormatError
 
 if TYPE_CHECKING:
     from precisionmed.io.image import Image
+    from precisionmed.predict import ImageInputSpec
 
 AUGMENTATIONS = ("none", "light", "strong")
 NORMALISATION = (
-    "images scaled to [0, 1]: 8-bit inputs (integers in 0-255, e.g. MedMNIST, PNG, JPEG) "
-    "divided by 255, any other input (DICOM, NIfTI, float arrays) min-max scaled; resized to "
-    "the model's input size with area interpolation"
+    "images scaled to [0, 1] by the range their file declares: 8-bit PNG/JPEG/npz (and the "
+    "MedMNIST training images) divided by 255, 16-bit by 65535; DICOM after Rescale "
+    "Slope/Intercept by its VOI window where it has one, else by its Bits Stored range; float "
+    "arrays without a declared range by the training images' range; resized to the model's "
+    "input size with area interpolation"
 )
 
 
@@ -105,21 +114,187 @@ class _PlainTensorTransform:
             torch.set_num_threads(threads)
 
 
-def _is_8bit(array: np.ndarray) -> bool:
-    """True for integer values within 0-255 (8-bit PNG/JPEG, MedMNIST)."""
-    a = np.asarray(array)
-    return bool(a.size and a.min() >= 0 and a.max() <= 255 and np.array_equal(a, np.round(a)))
+def replace_non_finite(array: np.ndarray, *, where: str = "image") -> tuple[np.ndarray, list[str]]:
+    """NaN and infinite values replaced by the lowest finite value, with a warning.
 
+    Parameters
+    ----------
+    array : np.ndarray
+        Intensities of any shape.
+    where : str
+        Names the input in the error message (a file path).
 
-def _scale_intensities(array: np.ndarray, eight_bit: bool) -> np.ndarray:
+    Returns
+    -------
+    array : np.ndarray of float32
+        ``array`` with every non-finite value replaced (a copy where any was).
+    warnings : list of str
+        One sentence giving how many values were replaced and by what; empty if none.
+
+    Raises
+    ------
+    DataFormatError
+        No finite value at all (an all-NaN image cannot be predicted).
+    """
     a = np.asarray(array, dtype=np.float32)
     finite = np.isfinite(a)
-    if not finite.all():
-        a = np.where(finite, a, 0.0).astype(np.float32)
-    if eight_bit:
-        return a / 255.0
-    lo, hi = float(a.min()), float(a.max())
-    return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    if finite.all():
+        return a, []
+    if not finite.any():
+        raise DataFormatError(
+            f"{where}: expected an image with finite intensities; got {a.size} values, all NaN "
+            "or infinite"
+        )
+    low = float(a[finite].min())
+    n_bad = int(a.size - finite.sum())
+    message = (
+        f"{n_bad} of {a.size} values ({n_bad / a.size:.1%}) are NaN or infinite; they were "
+        f"replaced by the image's lowest finite value ({low:g})."
+    )
+    return np.where(finite, a, np.float32(low)).astype(np.float32), [message]
+
+
+def _span(lo: float, hi: float) -> str:
+    return f"[{lo:g}, {hi:g}]"
+
+
+def scale_intensities(
+    array: np.ndarray, value_range: tuple[float, float] | None, *, declared: bool
+) -> tuple[np.ndarray, list[str]]:
+    """Map ``value_range`` linearly to ``[0, 1]``; values outside it are clipped, with a warning.
+
+    Parameters
+    ----------
+    array : np.ndarray
+        Finite intensities.
+    value_range : (float, float) or None
+        The range to map to [0, 1]: the file's declared range, or the training images' range.
+        None: the image's own minimum and maximum (with a warning: the result depends on the
+        image, not on a fixed scale).
+    declared : bool
+        True when ``value_range`` comes from the file. When it comes from the training data,
+        an image using under 5% of it is reported (floats already scaled to [0, 1] given to a
+        model trained on 0-255, for instance).
+
+    Returns
+    -------
+    scaled : np.ndarray of float32 in [0, 1]
+    warnings : list of str
+    """
+    a = np.asarray(array, dtype=np.float32)
+    lo_img, hi_img = float(a.min()), float(a.max())
+    warnings: list[str] = []
+    if value_range is None:
+        warnings.append(
+            "The image declares no intensity range and the model records none; it was scaled "
+            f"by its own minimum and maximum {_span(lo_img, hi_img)}."
+        )
+        lo, hi = lo_img, hi_img
+    else:
+        lo, hi = value_range
+        tol = 1e-6 * max(1.0, hi - lo)
+        if lo_img < lo - tol or hi_img > hi + tol:
+            source = "the file declares" if declared else "the model was trained on"
+            warnings.append(
+                f"Intensities span {_span(lo_img, hi_img)}, outside the range {source} "
+                f"{_span(lo, hi)}; they were clipped to it."
+            )
+        elif not declared and hi > lo and (hi_img - lo_img) < 0.05 * (hi - lo):
+            warnings.append(
+                f"Intensities span {_span(lo_img, hi_img)}, under 5% of the range the model was "
+                f"trained on {_span(lo, hi)}; check that the image is not already rescaled."
+            )
+    if hi <= lo:
+        return np.zeros_like(a), warnings
+    return np.clip((a - lo) / (hi - lo), 0.0, 1.0).astype(np.float32), warnings
+
+
+def prepare_image(image: Image, spec: ImageInputSpec) -> tuple[torch.Tensor, list[str]]:
+    """Turn a read clinical image into one model input, saying how it differs from training.
+
+    Steps: a single-slice volume becomes a 2D image; colour is converted to grey luminance (or
+    grey repeated to 3 channels) as the model needs; NaN/inf values are replaced by the lowest
+    finite value; intensities are scaled to [0, 1] by the range the file declares
+    (:attr:`precisionmed.io.Image.value_range`) or else by the training range
+    (``spec.source_range``); the image is resized to ``spec.size``.
+
+    Parameters
+    ----------
+    image : precisionmed.io.Image
+        ``array`` of shape (H, W), (H, W, 3) or (D, H, W).
+    spec : ImageInputSpec
+        The model's input specification.
+
+    Returns
+    -------
+    x : Tensor of shape (spec.channels, *spec.size)
+        float32 in [0, 1].
+    warnings : list of str
+        Plain sentences: a DICOM modality other than the training one, a colour conversion,
+        replaced NaN values, intensities outside the range, a resize by more than
+        :data:`~precisionmed.predict.RESIZE_WARNING_FACTOR`.
+
+    Raises
+    ------
+    DataFormatError
+        Wrong number of spatial dimensions or channels for the model, or no finite value (one
+        line naming the file, what was expected and what was got).
+    """
+    from monai.transforms import Resize
+
+    from precisionmed.io.image import check_spatial_dims
+    from precisionmed.predict import RESIZE_WARNING_FACTOR, modality_warning
+
+    other_modality = modality_warning(image.modality, spec, "image")
+    warnings: list[str] = [other_modality] if other_modality else []
+    array = np.asarray(image.array)
+    if spec.spatial_dims == 2 and not image.is_color and array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]  # a single-slice volume is a 2D image (its modality and range kept)
+        image = dataclasses.replace(image, array=array, spacing=image.spacing[1:], affine=None)
+    check_spatial_dims(image, spec.spatial_dims)
+    if image.is_color:
+        channels = np.moveaxis(array, -1, 0)
+        if spec.channels == 1:  # ITU-R BT.601 luminance, as PIL's convert("L")
+            channels = np.tensordot([0.299, 0.587, 0.114], channels, axes=1)[None]
+            warnings.append(
+                "The colour image was converted to grey (luminance); the model was trained on "
+                "grey images."
+            )
+    else:
+        channels = array[None]
+        if spec.channels == 3:
+            channels = np.repeat(channels, 3, axis=0)
+            warnings.append(
+                "The grey image was repeated into 3 channels; the model was trained on colour "
+                "images."
+            )
+    if channels.shape[0] != spec.channels:
+        raise DataFormatError(
+            f"{image.path}: expected an image with {spec.channels} channel(s), got shape "
+            f"{array.shape}"
+        )
+    finite, notes = replace_non_finite(channels, where=str(image.path or "image"))
+    warnings += notes
+    declared = image.value_range
+    scaled, notes = scale_intensities(
+        finite, declared or spec.source_range, declared=declared is not None
+    )
+    warnings += notes
+    size = tuple(spec.size or scaled.shape[1:])
+    if tuple(scaled.shape[1:]) != size:
+        factor = max(max(s / t, t / s) for s, t in zip(scaled.shape[1:], size, strict=True))
+        if factor > RESIZE_WARNING_FACTOR:
+            got = " x ".join(map(str, scaled.shape[1:]))
+            want = " x ".join(map(str, size))
+            warnings.append(
+                f"The image ({got}) was resized to the model's {want} input, by a factor of "
+                f"{factor:.1f}; detail finer than that resolution is lost."
+            )
+        down = all(s >= t for s, t in zip(scaled.shape[1:], size, strict=True))
+        mode = "area" if down else ("bilinear" if spec.spatial_dims == 2 else "trilinear")
+        resized = Resize(spatial_size=size, mode=mode)(torch.as_tensor(scaled))
+        scaled = np.asarray(torch.as_tensor(resized))
+    return torch.as_tensor(np.ascontiguousarray(scaled, dtype=np.float32)), warnings
 
 
 def to_model_input(
@@ -128,8 +303,9 @@ def to_model_input(
     spatial_dims: int,
     n_channels: int,
     size: Sequence[int],
+    source_range: tuple[float, float] | None = None,
 ) -> torch.Tensor:
-    """Turn a read clinical image into one model input.
+    """Turn a read clinical image into one model input (:func:`prepare_image` without warnings).
 
     Parameters
     ----------
@@ -142,6 +318,9 @@ def to_model_input(
         inputs are repeated).
     size : sequence of int
         The model's spatial input shape.
+    source_range : (float, float), optional
+        The training images' value range, used where the file declares none (float arrays);
+        without either the image is min-max scaled.
 
     Returns
     -------
@@ -152,34 +331,19 @@ def to_model_input(
     ------
     DataFormatError
         The image has the wrong number of spatial dimensions for the model (one line naming the
-        file, what was expected and what was got).
+        file, what was expected and what was got), or no finite value.
     """
-    from monai.transforms import Resize
+    from precisionmed.predict import ImageInputSpec
 
-    from precisionmed.io.image import check_spatial_dims
-
-    array = np.asarray(image.array)
-    if spatial_dims == 2 and not image.is_color and array.ndim == 3 and array.shape[0] == 1:
-        array = array[0]  # a single-slice volume is a 2D image
-        image = type(image)(array=array, spacing=image.spacing[1:], path=image.path)
-    check_spatial_dims(image, spatial_dims)
-    eight_bit = _is_8bit(array)
-    if image.is_color:
-        channels = np.moveaxis(array, -1, 0)
-        if n_channels == 1:  # ITU-R BT.601 luminance, as PIL's convert("L")
-            channels = np.tensordot([0.299, 0.587, 0.114], channels, axes=1)[None]
-    else:
-        channels = array[None]
-        if n_channels == 3:
-            channels = np.repeat(channels, 3, axis=0)
-    if channels.shape[0] != n_channels:
-        raise DataFormatError(
-            f"{image.path}: expected an image with {n_channels} channel(s), got shape {array.shape}"
-        )
-    scaled = _scale_intensities(channels, eight_bit)
-    if tuple(scaled.shape[1:]) != tuple(size):
-        down = all(s >= t for s, t in zip(scaled.shape[1:], size, strict=True))
-        mode = "area" if down else ("bilinear" if spatial_dims == 2 else "trilinear")
-        resized = Resize(spatial_size=tuple(size), mode=mode)(torch.as_tensor(scaled))
-        scaled = np.asarray(torch.as_tensor(resized))
-    return torch.as_tensor(np.ascontiguousarray(scaled, dtype=np.float32))
+    spec = ImageInputSpec(
+        modality=None,
+        dicom_modalities=(),
+        photometric="RGB" if n_channels == 3 else "MONOCHROME2",
+        channels=n_channels,
+        spatial_dims=spatial_dims,
+        size=tuple(int(s) for s in size),
+        source_range=source_range,
+        intensity_range=(0.0, 1.0),
+        scaling=NORMALISATION,
+    )
+    return prepare_image(image, spec)[0]

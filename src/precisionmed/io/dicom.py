@@ -153,6 +153,7 @@ def _pixels(ds: Dataset, path: PathLike, apply_voi: bool) -> tuple[np.ndarray, s
         lo, hi = 0.0, 1.0
     if photometric == "MONOCHROME1":
         arr = lo + hi - arr  # inverted so that higher is brighter, in the same range
+    info["value_range"] = (lo, hi)  # Image.value_range: what image models scale to [0, 1]
     return arr.astype(np.float32), "MONOCHROME2", info
 
 

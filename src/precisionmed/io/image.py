@@ -50,6 +50,8 @@ class Image:
         The file or folder it was read from.
     metadata : dict
         Format-specific details: window centre/width, transfer syntax, series UID, labels...
+        ``metadata["value_range"]`` is the range the file declares for the values (see
+        :attr:`value_range`).
     """
 
     array: np.ndarray
@@ -64,6 +66,19 @@ class Image:
     def is_color(self) -> bool:
         """True for an RGB image of shape ``(H, W, 3)``."""
         return self.photometric == "RGB"
+
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        """The range the file declares for ``array``'s values, or None where it declares none.
+
+        ``(0, 255)`` for an 8-bit PNG/JPEG or a uint8 npz, ``(0, 65535)`` for 16 bits; for DICOM
+        the Bits Stored range after Rescale Slope/Intercept (or the modality LUT's), ``(0, 1)``
+        once a VOI window or LUT was applied; None for floating-point npz and NIfTI data, whose
+        scale only the data's origin knows. Image models map this range to ``[0, 1]``, so the same
+        picture gives the same input whatever its bit depth.
+        """
+        value = self.metadata.get("value_range")
+        return None if value is None else (float(value[0]), float(value[1]))
 
     @property
     def spatial_ndim(self) -> int:

@@ -12,6 +12,16 @@ from precisionmed.io.image import Image
 __all__ = ["read_image", "read_npz"]
 
 
+def _dtype_range(dtype: np.dtype) -> tuple[float, float] | None:
+    """The full range of an integer dtype (its declared bit depth); None for floats."""
+    if np.issubdtype(dtype, np.bool_):
+        return (0.0, 1.0)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return (float(info.min), float(info.max))
+    return None
+
+
 def read_image(path: str | Path) -> Image:
     """Read a PNG or JPEG photograph/screenshot of an image.
 
@@ -24,9 +34,10 @@ def read_image(path: str | Path) -> Image:
     -------
     Image
         ``array`` float32 of shape ``(H, W)`` (grey, values as stored: 0-255 or 0-65535) or
-        ``(H, W, 3)`` (RGB; palettes expanded, alpha dropped). ``spacing`` is (1.0, 1.0) pixel
-        units (``metadata["spacing_known"]`` False) unless the file records a resolution in
-        dots per inch, then 25.4 / dpi mm. No affine.
+        ``(H, W, 3)`` (RGB; palettes expanded, alpha dropped); ``value_range`` is the declared
+        bit depth's range, (0, 255) or (0, 65535), whatever values the pixels happen to take.
+        ``spacing`` is (1.0, 1.0) pixel units (``metadata["spacing_known"]`` False) unless the
+        file records a resolution in dots per inch, then 25.4 / dpi mm. No affine.
     """
     require_extra("PIL", "imaging")
     from PIL import Image as PILImage
@@ -65,9 +76,19 @@ def read_image(path: str | Path) -> Image:
             "format": fmt.lower(),
             "mode": mode,
             "stored_dtype": str(arr.dtype),
+            "value_range": _png_range(mode, arr.dtype),
             "spacing_known": known,
         },
     )
+
+
+def _png_range(mode: str, dtype: np.dtype) -> tuple[float, float] | None:
+    """Declared range of a PNG/JPEG by its Pillow mode: 8-bit modes 0-255, "I;16*" 0-65535."""
+    if mode.startswith("I;16"):
+        return (0.0, 65535.0)
+    if mode in ("I", "F"):  # 32-bit integer or float: Pillow's 16-bit grey PNGs open as "I"
+        return (0.0, 65535.0) if mode == "I" else None
+    return _dtype_range(dtype)
 
 
 def read_npz(path: str | Path) -> Image:
@@ -82,7 +103,8 @@ def read_npz(path: str | Path) -> Image:
     Returns
     -------
     Image
-        ``array`` float32 of shape ``(H, W)``, ``(H, W, 3)`` or ``(D, H, W)``.
+        ``array`` float32 of shape ``(H, W)``, ``(H, W, 3)`` or ``(D, H, W)``; ``value_range`` is
+        the stored integer dtype's full range (0-255 for uint8), None for float arrays.
     """
     path = Path(path)
     try:
@@ -123,6 +145,7 @@ def read_npz(path: str | Path) -> Image:
         metadata={
             "format": "npz",
             "stored_dtype": str(image.dtype),
+            "value_range": _dtype_range(image.dtype),
             "spacing_known": "spacing" in arrays,
         },
     )
