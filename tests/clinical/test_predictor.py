@@ -148,3 +148,32 @@ def test_classifier_predicts_probability_with_interval(tmp_path):
         assert 0 <= p["low"] <= p["high"] <= 1
     assert (tmp_path / "roc.png").is_file()
     assert (tmp_path / "calibration.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "model", "column", "what"),
+    [
+        ("gbsg2", "deepsurv", "age", "risk score"),
+        ("breast-cancer-wisconsin", "dnn", "mean radius", "probability"),
+    ],
+)
+def test_a_huge_input_is_an_error_naming_the_row_never_nan(tmp_path, dataset, model, column, what):
+    """1e308 is a finite number but overflows in the network: the prediction must not hold NaN."""
+    from precisionmed.data import load_dataset
+    from precisionmed.errors import DataFormatError
+
+    require_dataset(dataset)
+    data = load_dataset(dataset)
+    train_clinical_model(data, model, tmp_path, interval_models=0, n_boot=20, explain=False,
+                         params={"max_epochs": 2})  # fmt: skip
+    predictor = precisionmed.load(tmp_path)
+    patients = data.X.head(3).astype(object)
+    patients.loc[1, column] = "1e308"
+    with pytest.raises(DataFormatError) as info:
+        predictor.predict(patients, source="p.csv")
+    message = str(info.value)
+    assert message.startswith(f"p.csv: row 2: the model's {what} is not a finite number")
+    assert f"row 2, column '{column}': 1e+308 is outside the training range" in message
+    ok = predictor.predict(patients.drop(index=1))
+    values = [p.get("risk", p.get("probability")) for p in ok.patients]
+    assert np.isfinite(values).all()

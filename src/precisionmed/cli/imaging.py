@@ -157,7 +157,7 @@ def train(
     if segmentation:
         from precisionmed.imaging.segmentation import train_segmenter
 
-        path = train_segmenter(data, model, config, out)
+        path = train_segmenter(data, model, config, out, n_boot=n_boot)
         if as_json:
             print_json({"model_dir": str(path)})
         else:

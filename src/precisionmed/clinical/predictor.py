@@ -239,10 +239,13 @@ class ClinicalPredictor:
                 )
             ids = patients[id_column].astype(str).tolist()
         X, warnings = validate_patients(patients, self.schema, source=source)
-        if self.task == "survival":
-            prediction = self._predict_survival(X, warnings, source)
-        else:
-            prediction = self._predict_proba(X, warnings, source)
+        # An overflow (a huge but finite input) is not warned about here: every output is
+        # checked to be finite, and a non-finite one is an error naming the patient's row.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.task == "survival":
+                prediction = self._predict_survival(X, warnings, source)
+            else:
+                prediction = self._predict_proba(X, warnings, source)
         if ids is not None:
             records = zip(prediction.patients, ids, strict=True)
             prediction.patients = [{"row": r["row"], "id": i, **r} for r, i in records]
