@@ -25,6 +25,7 @@ runner = CliRunner()
 FAST = {
     ("imaging", "train"): ["--max-epochs", "1", "--n-boot", "50", "--json"],
     ("clinical", "train"): ["--n-boot", "50", "--interval-models", "3", "--no-explain", "--json"],
+    ("clinical", "evaluate"): ["--n-boot", "50"],
 }
 
 
@@ -94,10 +95,14 @@ def test_readme_survival_csv_example_trains_loads_and_predicts(tmp_path, monkeyp
     frame[header].to_csv(tmp_path / "cohort.csv", index=False)
     frame[header].head(3).to_csv(tmp_path / "new_patients.csv", index=False)
     monkeypatch.chdir(tmp_path)
-    train, predict = _commands("--csv")
+    train, evaluate, predict = _commands("--csv")
     record = json.loads(_invoke(train))
     # the same patients and split as the catalog cohort: a real signal is learned
-    assert 0.6 < record["test"]["c_index_harrell"]["value"] < 0.8
+    c_index = record["test"]["c_index_harrell"]["value"]
+    assert 0.6 < c_index < 0.8
+    evaluated = json.loads(_invoke(evaluate))
+    assert evaluated["patients"] == "held-out test split"
+    assert evaluated["c_index_harrell"]["value"] == pytest.approx(c_index)
     prediction = json.loads(_invoke(predict))
     assert [p["id"] for p in prediction["patients"]] == ["P0001", "P0002", "P0003"]
     kinds = precisionmed.load(tmp_path / train[train.index("--out") + 1]).schema.feature_types()
@@ -147,6 +152,7 @@ def _main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
             ],
             "describe a --csv file",
         ),
+        (["clinical", "evaluate", "m"], "Give either --dataset"),
         (["imaging", "train", "--out", "m"], "Give either --dataset"),
         (["imaging", "train", "--dataset", "breastmnist", "--data-dir", "d"], "Give either"),
         (
