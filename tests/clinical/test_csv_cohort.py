@@ -112,6 +112,15 @@ def test_bad_value_names_file_row_and_column(cohort, tmp_path, column, value, ex
     assert "\n" not in str(info.value)
 
 
+def test_an_identifier_column_is_not_taken_for_a_feature(cohort):
+    _, path = cohort
+    with pytest.raises(
+        SchemaError, match="column 'mrn' holds a different text in every row"
+    ) as info:
+        load_clinical_csv(path, time_column="months", event_column="died")
+    assert "M1" not in str(info.value)  # no identifier in the message
+
+
 def test_duplicated_column_is_refused(cohort, tmp_path):
     path = tmp_path / "dup.csv"
     frame = cohort[0].head(20)

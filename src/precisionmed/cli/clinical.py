@@ -98,7 +98,7 @@ def _cohort(dataset: str | None, csv: Path | None, **columns: Any) -> Any:
             )
         from precisionmed.data import load_dataset
 
-        return load_dataset(dataset)
+        return load_dataset(str(dataset))
     from precisionmed.clinical.csv_cohort import load_clinical_csv
 
     columns["categorical_columns"] = columns["categorical_columns"] or ()

@@ -36,6 +36,8 @@ _FALSE = frozenset({"0", "0.0", "false", "no"})
 #: Share of values that must be numbers for a column to be taken as numeric with typos in it
 #: (reported as errors) rather than as a categorical column.
 _NUMERIC_SHARE = 0.9
+#: A text column with a distinct value in each of at least this many rows is an identifier.
+_MIN_ROWS_FOR_ID_CHECK = 20
 
 
 def _binary(values: pd.Series, path: Path, column: str, meaning: str) -> np.ndarray:
@@ -93,6 +95,12 @@ def _feature(
             [np.nan if is_missing(v) else str(v).strip() for v in values.tolist()], dtype=object
         )
         categories = sorted(texts.dropna().unique().tolist())
+        if not categorical and len(categories) == len(present) >= _MIN_ROWS_FOR_ID_CHECK:
+            raise SchemaError(  # no value quoted: it would be a patient's identifier
+                f"{path}: column {column!r} holds a different text in every row, as an "
+                "identifier does; expected a feature. Give it as --id-column, or list it with "
+                "--categorical-column if it really is a category."
+            )
         return texts.astype(pd.CategoricalDtype(categories=categories)), "categorical"
     out = np.full(len(values), np.nan)
     for i, value, number in numbers:

@@ -215,6 +215,7 @@ def load_image_folder(
         ]
     ).astype(np.float32)
     y = np.array([names.index(label) for label in labels], dtype=np.int64)
+    parts: tuple[np.ndarray, ...]
     if given_splits is None:
         parts = train_val_test_indices(
             len(y), val_fraction=val_fraction, test_fraction=test_fraction, stratify=y, seed=seed

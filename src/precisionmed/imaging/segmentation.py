@@ -189,6 +189,7 @@ def train_segmenter(
     config = config.model_copy(update=unset)
     known = {"val_fraction", "patch_size", "max_train_cases", "max_test_cases", "n_boot"}
     net_opts = {k: options.pop(k) for k in list(options) if k not in known}
+    source: dict[str, Any]  # what the card and config say about the training data
     if isinstance(dataset, str):
         spec = get_dataset(dataset)
         if spec.task != "segmentation":
