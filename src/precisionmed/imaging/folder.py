@@ -246,8 +246,10 @@ def load_image_folder(
 
 @dataclass
 class SegmentationFolder:
-    """A folder of images with masks, as :func:`~precisionmed.imaging.segmentation.train_segmenter`
-    takes it (the same ``split`` and ``labels`` as the catalog's hippocampus set).
+    """A folder of images with masks, as ``train_segmenter`` takes it.
+
+    It offers the same ``split`` and ``labels`` as the catalog's hippocampus set, so that
+    :func:`~precisionmed.imaging.segmentation.train_segmenter` trains on either.
 
     Attributes
     ----------
