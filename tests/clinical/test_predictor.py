@@ -200,3 +200,32 @@ def test_records_never_hold_nan():
     assert json.loads(text)["values"] == {"risk": None, "median_survival_time": None}
     assert json.loads(text)["details"]["survival"] == [1.0, None]
     assert any("values.risk was inf" in w for w in record.warnings)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "model", "column", "what"),
+    [
+        ("gbsg2", "deepsurv", "age", "risk score"),
+        ("breast-cancer-wisconsin", "dnn", "mean radius", "probability"),
+    ],
+)
+def test_a_huge_input_is_an_error_naming_the_row_never_nan(tmp_path, dataset, model, column, what):
+    """1e308 is a finite number but overflows in the network: the prediction must not hold NaN."""
+    from precisionmed.data import load_dataset
+    from precisionmed.errors import DataFormatError
+
+    require_dataset(dataset)
+    data = load_dataset(dataset)
+    train_clinical_model(data, model, tmp_path, interval_models=0, n_boot=20, explain=False,
+                         params={"max_epochs": 2})  # fmt: skip
+    predictor = precisionmed.load(tmp_path)
+    patients = data.X.head(3).astype(object)
+    patients.loc[1, column] = "1e308"
+    with pytest.raises(DataFormatError) as info:
+        predictor.predict(patients, source="p.csv")
+    message = str(info.value)
+    assert message.startswith(f"p.csv: row 2: the model's {what} is not a finite number")
+    assert f"row 2, column '{column}': 1e+308 is outside the training range" in message
+    ok = predictor.predict(patients.drop(index=1))
+    values = [p.get("risk", p.get("probability")) for p in ok.patients]
+    assert np.isfinite(values).all()

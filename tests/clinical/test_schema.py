@@ -121,3 +121,49 @@ def test_read_patients_csv_keeps_text_and_rejects_garbage(tmp_path, gbsg2, schem
     empty.write_text("")
     with pytest.raises(DataFormatError, match="empty.csv: not a readable CSV"):
         read_patients_csv(empty)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "1e999"])
+def test_non_finite_number_names_row_and_column(gbsg2, schema, value):
+    frame = _as_text(gbsg2[0].head(3))
+    frame.loc[1, "tsize"] = value
+    with pytest.raises(
+        SchemaError, match=rf"p.csv: row 2, column 'tsize': expected a finite .*{value}"
+    ):
+        validate_patients(frame, schema, source="p.csv")
+
+
+def test_duplicated_header_column_is_refused_naming_both_positions(tmp_path, gbsg2):
+    path = tmp_path / "dup.csv"
+    gbsg2[0].head(3).to_csv(path, index=False)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "age,estrec,horTh,menostat,pnodes,progrec,tgrade,tsize"
+    lines[0] = lines[0].replace("tsize", "age")  # pandas alone would read it as 'age.1'
+    path.write_text("\n".join(lines))
+    with pytest.raises(DataFormatError, match=r"dup.csv: the header names column 'age' twice "
+                       r"\(columns 1 and 8\)"):  # fmt: skip
+        read_patients_csv(path)
+
+
+def test_unreadable_csv_is_a_one_line_error(tmp_path):
+    with pytest.raises(DataFormatError, match=r"absent.csv: cannot read the CSV file"):
+        read_patients_csv(tmp_path / "absent.csv")
+    with pytest.raises(DataFormatError, match=r"cannot read the CSV file"):
+        read_patients_csv(tmp_path)  # a folder
+
+
+def test_check_finite_outputs_names_the_first_bad_row_and_its_warnings():
+    from precisionmed.clinical.schema import check_finite_outputs
+
+    check_finite_outputs(np.array([0.1, 0.9]), what="probability")
+    warnings = ["row 1, column 'age': missing.", "row 3, column 'age': 1e+308 is outside."]
+    with pytest.raises(DataFormatError) as info:
+        check_finite_outputs(
+            np.array([[0.2, 0.1], [0.3, 0.2], [np.nan, 0.1], [0.1, np.inf]]),
+            what="survival curve", source="p.csv", warnings=warnings,
+        )  # fmt: skip
+    message = str(info.value)
+    assert message.startswith("p.csv: row 3: the model's survival curve is not a finite number")
+    assert "(and 1 more row(s): [4])" in message
+    assert "1e+308 is outside" in message
+    assert "missing" not in message

@@ -61,13 +61,64 @@ def models_(as_json: bool = typer.Option(False, "--json", help="Machine-readable
     console.print(table)
 
 
+# Where the patients come from: a catalog cohort or the user's own CSV (train and evaluate).
+DATASET = typer.Option(None, help="A clinical dataset of the catalog, e.g. gbsg2 (or give --csv).")
+CSV = typer.Option(
+    None,
+    help="Your own cohort: a CSV with a header row, one patient per line (or give --dataset); "
+    "name its outcome with --time-column and --event-column, or --target-column.",
+)
+TIME_COLUMN = typer.Option(None, help="--csv survival: follow-up time column (> 0).")
+EVENT_COLUMN = typer.Option(
+    None, help="--csv survival: event column (1/true = event observed, 0/false = censored)."
+)
+TARGET_COLUMN = typer.Option(
+    None, help="--csv classification: binary outcome column (1/true = positive class)."
+)
+ID_COLUMN = typer.Option(None, help="--csv: patient identifier column (not a feature).")
+CATEGORICAL_COLUMN = typer.Option(
+    None,
+    "--categorical-column",
+    help="--csv: treat this column as categories even if its values are numbers (repeatable).",
+)
+TIME_UNIT = typer.Option("days", help="--csv survival: unit of the times.")
+
+
+def _cohort(dataset: str | None, csv: Path | None, **columns: Any) -> Any:
+    """The catalog cohort ``dataset`` or the user's ``csv`` (exactly one) as ClinicalData."""
+    from precisionmed.errors import ConfigError
+
+    if (dataset is None) == (csv is None):
+        raise ConfigError("Give either --dataset (a catalog cohort) or --csv (your own file).")
+    if csv is None:
+        if any(v for k, v in columns.items() if k != "time_unit"):
+            raise ConfigError(
+                "--time-column, --event-column, --target-column, --id-column and "
+                "--categorical-column describe a --csv file; a --dataset has its own outcome."
+            )
+        from precisionmed.data import load_dataset
+
+        return load_dataset(str(dataset))
+    from precisionmed.clinical.csv_cohort import load_clinical_csv
+
+    columns["categorical_columns"] = columns["categorical_columns"] or ()
+    return load_clinical_csv(csv, **columns)
+
+
 @app.command()
 def train(
-    dataset: str = typer.Option(..., help="A clinical dataset of the catalog, e.g. gbsg2."),
+    dataset: str = DATASET,
+    csv: Path = CSV,
+    time_column: str = TIME_COLUMN,
+    event_column: str = EVENT_COLUMN,
+    target_column: str = TARGET_COLUMN,
+    id_column: str = ID_COLUMN,
+    categorical_column: list[str] = CATEGORICAL_COLUMN,
+    time_unit: str = TIME_UNIT,
     model: str = typer.Option(..., help=MODEL_HELP),
     out: Path = typer.Option(..., help="Model directory to write."),
     cv: int = typer.Option(0, help="Also report k-fold cross-validated scores (0: no CV)."),
-    seed: int = typer.Option(0, help="Seed of the split, the model and the bootstraps."),
+    seed: int = typer.Option(0, min=0, help="Seed of the split, the model and the bootstraps."),
     representation: str = typer.Option(
         "none", help="'autoencoder' puts a denoising autoencoder before the model."
     ),
@@ -85,18 +136,22 @@ def train(
         help="Bootstrap refits stored for prediction intervals: 0 for none, else at least 2 "
         "(their range is the interval; 39 or more give a 95% one). Default: per model.",
     ),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the metric intervals."),
+    n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples of the metric intervals."),
     explain: bool = typer.Option(True, help="Write SHAP plots and permutation importance."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Train a model on a dataset, evaluate it on held-out patients and save it."""
+    """Train a model on a dataset (or your own CSV), evaluate it on held-out patients, save it."""
     from precisionmed.clinical.training import train_clinical_model
-    from precisionmed.data import load_dataset
     from precisionmed.errors import ConfigError
 
     if cv == 1 or cv < 0:
         raise ConfigError(f"--cv must be 0 (off) or at least 2; got {cv}.")
-    data = load_dataset(dataset)
+    data = _cohort(
+        dataset, csv, time_column=time_column, event_column=event_column,
+        target_column=target_column, id_column=id_column,
+        categorical_columns=categorical_column, time_unit=time_unit,
+    )  # fmt: skip
+    dataset = data.name
     metrics = train_clinical_model(
         data,
         model,
@@ -125,18 +180,30 @@ def train(
 @app.command()
 def evaluate(
     model_dir: Path = typer.Argument(..., help="A model directory written by 'clinical train'."),
-    dataset: str = typer.Option(..., help="Dataset to evaluate on."),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the metric intervals."),
-    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    dataset: str = DATASET,
+    csv: Path = CSV,
+    time_column: str = TIME_COLUMN,
+    event_column: str = EVENT_COLUMN,
+    target_column: str = TARGET_COLUMN,
+    id_column: str = ID_COLUMN,
+    categorical_column: list[str] = CATEGORICAL_COLUMN,
+    time_unit: str = TIME_UNIT,
+    n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples of the metric intervals."),
+    seed: int = typer.Option(0, min=0, help="Seed of the bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Evaluate a saved model (held-out split of its own dataset, or all of another one)."""
     import precisionmed
     from precisionmed.clinical.training import evaluate_saved_model
-    from precisionmed.data import load_dataset
 
+    data = _cohort(
+        dataset, csv, time_column=time_column, event_column=event_column,
+        target_column=target_column, id_column=id_column,
+        categorical_columns=categorical_column, time_unit=time_unit,
+    )  # fmt: skip
+    dataset = data.name
     predictor = precisionmed.load(model_dir)
-    result = evaluate_saved_model(predictor, load_dataset(dataset), n_boot=n_boot, seed=seed)
+    result = evaluate_saved_model(predictor, data, n_boot=n_boot, seed=seed)
     if as_json:
         print_json(result)
         return

@@ -50,16 +50,32 @@ def info(
 
 @app.command()
 def train(
-    dataset: str = typer.Option(..., help="Catalog dataset, e.g. pneumoniamnist."),
+    dataset: str = typer.Option(
+        None, help="Catalog dataset, e.g. pneumoniamnist (or give --data-dir)."
+    ),
+    data_dir: Path = typer.Option(
+        None,
+        help="Your own images (or give --dataset): class subfolders DIR/<label>/<image>, or "
+        "DIR/labels.csv with columns file,label[,split]; for segmentation DIR/images/<case> "
+        "with DIR/labels/<case> masks. DICOM, NIfTI, PNG/JPEG or npz.",
+    ),
+    task: str = typer.Option(
+        None,
+        help="--data-dir: 'classification' or 'segmentation' (default: segmentation where DIR "
+        "has images/ and labels/ subfolders).",
+    ),
+    size: int = typer.Option(
+        64, min=8, help="--data-dir classification: resize every image to SIZE pixels a side."
+    ),
     model: str = typer.Option(
         None,
         help="Classifier: reference-cnn (default), resnet18, resnet50, densenet121. "
         "Segmenter: unet (default), unet-small.",
     ),
     out: Path = typer.Option(None, help="Model directory (default runs/<dataset>-<model>)."),
-    seed: int = typer.Option(0, help="Random seed."),
-    max_epochs: int = typer.Option(None, help="Upper bound on epochs."),
-    batch_size: int = typer.Option(None, help="Images per step."),
+    seed: int = typer.Option(0, min=0, help="Random seed (also of the --data-dir split)."),
+    max_epochs: int = typer.Option(None, min=1, help="Upper bound on epochs."),
+    batch_size: int = typer.Option(None, min=1, help="Images per step."),
     lr: float = typer.Option(None, help="Learning rate."),
     optimizer: str = typer.Option(None, help="adam, adamw or sgd."),
     weight_decay: float = typer.Option(None, help="Weight decay."),
@@ -81,19 +97,46 @@ def train(
         1, "--members", min=1, help="Train a deep ensemble of this many seeds (mean logits)."
     ),
     cv: int = typer.Option(
-        None, "--cv", help="k-fold cross-validation on train+val (no augmentation) instead."
+        None,
+        "--cv",
+        min=2,
+        help="k-fold cross-validation on train+val (no augmentation) instead.",
     ),
-    subset: int = typer.Option(None, help="Only the first N images of each split (smoke tests)."),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
+    subset: int = typer.Option(
+        None, min=1, help="Only the first N images of each split (smoke tests)."
+    ),
+    n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples for the 95% intervals."),
     as_json: bool = JSON,
 ) -> None:
-    """Train a classifier (or, for a segmentation dataset, a segmenter) and save it."""
-    from precisionmed.data import get_dataset
+    """Train a classifier (or, for segmentation data, a segmenter) and save it."""
+    data: Any
+    if (dataset is None) == (data_dir is None):
+        raise ConfigError("Give either --dataset (a catalog dataset) or --data-dir (your images).")
+    if data_dir is None:
+        from precisionmed.data import get_dataset
 
-    spec = get_dataset(dataset)
-    segmentation = spec.task == "segmentation"
+        if task is not None:
+            raise ConfigError("--task describes a --data-dir; a --dataset has its own task.")
+        spec = get_dataset(dataset)
+        segmentation = spec.task == "segmentation"
+        data, name = spec.name, spec.name
+    else:
+        from precisionmed.imaging.folder import (
+            is_segmentation_folder,
+            load_image_folder,
+            load_segmentation_folder,
+        )
+
+        if task not in (None, "classification", "segmentation"):
+            raise ConfigError(f"--task must be 'classification' or 'segmentation'; got {task!r}.")
+        segmentation = task == "segmentation" or (task is None and is_segmentation_folder(data_dir))
+        if segmentation:
+            data = load_segmentation_folder(data_dir, seed=seed)
+        else:
+            data = load_image_folder(data_dir, size=size, seed=seed, subset=subset)
+        name = data.name
     model = model or ("unet" if segmentation else "reference-cnn")
-    out = out or Path("runs") / f"{spec.name}-{model}"
+    out = out or Path("runs") / f"{name}-{model}"
     config = _train_config(
         seed=seed,
         max_epochs=max_epochs,
@@ -114,7 +157,7 @@ def train(
     if segmentation:
         from precisionmed.imaging.segmentation import train_segmenter
 
-        path = train_segmenter(spec.name, model, config, out)
+        path = train_segmenter(data, model, config, out, n_boot=n_boot)
         if as_json:
             print_json({"model_dir": str(path)})
         else:
@@ -124,12 +167,12 @@ def train(
         from precisionmed.imaging.crossval import cross_validate_classifier
 
         summary = cross_validate_classifier(
-            spec.name, model, n_splits=cv, config=config, subset=subset, out_dir=out
+            data, model, n_splits=cv, config=config, subset=subset, out_dir=out
         )
         if as_json:
             print_json(summary)
             return
-        table = Table("metric", "mean", "std", title=f"{cv}-fold CV of {model} on {spec.name}")
+        table = Table("metric", "mean", "std", title=f"{cv}-fold CV of {model} on {name}")
         for key, value in summary["summary"].items():
             table.add_row(key, f"{value['mean']:.4f}", f"{value['std']:.4f}")
         console.print(table)
@@ -139,7 +182,7 @@ def train(
     from precisionmed.imaging import train_image_classifier
 
     result = train_image_classifier(
-        spec.name,
+        data,
         model,
         out_dir=out,
         config=config,
@@ -153,7 +196,7 @@ def train(
     if as_json:
         print_json({"model_dir": str(result.path), "test": test, "best_epoch": result.best_epoch})
         return
-    _print_report(test, f"{model} on {spec.name}: test split")
+    _print_report(test, f"{model} on {name}: test split")
     console.print(f"Model directory: {result.path}", highlight=False)
 
 
@@ -199,7 +242,7 @@ def evaluate(
     dataset: str = typer.Option(..., help="Catalog dataset to evaluate on."),
     split: str = typer.Option("test", help="train, val or test."),
     out: Path = typer.Option(None, help="Output folder (default MODEL_DIR/evaluation/...)."),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
+    n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples for the 95% intervals."),
     as_json: bool = JSON,
 ) -> None:
     """ACC, AUC (95% CI), per-class precision/recall/F1, confusion matrix, ECE, plots."""

@@ -32,7 +32,12 @@ import numpy as np
 import pandas as pd
 
 from precisionmed.artifacts import Artifact, ModelCard, register_predictor, save_artifact
-from precisionmed.clinical.schema import InputSchema, read_patients_csv, validate_patients
+from precisionmed.clinical.schema import (
+    InputSchema,
+    check_finite_outputs,
+    read_patients_csv,
+    validate_patients,
+)
 from precisionmed.errors import ArtifactError, SchemaError
 from precisionmed.predict import PredictionRecord, Predictor, TableInputSpec
 
@@ -347,10 +352,13 @@ class ClinicalPredictor(Predictor):
                 )
             ids = patients[id_column].astype(str).tolist()
         X, warnings = validate_patients(patients, self.schema, source=source)
-        if self.task == "survival":
-            prediction = self._predict_survival(X, warnings)
-        else:
-            prediction = self._predict_proba(X, warnings)
+        # An overflow (a huge but finite input) is not warned about here: every output is
+        # checked to be finite, and a non-finite one is an error naming the patient's row.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.task == "survival":
+                prediction = self._predict_survival(X, warnings, source)
+            else:
+                prediction = self._predict_proba(X, warnings, source)
         if ids is not None:
             records = zip(prediction.patients, ids, strict=True)
             prediction.patients = [{"row": r["row"], "id": i, **r} for r, i in records]
@@ -360,9 +368,13 @@ class ClinicalPredictor(Predictor):
         """:meth:`predict_table` on a CSV file of patients (header row, one patient per line)."""
         return self.predict_table(read_patients_csv(path), source=str(path), id_column=id_column)
 
-    def _predict_proba(self, X: pd.DataFrame, warnings: list[str]) -> ClinicalPrediction:
+    def _predict_proba(
+        self, X: pd.DataFrame, warnings: list[str], source: str = "input"
+    ) -> ClinicalPrediction:
         p = self.pipeline.predict_proba(X)[:, 1]
         boot = np.array([m.predict_proba(X)[:, 1] for m in self.interval_pipelines])
+        for values in (p, boot.T):
+            check_finite_outputs(values, what="probability", source=source, warnings=warnings)
         rows = []
         for i in range(len(X)):
             rec: dict[str, Any] = {"row": i + 1, "probability": float(p[i])}
@@ -378,12 +390,16 @@ class ClinicalPredictor(Predictor):
             interval_level=interval_level(len(boot)),
         )
 
-    def _predict_survival(self, X: pd.DataFrame, warnings: list[str]) -> ClinicalPrediction:
+    def _predict_survival(
+        self, X: pd.DataFrame, warnings: list[str], source: str = "input"
+    ) -> ClinicalPrediction:
         if self.times is None:
             raise ArtifactError("survival model saved without 'survival_times'.")
         times = self.times
         risk = np.asarray(self.pipeline.predict(X), dtype=float)
         curves = survival_on_grid(self.pipeline, X, times)
+        for what, values in (("risk score", risk), ("survival curve", curves)):
+            check_finite_outputs(values, what=what, source=source, warnings=warnings)
         med = median_survival(times, curves)
         low = high = None
         if self.interval_pipelines:
@@ -392,6 +408,10 @@ class ClinicalPredictor(Predictor):
             if len(offsets) == len(b_risk):  # align each refit's risk scale with the model's
                 b_risk -= np.asarray(offsets, dtype=float)[:, None]
             b_curves = np.stack([survival_on_grid(m, X, times) for m in self.interval_pipelines])
+            for what, values in (("risk", b_risk.T), ("curve", np.moveaxis(b_curves, 1, 0))):
+                check_finite_outputs(
+                    values, what=f"bootstrap refits' {what}", source=source, warnings=warnings
+                )
             b_med = np.stack([median_survival(times, c) for c in b_curves])
             low, high = interval_bounds(b_curves)
         rows = []

@@ -4,13 +4,19 @@ A model directory records, for every input column, its kind (numeric or categori
 training dtype, the categories seen in training and the training range of numeric columns.
 :func:`validate_patients` checks a table of new patients against that record:
 
-- a missing column, text in a numeric column or a category never seen in training raises
+- a missing column, text in a numeric column, a non-finite number (``inf``, ``-inf``, a value
+  that overflows such as ``1e999``) or a category never seen in training raises
   :class:`~precisionmed.errors.SchemaError` naming the row and the column;
 - a numeric value outside the training range is kept but reported as a warning (the model
   extrapolates there), and so is a missing value (the pipeline imputes it).
 
 Rows are numbered from 1 in the order of the table (row 1 is the first patient, the line after
 the CSV header). No patient identifier is ever put into a message.
+
+:func:`read_patients_csv` refuses a CSV whose header names a column twice (pandas would rename the
+second one ``x.1`` and use the first silently), and :func:`check_finite_outputs` turns a
+non-finite model output (a finite but huge input such as ``1e308`` overflows in the scaling or the
+model) into an error naming the row, so that a prediction never holds NaN or infinity.
 """
 
 from __future__ import annotations
@@ -127,7 +133,8 @@ def infer_schema(X: pd.DataFrame, feature_types: Mapping[str, str]) -> InputSche
 MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none"})
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """True for None, NaN and the missing-value spellings of :data:`MISSING_TOKENS` (any case)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return True
     return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
@@ -138,7 +145,7 @@ def _numeric_column(
 ) -> pd.Series:
     out = np.full(len(raw), np.nan)
     for i, value in enumerate(raw.tolist()):
-        if _is_missing(value):
+        if is_missing(value):
             warnings.append(f"row {i + 1}, column {spec.name!r}: missing; the model imputes it.")
             continue
         try:
@@ -147,6 +154,11 @@ def _numeric_column(
             raise SchemaError(
                 f"{source}: row {i + 1}, column {spec.name!r}: expected a number; got {value!r}."
             ) from None
+        if not np.isfinite(out[i]):
+            raise SchemaError(
+                f"{source}: row {i + 1}, column {spec.name!r}: expected a finite number; "
+                f"got {value!r}."
+            )
         if spec.min is not None and spec.max is not None and not spec.min <= out[i] <= spec.max:
             warnings.append(
                 f"row {i + 1}, column {spec.name!r}: {out[i]:g} is outside the training range "
@@ -164,7 +176,7 @@ def _categorical_column(
     by_text.update({f"{float(c):g}": c for c in categories if isinstance(c, (int, float))})
     out: list[Any] = []
     for i, value in enumerate(raw.tolist()):
-        if _is_missing(value):
+        if is_missing(value):
             warnings.append(f"row {i + 1}, column {spec.name!r}: missing; the model imputes it.")
             out.append(np.nan)
             continue
@@ -234,15 +246,82 @@ def validate_patients(
 def read_patients_csv(path: str | Path) -> pd.DataFrame:
     """Read a patients CSV with every value as text (types are checked by the schema).
 
+    Parameters
+    ----------
+    path : str or Path
+        A CSV file with a header row and one patient per line.
+
+    Returns
+    -------
+    DataFrame of shape (N, F)
+        Every cell as a string (missing fields as NaN), columns named as in the header.
+
     Raises
     ------
     DataFormatError
-        The file is empty or not a CSV table.
+        The file cannot be opened, is empty, is not a CSV table, or its header names a column
+        twice (both positions named).
     """
     path = Path(path)
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # header=None: pandas would rename a repeated column name to "x.1" without a word;
+        # the header row is read as data and checked here instead.
+        raw = pd.read_csv(
+            path, header=None, dtype=str, keep_default_na=False, skipinitialspace=True
+        )
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot read the CSV file ({exc.strerror or exc}).") from exc
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataFormatError(
             f"{path}: not a readable CSV table with a header row ({exc})."
         ) from exc
+    header = [str(name).strip() for name in raw.iloc[0]]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataFormatError(
+                f"{path}: the header names column {name!r} twice (columns {seen[name]} and "
+                f"{position}); expected unique column names."
+            )
+        seen[name] = position
+    data = raw.iloc[1:].reset_index(drop=True)
+    data.columns = header
+    return data
+
+
+def check_finite_outputs(
+    values: Any, *, what: str, source: str = "input", warnings: list[str] | None = None
+) -> None:
+    """Refuse a model output that is NaN or infinite, naming the first patient's row.
+
+    Parameters
+    ----------
+    values : array-like of shape (N,) or (N, ...)
+        One output (or one row of outputs) per patient, in input order.
+    what : str
+        What the values are, for the message (``"risk score"``, ``"probability"``).
+    source : str
+        Name used in the message (e.g. the CSV path).
+    warnings : list of str, optional
+        The validation warnings of the same patients: the offending row's are quoted (they say
+        which input is outside the training range).
+
+    Raises
+    ------
+    DataFormatError
+        Some value is not finite.
+    """
+    arr = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1) if arr.size else np.array([])
+    if not bad.any():
+        return
+    rows = (np.flatnonzero(bad) + 1).tolist()
+    prefix = f"row {rows[0]},"
+    why = [w for w in warnings or [] if w.startswith(prefix)]
+    more = f" (and {len(rows) - 1} more row(s): {rows[1:6]})" if len(rows) > 1 else ""
+    raise DataFormatError(
+        f"{source}: row {rows[0]}: the model's {what} is not a finite number{more}; expected "
+        "inputs of the size seen in training"
+        + (f" ({'; '.join(w.rstrip('.') for w in why)})" if why else "")
+        + "."
+    )

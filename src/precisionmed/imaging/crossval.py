@@ -9,13 +9,17 @@ from typing import Any
 import numpy as np
 
 from precisionmed.imaging.classification import loss_for_task, metrics_for_task
-from precisionmed.imaging.datasets import ArrayImageDataset, load_classification_data
+from precisionmed.imaging.datasets import (
+    ArrayImageDataset,
+    ClassificationData,
+    load_classification_data,
+)
 from precisionmed.imaging.networks import build_network
 from precisionmed.train import TrainConfig, cross_validate
 
 
 def cross_validate_classifier(
-    dataset: str,
+    dataset: str | ClassificationData,
     model: str = "reference-cnn",
     *,
     n_splits: int = 5,
@@ -32,8 +36,8 @@ def cross_validate_classifier(
 
     Parameters
     ----------
-    dataset : str
-        Catalog name.
+    dataset : str or ClassificationData
+        Catalog name, or loaded data (e.g. :func:`precisionmed.imaging.folder.load_image_folder`).
     model : str
         Registered network name.
     n_splits : int
@@ -50,7 +54,11 @@ def cross_validate_classifier(
         ``folds`` (held-out metrics per fold), ``summary`` (metric -> mean, std) and ``file``.
     """
     config = config or TrainConfig.build()
-    data = load_classification_data(dataset, subset=subset)
+    data = (
+        dataset
+        if isinstance(dataset, ClassificationData)
+        else load_classification_data(dataset, subset=subset)
+    )
     x = np.concatenate([data.arrays["train"][0], data.arrays["val"][0]])
     y = np.concatenate([data.arrays["train"][1], data.arrays["val"][1]])
 

@@ -56,14 +56,15 @@ def make_metrics_fn(label_names: Mapping[int, str]) -> Any:
 
 
 def train_segmenter(
-    dataset: str, model: str, config: TrainConfig, out_dir: Path, **options: Any
+    dataset: Any, model: str, config: TrainConfig, out_dir: Path, **options: Any
 ) -> Path:
     """Train, evaluate and save a 3D segmentation model; return the artefact directory.
 
     Parameters
     ----------
-    dataset : str
-        Catalog name of a segmentation dataset (``"msd-hippocampus"``).
+    dataset : str or SegmentationFolder
+        Catalog name of a segmentation dataset (``"msd-hippocampus"``), or a folder loaded with
+        :func:`precisionmed.imaging.folder.load_segmentation_folder`.
     model : str
         Registered network name (``"unet"``, ``"unet-small"``).
     config : TrainConfig
@@ -94,13 +95,23 @@ def train_segmenter(
     config = config.model_copy(update=unset)
     known = {"val_fraction", "patch_size", "max_train_cases", "max_test_cases", "n_boot"}
     net_opts = {k: options.pop(k) for k in list(options) if k not in known}
-    spec = get_dataset(dataset)
-    if spec.task != "segmentation":
-        raise ConfigError(
-            f"Dataset {dataset!r} has task {spec.task!r}; train_segmenter needs a "
-            "'segmentation' dataset (e.g. 'msd-hippocampus')."
-        )
-    data = load_dataset(dataset, seed=config.seed)
+    source: dict[str, Any]  # what the card and config say about the training data
+    if isinstance(dataset, str):
+        spec = get_dataset(dataset)
+        if spec.task != "segmentation":
+            raise ConfigError(
+                f"Dataset {dataset!r} has task {spec.task!r}; train_segmenter needs a "
+                "'segmentation' dataset (e.g. 'msd-hippocampus')."
+            )
+        data = load_dataset(dataset, seed=config.seed)
+        # One digest over the catalog checksums of every file the model saw.
+        digest = hashlib.sha256("\n".join(sorted(f.checksum for f in spec.files)).encode())
+        source = {"modality": spec.modality, "description": spec.description,
+                  "files": len(spec.files), "catalog_sha256": digest.hexdigest()}  # fmt: skip
+    else:  # a user's folder (imaging.folder.SegmentationFolder)
+        data, dataset = dataset, dataset.name
+        source = {"modality": data.modality, "description": data.description,
+                  "files": 2 * len(data.cases), "sha256": data.checksum}  # fmt: skip
     train_pairs, test_pairs = data.split("train"), data.split("test")
     if options.get("max_train_cases"):
         train_pairs = train_pairs[: int(options["max_train_cases"])]
@@ -161,16 +172,16 @@ def train_segmenter(
     card = ModelCard(
         title=f"{model} on {dataset}",
         intended_use=(
-            f"Research segmentation of {labels} in {spec.modality.upper()} volumes like those of "
-            f"{dataset}, and measurement of each segmented structure (location, volume)."
+            f"Research segmentation of {labels} in {source['modality'].upper()} volumes like "
+            f"those of {dataset}, and measurement of each segmented structure (location, volume)."
         ),
         training_data=(
-            f"{dataset} ({spec.description}); seeded split: {len(tr)} train, {len(va)} "
+            f"{dataset} ({source['description']}); seeded split: {len(tr)} train, {len(va)} "
             f"validation (early stopping), {len(test_pairs)} test cases."
         ),
         limitations=[
             "Trained on one public dataset from one centre; accuracy elsewhere is unknown.",
-            f"Expects {spec.modality.upper()} volumes near {preprocessing['spacing']} mm "
+            f"Expects {source['modality'].upper()} volumes near {preprocessing['spacing']} mm "
             "spacing, framed like the training crops; nothing is resampled.",
         ],
         details={"architecture": arch["name"], "channels": arch["channels"], "patch": patch},
@@ -180,7 +191,7 @@ def train_segmenter(
         "labels": {str(k): v for k, v in sorted(data.labels.items())},
         "preprocessing": preprocessing,
         "input": {
-            "modality": spec.modality,
+            "modality": source["modality"],
             "channels": 1,
             "spatial_dims": 3,
             "dtype": "float32",
@@ -191,11 +202,7 @@ def train_segmenter(
         "data": {
             "dataset": dataset,
             "split": split,
-            "files": len(spec.files),
-            # One digest over the catalog checksums of every file the model saw.
-            "catalog_sha256": hashlib.sha256(
-                "\n".join(sorted(f.checksum for f in spec.files)).encode()
-            ).hexdigest(),
+            **{k: v for k, v in source.items() if k not in ("modality", "description")},
         },
         "train_config": config.model_dump(),
     }
