@@ -42,6 +42,9 @@ def register_predictor(kind: str) -> Callable[[T], T]:
 def load(path: str | Path) -> Any:
     """Load a trained model directory as a predictor.
 
+    Every file is checked first (:func:`~precisionmed.artifacts.read_artifact`). The predictor
+    gets ``model_version``: the model's version (sha256 of its ``manifest.json``, hex).
+
     Raises
     ------
     ArtifactError
@@ -66,4 +69,6 @@ def load(path: str | Path) -> Any:
             f"{artifact.path}: no predictor registered for kind {artifact.kind!r} "
             f"(known: {sorted(_PREDICTORS)})."
         )
-    return cls.from_artifact(artifact)  # type: ignore[attr-defined]
+    predictor = cls.from_artifact(artifact)  # type: ignore[attr-defined]
+    predictor.model_version = artifact.version
+    return predictor
