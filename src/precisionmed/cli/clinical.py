@@ -87,6 +87,9 @@ def train(
     ),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples of the metric intervals."),
     explain: bool = typer.Option(True, help="Write SHAP plots and permutation importance."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a model already in --out (refused otherwise)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Train a model on a dataset, evaluate it on held-out patients and save it."""
@@ -110,6 +113,7 @@ def train(
         n_boot=n_boot,
         explain=explain,
         scaling=scaling,
+        overwrite=overwrite,
     )
     if as_json:
         print_json({"model_dir": str(out), "model": model, "dataset": dataset, **metrics})
@@ -137,11 +141,13 @@ def evaluate(
 
     predictor = precisionmed.load(model_dir)
     result = evaluate_saved_model(predictor, load_dataset(dataset), n_boot=n_boot, seed=seed)
+    result = {"model_version": predictor.model_version, **result}
     if as_json:
         print_json(result)
         return
     console.print(
-        f"{model_dir} on [bold]{dataset}[/] ({result['patients']}, n={result['n']})",
+        f"{model_dir} (version {predictor.model_version[:12]}) on [bold]{dataset}[/] "
+        f"({result['patients']}, n={result['n']})",
         highlight=False,
     )
     _print_metrics(result)
@@ -167,7 +173,7 @@ def predict(
 
     predictor = precisionmed.load(model_dir)
     prediction = predictor.predict_csv(patients, id_column=id_column)
-    record = prediction.to_dict()
+    record = {**prediction.to_dict(), "model_version": predictor.model_version}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "predictions.json").write_text(json.dumps(record, default=json_default))
@@ -204,6 +210,7 @@ def predict(
             )
     console.print(table)
     console.print(f"interval: {prediction.interval}", highlight=False)
+    console.print(f"model {model_dir}, version {predictor.model_version[:12]}", highlight=False)
 
 
 def _fmt_time(t: float | None) -> str:

@@ -85,6 +85,9 @@ def train(
     ),
     subset: int = typer.Option(None, help="Only the first N images of each split (smoke tests)."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a model already in --out (refused otherwise)."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Train a classifier (or, for a segmentation dataset, a segmenter) and save it."""
@@ -114,7 +117,7 @@ def train(
     if segmentation:
         from precisionmed.imaging.segmentation import train_segmenter
 
-        path = train_segmenter(spec.name, model, config, out)
+        path = train_segmenter(spec.name, model, config, out, overwrite=overwrite)
         if as_json:
             print_json({"model_dir": str(path)})
         else:
@@ -148,6 +151,7 @@ def train(
         n_boot=n_boot,
         network_kwargs=_network_kwargs(network_arg or []),
         n_members=members,
+        overwrite=overwrite,
     )
     test = result.metrics.get("test", {})
     if as_json:
@@ -198,7 +202,7 @@ def evaluate(
     model_dir: Path = typer.Argument(..., help="A trained image-classifier directory."),
     dataset: str = typer.Option(..., help="Catalog dataset to evaluate on."),
     split: str = typer.Option("test", help="train, val or test."),
-    out: Path = typer.Option(None, help="Output folder (default MODEL_DIR/evaluation/...)."),
+    out: Path = typer.Option(None, help="Output folder (default MODEL_DIR-evaluation/...)."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
     as_json: bool = JSON,
 ) -> None:
@@ -210,6 +214,7 @@ def evaluate(
         print_json(report)
         return
     _print_report(report, f"{model_dir} on {report['dataset']} ({split})")
+    console.print(f"model version: {report['model_version'][:12]}", highlight=False)
     console.print(f"confusion matrix (rows true, columns predicted): {report['confusion_matrix']}")
     console.print(f"Metrics and plots: {Path(report['files'][-1]).parent}", highlight=False)
     console.print(f"Model directory: {model_dir}", highlight=False)
@@ -225,7 +230,7 @@ def predict(
     from precisionmed import load
 
     clf = load(model_dir)
-    results = [clf.predict_file(f) for f in files]
+    results = [{**clf.predict_file(f), "model_version": clf.model_version} for f in files]
     if as_json:
         print_json(results)
         return
@@ -238,6 +243,7 @@ def predict(
             *(f"{r['probabilities'][lab]:.3f}" for lab in clf.labels),
         )
     console.print(table)
+    console.print(f"model {model_dir}, version {clf.model_version[:12]}", highlight=False)
 
 
 @app.command()

@@ -154,7 +154,13 @@ def make_metrics_fn(label_names: Mapping[int, str]) -> Any:
 
 
 def train_segmenter(
-    dataset: str, model: str, config: TrainConfig, out_dir: Path, **options: Any
+    dataset: str,
+    model: str,
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    **options: Any,
 ) -> Path:
     """Train, evaluate and save a 3D segmentation model; return the artefact directory.
 
@@ -169,14 +175,17 @@ def train_segmenter(
         (the engine's default of 128 volumes does not fit a CPU), ``monitor="val_dice"`` with
         ``mode="max"``.
     out_dir : path
-        Artefact directory to write.
+        Artefact directory to write: checked and locked before training, written whole or not
+        at all (:class:`~precisionmed.artifacts.ModelWriter`).
+    overwrite : bool
+        Replace a model already in ``out_dir`` (refused otherwise, before training).
     **options
         ``val_fraction`` (0.1: part of the training cases used for early stopping),
         ``patch_size`` ((40, 56, 40)), ``max_train_cases`` / ``max_test_cases`` (limit the
         cases, for smoke runs), ``n_boot`` (1000), ``channels`` / ``strides`` /
         ``num_res_units`` / ``dropout`` (U-Net).
     """
-    from precisionmed.artifacts import ModelCard, save_artifact
+    from precisionmed.artifacts import ModelCard, ModelWriter, save_artifact
     from precisionmed.data import get_dataset, load_dataset, train_val_test_indices
     from precisionmed.imaging.segmenter import ImageSegmenter, evaluate_segmenter
     from precisionmed.train import fit
@@ -218,89 +227,96 @@ def train_segmenter(
         [train_pairs[i] for i in tr], patch, orientation, train=True, seed=config.seed
     )
     val_ds = SegmentationDataset([train_pairs[i] for i in va], patch, orientation, train=False)
-    out = Path(out_dir)
-    result = fit(
-        net,
-        train_ds,
-        val_ds,
-        loss_fn=dice_loss(),
-        metrics_fn=make_metrics_fn(data.labels),
-        config=config,
-        out_dir=out,
-    )
-    preprocessing = {
-        "patch_size": list(patch),
-        "normalisation": NORMALISATION,
-        "orientation": orientation,
-        "spacing": list(first.spacing),
-    }
-    split = {
-        "seed": config.seed,
-        "train": len(tr),
-        "val": len(va),
-        "test": len(test_pairs),
-        "test_cases": [Path(p[0]).name for p in test_pairs],
-    }
-    segmenter = ImageSegmenter(result.net, arch, preprocessing, data.labels)
-    evaluation = evaluate_segmenter(segmenter, test_pairs, n_boot=int(options.get("n_boot", 1000)))
-    metrics = {
-        "val": result.val_metrics,
-        "test": evaluation["summary"],
-        "best_epoch": result.best_epoch,
-        "fit_seconds": result.fit_seconds,
-    }
-    (out / "test_cases.json").write_text(json.dumps(evaluation["cases"], indent=2))
-    _plot_case_dice(evaluation["cases"], out / "test_dice.png")
-    labels = ", ".join(data.labels[k] for k in sorted(data.labels) if k)
-    card = ModelCard(
-        title=f"{model} on {dataset}",
-        intended_use=(
-            f"Research segmentation of {labels} in {spec.modality.upper()} volumes like those of "
-            f"{dataset}, and measurement of each segmented structure (location, volume)."
-        ),
-        training_data=(
-            f"{dataset} ({spec.description}); seeded split: {len(tr)} train, {len(va)} "
-            f"validation (early stopping), {len(test_pairs)} test cases."
-        ),
-        limitations=[
-            "Trained on one public dataset from one centre; accuracy elsewhere is unknown.",
-            f"Expects {spec.modality.upper()} volumes near {preprocessing['spacing']} mm "
-            "spacing, framed like the training crops; nothing is resampled.",
-        ],
-        details={"architecture": arch["name"], "channels": arch["channels"], "patch": patch},
-    )
-    config_out = {
-        "architecture": arch,
-        "labels": {str(k): v for k, v in sorted(data.labels.items())},
-        "preprocessing": preprocessing,
-        "input": {
-            "modality": spec.modality,
-            "channels": 1,
-            "spatial_dims": 3,
-            "dtype": "float32",
-            "axes": "(D, H, W) with an index -> RAS+ affine",
-        },
-        "inference": segmenter.inference,
-        "data": {
-            "dataset": dataset,
-            "split": split,
-            "files": len(spec.files),
-            # One digest over the catalog checksums of every file the model saw.
-            "catalog_sha256": hashlib.sha256(
-                "\n".join(sorted(f.checksum for f in spec.files)).encode()
-            ).hexdigest(),
-        },
-        "train_config": config.model_dump(),
-    }
-    return save_artifact(
-        out,
-        kind="image-segmenter",
-        pillar="imaging",
-        config=config_out,
-        metrics=metrics,
-        card=card,
-        state_dict=result.net.state_dict(),
-    )
+    # Checks --out and takes its lock before training; everything is written into a staging
+    # folder that replaces the old model only once complete (precisionmed.artifacts.writer).
+    with ModelWriter(out_dir, overwrite=overwrite) as writer:
+        out = writer.staging
+        result = fit(
+            net,
+            train_ds,
+            val_ds,
+            loss_fn=dice_loss(),
+            metrics_fn=make_metrics_fn(data.labels),
+            config=config,
+            out_dir=out,
+        )
+        preprocessing = {
+            "patch_size": list(patch),
+            "normalisation": NORMALISATION,
+            "orientation": orientation,
+            "spacing": list(first.spacing),
+        }
+        split = {
+            "seed": config.seed,
+            "train": len(tr),
+            "val": len(va),
+            "test": len(test_pairs),
+            "test_cases": [Path(p[0]).name for p in test_pairs],
+        }
+        segmenter = ImageSegmenter(result.net, arch, preprocessing, data.labels)
+        evaluation = evaluate_segmenter(
+            segmenter, test_pairs, n_boot=int(options.get("n_boot", 1000))
+        )
+        metrics = {
+            "val": result.val_metrics,
+            "test": evaluation["summary"],
+            "best_epoch": result.best_epoch,
+            "fit_seconds": result.fit_seconds,
+        }
+        (out / "test_cases.json").write_text(json.dumps(evaluation["cases"], indent=2))
+        _plot_case_dice(evaluation["cases"], out / "test_dice.png")
+        labels = ", ".join(data.labels[k] for k in sorted(data.labels) if k)
+        card = ModelCard(
+            title=f"{model} on {dataset}",
+            intended_use=(
+                f"Research segmentation of {labels} in {spec.modality.upper()} volumes like "
+                f"those of {dataset}, and measurement of each segmented structure "
+                "(location, volume)."
+            ),
+            training_data=(
+                f"{dataset} ({spec.description}); seeded split: {len(tr)} train, {len(va)} "
+                f"validation (early stopping), {len(test_pairs)} test cases."
+            ),
+            limitations=[
+                "Trained on one public dataset from one centre; accuracy elsewhere is unknown.",
+                f"Expects {spec.modality.upper()} volumes near {preprocessing['spacing']} mm "
+                "spacing, framed like the training crops; nothing is resampled.",
+            ],
+            details={"architecture": arch["name"], "channels": arch["channels"], "patch": patch},
+        )
+        config_out = {
+            "architecture": arch,
+            "labels": {str(k): v for k, v in sorted(data.labels.items())},
+            "preprocessing": preprocessing,
+            "input": {
+                "modality": spec.modality,
+                "channels": 1,
+                "spatial_dims": 3,
+                "dtype": "float32",
+                "axes": "(D, H, W) with an index -> RAS+ affine",
+            },
+            "inference": segmenter.inference,
+            "data": {
+                "dataset": dataset,
+                "split": split,
+                "files": len(spec.files),
+                # One digest over the catalog checksums of every file the model saw.
+                "catalog_sha256": hashlib.sha256(
+                    "\n".join(sorted(f.checksum for f in spec.files)).encode()
+                ).hexdigest(),
+            },
+            "train_config": config.model_dump(),
+        }
+        save_artifact(
+            out,
+            kind="image-segmenter",
+            pillar="imaging",
+            config=config_out,
+            metrics=metrics,
+            card=card,
+            state_dict=result.net.state_dict(),
+        )
+    return writer.path
 
 
 def _plot_case_dice(cases: Sequence[Mapping[str, Any]], path: Path) -> Path:
