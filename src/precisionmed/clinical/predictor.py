@@ -148,7 +148,14 @@ class ClinicalPredictor:
         Survival: the time grid of predicted curves.
     config : dict
         The artefact's config (model name, dataset, time unit, ...).
+
+    Attributes
+    ----------
+    model_version : str
+        sha256 of the model directory's manifest (set by :func:`precisionmed.load`).
     """
+
+    model_version: str = ""
 
     def __init__(
         self,

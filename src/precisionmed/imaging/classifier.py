@@ -70,7 +70,11 @@ class ImageClassifier:
         Fitted on validation; :meth:`predict_proba` divides logits by it.
     spatial_dims, n_channels : int
     input_size : tuple of int
+    model_version : str
+        sha256 of the model directory's manifest (set by :func:`precisionmed.load`).
     """
+
+    model_version: str = ""
 
     def __init__(self, net: nn.Module, config: Mapping[str, Any], path: Path | None = None) -> None:
         self.net = net.eval()
