@@ -217,6 +217,8 @@ def _missing_dir_message(root: Path) -> str:
             f"model waits at {asides[-1]}; rename it back (mv '{asides[-1]}' '{root}') or save "
             "again into this path (the next save restores it first)."
         )
+    if root.exists():
+        return f"{root}: is a file, not a model directory."
     return f"{root}: no such model directory."
 
 
@@ -225,8 +227,11 @@ def read_artifact(path: str | Path) -> Artifact:
 
     Every file must be listed with its sha256, every listed file must be there unchanged, and
     no other file may be present (staging folders of interrupted saves are siblings, never
-    read). With ``PRECISIONMED_SIGNING_KEY`` set, ``manifest.sig`` must be its HMAC under that
-    key; without it a signature is not checked.
+    read). This guards against accidental damage (corruption, a partial write, an edit by
+    mistake), not against an attacker, who can rewrite ``manifest.json`` too. With
+    ``PRECISIONMED_SIGNING_KEY`` set, ``manifest.sig`` must be the manifest's HMAC under that
+    key, which an attacker without the key cannot forge; without the key a signature present
+    is not checked.
 
     Raises
     ------
