@@ -26,7 +26,7 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/precisionmed imaging train --dataset pneumoniamnist --model reference-cnn \
-		--max-epochs 3 --seed 0 --out $(DEMO_OUT)
+		--max-epochs 3 --seed 0 --out $(DEMO_OUT) --overwrite
 	$(BIN)/precisionmed imaging evaluate $(DEMO_OUT) --dataset pneumoniamnist --split test
 	@echo "Model, metrics, model card and plots: $(DEMO_OUT)/"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from precisionmed.errors import ConfigError
@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     download_timeout : float
         Seconds to wait for a server (to connect, or between two reads) before giving up on it
         (``PRECISIONMED_DOWNLOAD_TIMEOUT``).
+    signing_key : SecretStr or None
+        Key of the HMAC-SHA256 signature of model directories (``PRECISIONMED_SIGNING_KEY``):
+        when set, saving signs ``manifest.json`` and loading refuses an unsigned directory or
+        one signed with another key. Empty means none.
     """
 
     model_config = SettingsConfigDict(env_prefix="PRECISIONMED_", extra="ignore")
@@ -36,6 +40,7 @@ class Settings(BaseSettings):
     cache: Path = Field(default_factory=_default_cache)
     data_mirror: str | None = None
     download_timeout: float = Field(default=60.0, gt=0)
+    signing_key: SecretStr | None = None
 
     @field_validator("cache")
     @classmethod
@@ -46,6 +51,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_mirror_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("signing_key")
+    @classmethod
+    def _blank_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
 
 
 def get_settings() -> Settings:

@@ -25,6 +25,7 @@ from precisionmed.artifacts import (
     registry,
     save_artifact,
 )
+from precisionmed.artifacts.manifest import manifest_bytes
 from precisionmed.errors import ArtifactError
 
 CARD = ModelCard(
@@ -73,19 +74,18 @@ def test_torch_weights_round_trip_with_recorded_checksums(torch_dir: Path) -> No
     assert config["pillar"] == "imaging"
     assert config["precisionmed_version"] == precisionmed.__version__
     assert config["labels"] == ["no", "yes"]
-    on_disk = {p.name for p in torch_dir.iterdir()} - {"config.json"}
+    manifest = (torch_dir / "manifest.json").read_bytes()
+    files = json.loads(manifest)["files"]
+    on_disk = {p.name for p in torch_dir.iterdir()} - {"manifest.json"}
     assert (
-        set(config["files"])
+        set(files)
         == on_disk
-        == {
-            "model.safetensors",
-            "metrics.json",
-            "model_card.md",
-            "roc.png",
-        }
+        == {"config.json", "model.safetensors", "metrics.json", "model_card.md", "roc.png"}
     )
-    for name, digest in config["files"].items():
+    for name, digest in files.items():
         assert digest == hashlib.sha256((torch_dir / name).read_bytes()).hexdigest()
+    assert artifact.version == hashlib.sha256(manifest).hexdigest()
+    assert artifact.short_version == artifact.version[:12]
     assert artifact.metrics == METRICS
     assert not (torch_dir / "model.pt").exists()  # no pickle anywhere
     assert (torch_dir / "model.safetensors").read_bytes()[8:9] == b"{"  # safetensors header
@@ -105,7 +105,7 @@ def test_skops_estimator_round_trip(tmp_path: Path) -> None:
     )
     loaded = read_artifact(out).estimator()
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
-    assert "model.skops" in json.loads((out / "config.json").read_text())["files"]
+    assert "model.skops" in json.loads((out / "manifest.json").read_text())["files"]
 
 
 def flip_byte(path: Path) -> None:
@@ -120,7 +120,7 @@ def flip_byte(path: Path) -> None:
         (lambda d: flip_byte(d / "model.safetensors"), r"model\.safetensors: sha256 .* differs"),
         (
             lambda d: (d / "model_card.md").unlink(),
-            r"model_card\.md: recorded in config\.json but missing",
+            r"model_card\.md: recorded in manifest\.json but missing",
         ),
         (
             lambda d: (d / "metrics.json").write_text(
@@ -131,9 +131,26 @@ def flip_byte(path: Path) -> None:
         (lambda d: flip_byte(d / "roc.png"), r"roc\.png: sha256"),
         (
             lambda d: (d / "config.json").unlink(),
-            r"not a precisionmed model directory \(no config\.json\)",
+            r"config\.json: recorded in manifest\.json but missing",
         ),
-        (lambda d: (d / "config.json").write_text("{"), r"config\.json: not valid JSON"),
+        (lambda d: (d / "config.json").write_text("{"), r"config\.json: sha256 .* differs"),
+        (
+            lambda d: (d / "manifest.json").unlink(),
+            r"not a precisionmed model directory \(no manifest\.json\)",
+        ),
+        (lambda d: (d / "manifest.json").write_text("{"), r"manifest\.json: not valid JSON"),
+        (
+            lambda d: (d / "notes.txt").write_text("added later"),
+            r"notes\.txt: present but not recorded in manifest\.json",
+        ),
+        (
+            lambda d: (d / "plots").mkdir() or (d / "plots" / "extra.png").write_bytes(b"x"),
+            r"plots/extra\.png: present but not recorded",
+        ),
+        (
+            lambda d: (d / "link.png").symlink_to(d / "roc.png"),
+            r"link\.png: a model directory holds only regular files",
+        ),
     ],
 )
 def test_tampering_is_refused_naming_the_file(torch_dir: Path, tamper: Any, message: str) -> None:
@@ -144,7 +161,8 @@ def test_tampering_is_refused_naming_the_file(torch_dir: Path, tamper: Any, mess
         precisionmed.load(torch_dir)
 
 
-def edit_config(directory: Path, **changes: Any) -> None:
+def edit_config(directory: Path, *, remanifest: bool = True, **changes: Any) -> None:
+    """Change fields of config.json; by default re-write the manifest so the checksums pass."""
     path = directory / "config.json"
     config = json.loads(path.read_text())
     for key, value in changes.items():
@@ -153,20 +171,57 @@ def edit_config(directory: Path, **changes: Any) -> None:
         else:
             config[key] = value
     path.write_text(json.dumps(config))
+    if remanifest:
+        (directory / "manifest.json").write_bytes(manifest_bytes(directory))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"labels": ["yes", "no"]}, {"temperature": 0.05}, {"architecture": {"in": 4, "out": 3}}],
+)
+def test_an_edited_config_is_refused(torch_dir: Path, changes: dict[str, Any]) -> None:
+    edit_config(torch_dir, remanifest=False, **changes)
+    with pytest.raises(ArtifactError, match=r"config\.json: sha256 .* differs .* manifest\.json"):
+        precisionmed.load(torch_dir)
+
+
+def test_any_change_gives_another_version(torch_dir: Path) -> None:
+    before = read_artifact(torch_dir).version
+    edit_config(torch_dir, labels=["yes", "no"])
+    after = read_artifact(torch_dir)
+    assert after.version != before
+    assert after.config["labels"] == ["yes", "no"]
 
 
 def test_unrecorded_weights_are_not_loaded(torch_dir: Path) -> None:
-    config = json.loads((torch_dir / "config.json").read_text())
-    files = {k: v for k, v in config["files"].items() if k != "model.safetensors"}
-    edit_config(torch_dir, files=files)
-    with pytest.raises(ArtifactError, match=r"model\.safetensors: not recorded in config\.json"):
+    path = torch_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["files"]["model.safetensors"]
+    path.write_text(json.dumps(manifest))
+    (torch_dir / "model.safetensors").unlink()
+    with pytest.raises(ArtifactError, match=r"model\.safetensors: not recorded in manifest\.json"):
         read_artifact(torch_dir).state_dict()
 
 
+def test_weights_swapped_after_the_check_are_refused(torch_dir: Path) -> None:
+    artifact = read_artifact(torch_dir)
+    flip_byte(torch_dir / "model.safetensors")
+    with pytest.raises(ArtifactError, match=r"model\.safetensors: sha256 .* differs"):
+        artifact.state_dict()
+
+
 def test_paths_outside_the_directory_are_refused(torch_dir: Path) -> None:
-    edit_config(torch_dir, files={"../model/metrics.json": "0" * 64})
+    path = torch_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["files"]["../model/metrics.json"] = "0" * 64
+    path.write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match=r"field 'files' names '../model/metrics.json'"):
         read_artifact(torch_dir)
+
+
+def test_saving_into_a_saved_model_is_refused(torch_dir: Path) -> None:
+    with pytest.raises(ArtifactError, match=r"already holds a saved model .*ModelWriter"):
+        save_artifact(torch_dir, kind="k", pillar="imaging", config={}, metrics={}, card=CARD)
 
 
 def test_load_unknown_pillar(torch_dir: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image as PILImage
 from typer.testing import CliRunner
 
+from precisionmed.artifacts import read_artifact
 from precisionmed.cli.main import app
 from precisionmed.errors import DataFormatError
 from tests.conftest import require_dataset, require_path
@@ -101,6 +102,7 @@ def test_evaluate_json(trained: Path, tmp_path: Path) -> None:
         )
     )
     assert report["n"] == 156  # the whole official test split
+    assert report["model_version"] == read_artifact(trained).version
     assert report["acc"]["low"] <= report["acc"]["value"] <= report["acc"]["high"]
     assert np.asarray(report["confusion_matrix"]).sum() == 156
     assert {"ece", "ece_calibrated", "per_class", "temperature"} <= set(report)
@@ -120,6 +122,10 @@ def test_predict_png_equals_predicting_the_array(trained: Path, tmp_path: Path) 
         files.append(str(path))
     records = _json(CliRunner().invoke(app, ["imaging", "predict", str(trained), *files, "--json"]))
     expected = load(trained).predict_proba(images)
+    version = read_artifact(trained).version
+    assert [r["model_version"] for r in records] == [version] * len(records)
+    human = CliRunner().invoke(app, ["imaging", "predict", str(trained), *files]).output
+    assert f"version {version[:12]}" in human
     for record, p, file in zip(records, expected, files, strict=True):
         probs = list(record["values"].values())
         np.testing.assert_allclose(probs, p, atol=1e-5)

@@ -139,8 +139,9 @@ def test_train_segmenter_writes_a_loadable_artifact(tiny_model: Path) -> None:
     assert config["architecture"]["name"] == "unet-small"
     assert config["data"]["split"]["train"] + config["data"]["split"]["val"] == 6
     assert config["inference"]["method"] == "monai.inferers.sliding_window_inference"
+    files = json.loads((tiny_model / "manifest.json").read_text())["files"]
     for name in ("model.safetensors", "training_curve.png", "test_cases.json", "test_dice.png"):
-        assert name in config["files"]
+        assert name in files
     metrics = json.loads((tiny_model / "metrics.json").read_text())
     test = metrics["test"]
     assert test["n_cases"] == 2

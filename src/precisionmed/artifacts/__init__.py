@@ -2,6 +2,17 @@
 
 from precisionmed.artifacts.card import ModelCard
 from precisionmed.artifacts.registry import load, register_predictor
+from precisionmed.artifacts.skops_types import SKOPS_TRUSTED_TYPES
 from precisionmed.artifacts.store import Artifact, read_artifact, save_artifact
+from precisionmed.artifacts.writer import ModelWriter
 
-__all__ = ["Artifact", "ModelCard", "load", "read_artifact", "register_predictor", "save_artifact"]
+__all__ = [
+    "SKOPS_TRUSTED_TYPES",
+    "Artifact",
+    "ModelCard",
+    "ModelWriter",
+    "load",
+    "read_artifact",
+    "register_predictor",
+    "save_artifact",
+]

@@ -39,6 +39,9 @@ def register_predictor(kind: str) -> Callable[[T], T]:
 def load(path: str | Path) -> Any:
     """Load a trained model directory as a predictor.
 
+    Every file is checked first (:func:`~precisionmed.artifacts.read_artifact`). The predictor
+    gets ``model_version``: the model's version (sha256 of its ``manifest.json``, hex).
+
     Raises
     ------
     ArtifactError

@@ -138,6 +138,9 @@ def train(
     ),
     n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples of the metric intervals."),
     explain: bool = typer.Option(True, help="Write SHAP plots and permutation importance."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a model already in --out (refused otherwise)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Train a model on a dataset (or your own CSV), evaluate it on held-out patients, save it."""
@@ -165,6 +168,7 @@ def train(
         n_boot=n_boot,
         explain=explain,
         scaling=scaling,
+        overwrite=overwrite,
     )
     if as_json:
         print_json({"model_dir": str(out), "model": model, "dataset": dataset, **metrics})
@@ -204,11 +208,13 @@ def evaluate(
     dataset = data.name
     predictor = precisionmed.load(model_dir)
     result = evaluate_saved_model(predictor, data, n_boot=n_boot, seed=seed)
+    result = {"model_version": predictor.model_version, **result}
     if as_json:
         print_json(result)
         return
     console.print(
-        f"{model_dir} on [bold]{dataset}[/] ({result['patients']}, n={result['n']})",
+        f"{model_dir} (version {predictor.model_version[:12]}) on [bold]{dataset}[/] "
+        f"({result['patients']}, n={result['n']})",
         highlight=False,
     )
     _print_metrics(result)

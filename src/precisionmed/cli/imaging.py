@@ -106,6 +106,9 @@ def train(
         None, min=1, help="Only the first N images of each split (smoke tests)."
     ),
     n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples for the 95% intervals."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a model already in --out (refused otherwise)."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Train a classifier (or, for segmentation data, a segmenter) and save it."""
@@ -157,7 +160,7 @@ def train(
     if segmentation:
         from precisionmed.imaging.segmentation import train_segmenter
 
-        path = train_segmenter(data, model, config, out, n_boot=n_boot)
+        path = train_segmenter(data, model, config, out, n_boot=n_boot, overwrite=overwrite)
         if as_json:
             print_json({"model_dir": str(path)})
         else:
@@ -191,6 +194,7 @@ def train(
         n_boot=n_boot,
         network_kwargs=_network_kwargs(network_arg or []),
         n_members=members,
+        overwrite=overwrite,
     )
     test = result.metrics.get("test", {})
     if as_json:
@@ -241,7 +245,7 @@ def evaluate(
     model_dir: Path = typer.Argument(..., help="A trained image-classifier directory."),
     dataset: str = typer.Option(..., help="Catalog dataset to evaluate on."),
     split: str = typer.Option("test", help="train, val or test."),
-    out: Path = typer.Option(None, help="Output folder (default MODEL_DIR/evaluation/...)."),
+    out: Path = typer.Option(None, help="Output folder (default MODEL_DIR-evaluation/...)."),
     n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples for the 95% intervals."),
     as_json: bool = JSON,
 ) -> None:
@@ -253,6 +257,7 @@ def evaluate(
         print_json(report)
         return
     _print_report(report, f"{model_dir} on {report['dataset']} ({split})")
+    console.print(f"model version: {report['model_version'][:12]}", highlight=False)
     console.print(f"confusion matrix (rows true, columns predicted): {report['confusion_matrix']}")
     console.print(f"Metrics and plots: {Path(report['files'][-1]).parent}", highlight=False)
     console.print(f"Model directory: {model_dir}", highlight=False)

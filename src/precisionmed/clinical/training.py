@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from precisionmed.artifacts import ModelCard
+from precisionmed.artifacts import ModelCard, ModelWriter
 from precisionmed.clinical.metrics import (
     classification_metrics,
     evaluation_times,
@@ -192,6 +192,7 @@ def train_clinical_model(
     explain: bool = True,
     test_fraction: float = 0.2,
     scaling: str = "standard",
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Fit model ``model`` on ``data`` and write a model directory.
 
@@ -202,7 +203,8 @@ def train_clinical_model(
     model : str
         A registered model name whose task matches the cohort's.
     out_dir : path
-        The model directory to write.
+        The model directory to write; checked (and locked) before training, written whole
+        or not at all (:class:`~precisionmed.artifacts.ModelWriter`).
     cv : int, optional
         Also report ``cv``-fold scores on the training part.
     representation : {"none", "autoencoder"}
@@ -219,6 +221,8 @@ def train_clinical_model(
         Write permutation importance and SHAP plots of the held-out patients.
     scaling : {"standard", "quantile"}
         Scaling of the numeric columns (see :func:`~precisionmed.clinical.make_pipeline`).
+    overwrite : bool
+        Replace a model already in ``out_dir`` (refused otherwise, before training).
 
     Returns
     -------
@@ -238,82 +242,86 @@ def train_clinical_model(
             f"Model {model!r} is a {spec.task} model but dataset {data.name!r} is a {task} task; "
             f"use one of the {task} models."
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tr, te = holdout_split(data, seed=seed, test_fraction=test_fraction)
-    X_tr, y_tr = data.X.iloc[tr].reset_index(drop=True), data.y[tr]
-    X_te, y_te = data.X.iloc[te].reset_index(drop=True), data.y[te]
-    pipeline = make_pipeline(
-        model, data.feature_types, representation=representation, random_state=seed,
-        representation_params=representation_params, scaling=scaling, **(params or {}),
-    )  # fmt: skip
-    metrics: dict[str, Any] = {}
-    if cv:
-        metrics["cv"] = cross_validated_scores(pipeline, X_tr, y_tr, task=task, cv=cv, seed=seed)
-    pipeline.fit(X_tr, y_tr)
-    metrics["test"] = evaluate_pipeline(
-        pipeline, X_te, y_te, task=task, y_train=y_tr, out_dir=out, n_boot=n_boot, seed=seed,
-        time_unit=data.time_unit or "",
-    )  # fmt: skip
-    if explain:
-        from precisionmed.clinical.explain import explain_to_dir
-
-        metrics["permutation_importance"] = explain_to_dir(
-            pipeline, X_tr, X_te, y_te, task=task, out_dir=out, seed=seed
-        )
-    n_refits = spec.interval_models if interval_models is None else interval_models
-    refits = bootstrap_refits(pipeline, X_tr, y_tr, n=n_refits, seed=seed)
-    offsets = risk_offsets(pipeline, refits, X_tr) if task == "survival" else None
-    schema = infer_schema(X_tr, data.feature_types)
-    config = {
-        "model": model,
-        "dataset": data.name,
-        "representation": representation,
-        "scaling": scaling,
-        "representation_params": {k: repr(v) for k, v in (representation_params or {}).items()},
-        "params": {k: repr(v) for k, v in pipeline[-1].get_params(deep=False).items()},
-        "seed": seed,
-        "time_unit": data.time_unit,
-        "split": {
-            "method": "published" if "train" in data.splits else "stratified-holdout",
-            "test_fraction": test_fraction,
-            "n_train": len(tr),
-            "n_test": len(te),
-        },
-        "target_names": list(getattr(data, "target_names", []) or []),
-    }
-    headline = "roc_auc" if task == "classification" else "c_index_harrell"
-    card = ModelCard(
-        title=f"{model} on {data.name}",
-        intended_use=(
-            "Research estimate of "
-            + (
-                "the probability of the positive class"
-                if task == "classification"
-                else "a patient's risk and survival curve"
+    # Checks --out and takes its lock before training; everything is written into a staging
+    # folder that replaces the old model only once complete (precisionmed.artifacts.writer).
+    with ModelWriter(out_dir, overwrite=overwrite) as writer:
+        out = writer.staging
+        tr, te = holdout_split(data, seed=seed, test_fraction=test_fraction)
+        X_tr, y_tr = data.X.iloc[tr].reset_index(drop=True), data.y[tr]
+        X_te, y_te = data.X.iloc[te].reset_index(drop=True), data.y[te]
+        pipeline = make_pipeline(
+            model, data.feature_types, representation=representation, random_state=seed,
+            representation_params=representation_params, scaling=scaling, **(params or {}),
+        )  # fmt: skip
+        metrics: dict[str, Any] = {}
+        if cv:
+            metrics["cv"] = cross_validated_scores(
+                pipeline, X_tr, y_tr, task=task, cv=cv, seed=seed
             )
-            + f" for patients like those of {data.name}; not for clinical decisions alone."
-        ),  # fmt: skip
-        training_data=(
-            f"{data.name}: {data.description} Train {len(tr)} / held-out test {len(te)} "
-            f"({config['split']['method']}, seed {seed})."
-        ),
-        limitations=[
-            "Inputs outside the training range are flagged, and the model extrapolates there.",
-            f"Intervals on predictions are bootstrap-ensemble intervals over {n_refits} refits "
-            f"(level {interval_level(n_refits):.0%}; model uncertainty only).",
-        ],
-        details={
-            "model": spec.description,
+        pipeline.fit(X_tr, y_tr)
+        metrics["test"] = evaluate_pipeline(
+            pipeline, X_te, y_te, task=task, y_train=y_tr, out_dir=out, n_boot=n_boot, seed=seed,
+            time_unit=data.time_unit or "",
+        )  # fmt: skip
+        if explain:
+            from precisionmed.clinical.explain import explain_to_dir
+
+            metrics["permutation_importance"] = explain_to_dir(
+                pipeline, X_tr, X_te, y_te, task=task, out_dir=out, seed=seed
+            )
+        n_refits = spec.interval_models if interval_models is None else interval_models
+        refits = bootstrap_refits(pipeline, X_tr, y_tr, n=n_refits, seed=seed)
+        offsets = risk_offsets(pipeline, refits, X_tr) if task == "survival" else None
+        schema = infer_schema(X_tr, data.feature_types)
+        config = {
+            "model": model,
+            "dataset": data.name,
             "representation": representation,
-            f"held-out {headline}": metrics["test"][headline],
-        },
-    )
-    times = survival_grid(y_tr) if task == "survival" else None
-    save_clinical_model(
-        out, pipeline=pipeline, schema=schema, task=task, config=config, metrics=metrics,
-        card=card, interval_pipelines=refits, times=times, risk_offsets=offsets,
-    )  # fmt: skip
+            "scaling": scaling,
+            "representation_params": {k: repr(v) for k, v in (representation_params or {}).items()},
+            "params": {k: repr(v) for k, v in pipeline[-1].get_params(deep=False).items()},
+            "seed": seed,
+            "time_unit": data.time_unit,
+            "split": {
+                "method": "published" if "train" in data.splits else "stratified-holdout",
+                "test_fraction": test_fraction,
+                "n_train": len(tr),
+                "n_test": len(te),
+            },
+            "target_names": list(getattr(data, "target_names", []) or []),
+        }
+        headline = "roc_auc" if task == "classification" else "c_index_harrell"
+        card = ModelCard(
+            title=f"{model} on {data.name}",
+            intended_use=(
+                "Research estimate of "
+                + (
+                    "the probability of the positive class"
+                    if task == "classification"
+                    else "a patient's risk and survival curve"
+                )
+                + f" for patients like those of {data.name}; not for clinical decisions alone."
+            ),  # fmt: skip
+            training_data=(
+                f"{data.name}: {data.description} Train {len(tr)} / held-out test {len(te)} "
+                f"({config['split']['method']}, seed {seed})."
+            ),
+            limitations=[
+                "Inputs outside the training range are flagged, and the model extrapolates there.",
+                f"Intervals on predictions are bootstrap-ensemble intervals over {n_refits} refits "
+                f"(level {interval_level(n_refits):.0%}; model uncertainty only).",
+            ],
+            details={
+                "model": spec.description,
+                "representation": representation,
+                f"held-out {headline}": metrics["test"][headline],
+            },
+        )
+        times = survival_grid(y_tr) if task == "survival" else None
+        save_clinical_model(
+            out, pipeline=pipeline, schema=schema, task=task, config=config, metrics=metrics,
+            card=card, interval_pipelines=refits, times=times, risk_offsets=offsets,
+        )  # fmt: skip
     return metrics
 
 

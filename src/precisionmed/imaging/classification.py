@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from precisionmed.artifacts import ModelCard, save_artifact
+from precisionmed.artifacts import ModelCard, ModelWriter, save_artifact
 from precisionmed.errors import ConfigError
 from precisionmed.imaging.classifier import KIND, classifier_input_spec
 from precisionmed.imaging.datasets import ClassificationData, load_classification_data
@@ -94,6 +94,7 @@ def train_image_classifier(
     n_boot: int = 1000,
     network_kwargs: Mapping[str, Any] | None = None,
     n_members: int = 1,
+    overwrite: bool = False,
 ) -> TrainedClassifier:
     """Train ``model`` on ``dataset``, calibrate it, test it and save a model directory.
 
@@ -124,6 +125,10 @@ def train_image_classifier(
         validation split; the saved model averages their logits
         (:class:`~precisionmed.imaging.networks.MeanEnsemble`). Member ``i``'s training curve goes
         to ``out_dir/member-i/``.
+    overwrite : bool
+        Replace a model already in ``out_dir`` (refused otherwise, before training). The
+        directory is checked and locked before training and written whole or not at all
+        (:class:`~precisionmed.artifacts.ModelWriter`).
     """
     if n_members < 1:
         raise ConfigError(f"The 'n_members' parameter must be >= 1. Got {n_members!r}.")
@@ -133,13 +138,18 @@ def train_image_classifier(
         if isinstance(dataset, ClassificationData)
         else load_classification_data(dataset, subset=subset)
     )
-    out = Path(out_dir)
+    # Checks --out and takes its lock before training; everything is written into a staging
+    # folder that replaces the old model only once complete (precisionmed.artifacts.writer).
+    with ModelWriter(out_dir, overwrite=overwrite) as writer:
+        out = writer.staging
     val_ds, test_ds = data.split("val"), data.split("test")
     cpu0 = time.process_time()
     members, results = [], []
     for i in range(n_members):
         member_config = config.model_copy(update={"seed": config.seed + i})
-        torch.manual_seed(member_config.seed)  # the initial weights are part of what the seed fixes
+            torch.manual_seed(
+                member_config.seed
+            )  # the initial weights are part of what the seed fixes
         member = build_network(
             model,
             spatial_dims=data.spatial_dims,
@@ -148,7 +158,9 @@ def train_image_classifier(
             size=data.size,
             **dict(network_kwargs or {}),
         )
-        train_ds = data.split("train", augmentation(data.spatial_dims, augment, member_config.seed))
+            train_ds = data.split(
+                "train", augmentation(data.spatial_dims, augment, member_config.seed)
+            )
         results.append(
             fit(
                 member,
@@ -165,7 +177,9 @@ def train_image_classifier(
     result = results[0]
     net = members[0] if n_members == 1 else MeanEnsemble(members)
     if not result.is_global_zero:
-        return TrainedClassifier(out, {}, cpu_seconds, result.best_epoch, result.history)
+            return TrainedClassifier(
+                writer.path, {}, cpu_seconds, result.best_epoch, result.history
+            )
 
     val_logits = predict_outputs(net, val_ds).numpy()
     test_logits = predict_outputs(net, test_ds).numpy()
@@ -205,7 +219,11 @@ def train_image_classifier(
         path=out / "roc.png",
     )
     plot_reliability(
-        test_logits, y_test, task=data.task, temperature=temperature, path=out / "reliability.png"
+            test_logits,
+            y_test,
+            task=data.task,
+            temperature=temperature,
+            path=out / "reliability.png",
     )
     model_config = {
         "architecture": model,
@@ -268,4 +286,4 @@ def train_image_classifier(
         card=card,
         state_dict=net.state_dict(),
     )
-    return TrainedClassifier(out, metrics, cpu_seconds, result.best_epoch, result.history)
+    return TrainedClassifier(writer.path, metrics, cpu_seconds, result.best_epoch, result.history)

@@ -366,7 +366,8 @@ def evaluate_image_classifier(
     split : {"train", "val", "test"}
     out_dir : path, optional
         Where ``metrics.json``, ``roc.png`` and ``reliability.png`` go; default
-        ``MODEL_DIR/evaluation/<dataset>-<split>/`` (outside the checksummed model files).
+        ``MODEL_DIR-evaluation/<dataset>-<split>/`` beside the model directory (a model
+        directory holds only the files it was saved with).
     subset : int, optional
         Only the first ``subset`` images.
 
@@ -374,7 +375,7 @@ def evaluate_image_classifier(
     -------
     dict
         :func:`~precisionmed.imaging.evaluation.classification_report` plus ``dataset``,
-        ``split``, ``model_dir`` and ``files``.
+        ``split``, ``model_dir``, ``model_version`` and ``files``.
     """
     import json
 
@@ -396,7 +397,9 @@ def evaluate_image_classifier(
         temperature=clf.temperature,
         n_boot=n_boot,
     )
-    out = Path(out_dir) if out_dir else Path(model_dir) / "evaluation" / f"{data.name}-{split}"
+    model_path = Path(model_dir)
+    default_out = model_path.parent / f"{model_path.name}-evaluation" / f"{data.name}-{split}"
+    out = Path(out_dir) if out_dir else default_out
     out.mkdir(parents=True, exist_ok=True)
     probs = probabilities(logits, clf.task, clf.temperature)
     files = [
@@ -409,7 +412,8 @@ def evaluate_image_classifier(
             path=out / "reliability.png",
         ),
     ]
-    report = {"model_dir": str(model_dir), "dataset": data.name, "split": split, **report}
+    report = {"model_dir": str(model_dir), "model_version": clf.model_version,
+              "dataset": data.name, "split": split, **report}  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     report["files"] = [str(f) for f in [*files, out / "metrics.json"]]
     return report

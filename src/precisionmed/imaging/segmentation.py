@@ -56,7 +56,13 @@ def make_metrics_fn(label_names: Mapping[int, str]) -> Any:
 
 
 def train_segmenter(
-    dataset: Any, model: str, config: TrainConfig, out_dir: Path, **options: Any
+    dataset: Any,
+    model: str,
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    **options: Any,
 ) -> Path:
     """Train, evaluate and save a 3D segmentation model; return the artefact directory.
 
@@ -73,13 +79,15 @@ def train_segmenter(
         ``mode="max"``.
     out_dir : path
         Artefact directory to write.
+    overwrite : bool
+        Replace a model already in ``out_dir`` (refused otherwise, before any data are read).
     **options
         ``val_fraction`` (0.1: part of the training cases used for early stopping),
         ``patch_size`` ((40, 56, 40)), ``max_train_cases`` / ``max_test_cases`` (limit the
         cases, for smoke runs), ``n_boot`` (1000), ``channels`` / ``strides`` /
         ``num_res_units`` / ``dropout`` (U-Net).
     """
-    from precisionmed.artifacts import ModelCard, save_artifact
+    from precisionmed.artifacts import ModelCard, ModelWriter, save_artifact
     from precisionmed.data import get_dataset, load_dataset, train_val_test_indices
     from precisionmed.imaging.segmenter import (
         ImageSegmenter,
@@ -95,126 +103,135 @@ def train_segmenter(
     config = config.model_copy(update=unset)
     known = {"val_fraction", "patch_size", "max_train_cases", "max_test_cases", "n_boot"}
     net_opts = {k: options.pop(k) for k in list(options) if k not in known}
-    source: dict[str, Any]  # what the card and config say about the training data
-    if isinstance(dataset, str):
-        spec = get_dataset(dataset)
-        if spec.task != "segmentation":
-            raise ConfigError(
-                f"Dataset {dataset!r} has task {spec.task!r}; train_segmenter needs a "
-                "'segmentation' dataset (e.g. 'msd-hippocampus')."
+    # Checks --out and takes its lock before the data are read; everything is written into a
+    # staging folder that replaces the old model only once complete (artifacts.writer).
+    with ModelWriter(out_dir, overwrite=overwrite) as writer:
+        source: dict[str, Any]  # what the card and config say about the training data
+        if isinstance(dataset, str):
+            spec = get_dataset(dataset)
+            if spec.task != "segmentation":
+                raise ConfigError(
+                    f"Dataset {dataset!r} has task {spec.task!r}; train_segmenter needs a "
+                    "'segmentation' dataset (e.g. 'msd-hippocampus')."
+                )
+            data = load_dataset(dataset, seed=config.seed)
+            # One digest over the catalog checksums of every file the model saw.
+            digest = hashlib.sha256("\n".join(sorted(f.checksum for f in spec.files)).encode())
+            source = {"modality": spec.modality, "description": spec.description,
+                      "files": len(spec.files), "catalog_sha256": digest.hexdigest()}  # fmt: skip
+        else:  # a user's folder (imaging.folder.SegmentationFolder)
+            data, dataset = dataset, dataset.name
+            source = {"modality": data.modality, "description": data.description,
+                      "files": 2 * len(data.cases), "sha256": data.checksum}  # fmt: skip
+        train_pairs, test_pairs = data.split("train"), data.split("test")
+        if options.get("max_train_cases"):
+            train_pairs = train_pairs[: int(options["max_train_cases"])]
+        if options.get("max_test_cases"):
+            test_pairs = test_pairs[: int(options["max_test_cases"])]
+        tr, va, _ = train_val_test_indices(
+            len(train_pairs),
+            val_fraction=float(options.get("val_fraction", 0.1)),
+            test_fraction=0.0,
+            seed=config.seed,
+        )
+        patch = tuple(int(p) for p in options.get("patch_size", DEFAULT_PATCH))
+        first = read_volume(train_pairs[0][0])
+        if first.affine is None:
+            raise DataFormatError(
+                f"{train_pairs[0][0]}: training volumes need a geometry (affine)."
             )
-        data = load_dataset(dataset, seed=config.seed)
-        # One digest over the catalog checksums of every file the model saw.
-        digest = hashlib.sha256("\n".join(sorted(f.checksum for f in spec.files)).encode())
-        source = {"modality": spec.modality, "description": spec.description,
-                  "files": len(spec.files), "catalog_sha256": digest.hexdigest()}  # fmt: skip
-    else:  # a user's folder (imaging.folder.SegmentationFolder)
-        data, dataset = dataset, dataset.name
-        source = {"modality": data.modality, "description": data.description,
-                  "files": 2 * len(data.cases), "sha256": data.checksum}  # fmt: skip
-    train_pairs, test_pairs = data.split("train"), data.split("test")
-    if options.get("max_train_cases"):
-        train_pairs = train_pairs[: int(options["max_train_cases"])]
-    if options.get("max_test_cases"):
-        test_pairs = test_pairs[: int(options["max_test_cases"])]
-    tr, va, _ = train_val_test_indices(
-        len(train_pairs),
-        val_fraction=float(options.get("val_fraction", 0.1)),
-        test_fraction=0.0,
-        seed=config.seed,
-    )
-    patch = tuple(int(p) for p in options.get("patch_size", DEFAULT_PATCH))
-    first = read_volume(train_pairs[0][0])
-    if first.affine is None:
-        raise DataFormatError(f"{train_pairs[0][0]}: training volumes need a geometry (affine).")
-    orientation = axcodes(first.affine)
-    torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
-    net, arch = build_segmentation_net(model, n_labels=len(data.labels), **net_opts)
-    _check_patch(patch, arch["strides"])
-    train_ds = SegmentationDataset(
-        [train_pairs[i] for i in tr], patch, orientation, train=True, seed=config.seed
-    )
-    val_ds = SegmentationDataset([train_pairs[i] for i in va], patch, orientation, train=False)
-    out = Path(out_dir)
-    result = fit(
-        net,
-        train_ds,
-        val_ds,
-        loss_fn=dice_loss(),
-        metrics_fn=make_metrics_fn(data.labels),
-        config=config,
-        out_dir=out,
-    )
-    preprocessing = {
-        "patch_size": list(patch),
-        "normalisation": NORMALISATION,
-        "orientation": orientation,
-        "spacing": list(first.spacing),
-    }
-    split = {
-        "seed": config.seed,
-        "train": len(tr),
-        "val": len(va),
-        "test": len(test_pairs),
-        "test_cases": [Path(p[0]).name for p in test_pairs],
-    }
-    segmenter = ImageSegmenter(result.net, arch, preprocessing, data.labels)
-    evaluation = evaluate_segmenter(segmenter, test_pairs, n_boot=int(options.get("n_boot", 1000)))
-    metrics = {
-        "val": result.val_metrics,
-        "test": evaluation["summary"],
-        "best_epoch": result.best_epoch,
-        "fit_seconds": result.fit_seconds,
-    }
-    (out / "test_cases.json").write_text(json.dumps(evaluation["cases"], indent=2))
-    _plot_case_dice(evaluation["cases"], out / "test_dice.png")
-    labels = ", ".join(data.labels[k] for k in sorted(data.labels) if k)
-    card = ModelCard(
-        title=f"{model} on {dataset}",
-        intended_use=(
-            f"Research segmentation of {labels} in {source['modality'].upper()} volumes like "
-            f"those of {dataset}, and measurement of each segmented structure (location, volume)."
-        ),
-        training_data=(
-            f"{dataset} ({source['description']}); seeded split: {len(tr)} train, {len(va)} "
-            f"validation (early stopping), {len(test_pairs)} test cases."
-        ),
-        limitations=[
-            "Trained on one public dataset from one centre; accuracy elsewhere is unknown.",
-            f"Expects {source['modality'].upper()} volumes near {preprocessing['spacing']} mm "
-            "spacing, framed like the training crops; nothing is resampled.",
-        ],
-        details={"architecture": arch["name"], "channels": arch["channels"], "patch": patch},
-    )
-    config_out = {
-        "architecture": arch,
-        "labels": {str(k): v for k, v in sorted(data.labels.items())},
-        "preprocessing": preprocessing,
-        "input": {
-            "modality": source["modality"],
-            "channels": 1,
-            "spatial_dims": 3,
-            "dtype": "float32",
-            "axes": "(D, H, W) with an index -> RAS+ affine",
-        },
-        "inference": segmenter.inference,
-        "input_spec": segmenter_input_spec(spec.modality, preprocessing).to_dict(),
-        "data": {
-            "dataset": dataset,
-            "split": split,
-            **{k: v for k, v in source.items() if k not in ("modality", "description")},
-        },
-        "train_config": config.model_dump(),
-    }
-    return save_artifact(
-        out,
-        kind="image-segmenter",
-        pillar="imaging",
-        config=config_out,
-        metrics=metrics,
-        card=card,
-        state_dict=result.net.state_dict(),
-    )
+        orientation = axcodes(first.affine)
+        torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
+        net, arch = build_segmentation_net(model, n_labels=len(data.labels), **net_opts)
+        _check_patch(patch, arch["strides"])
+        train_ds = SegmentationDataset(
+            [train_pairs[i] for i in tr], patch, orientation, train=True, seed=config.seed
+        )
+        val_ds = SegmentationDataset([train_pairs[i] for i in va], patch, orientation, train=False)
+        out = writer.staging
+        result = fit(
+            net,
+            train_ds,
+            val_ds,
+            loss_fn=dice_loss(),
+            metrics_fn=make_metrics_fn(data.labels),
+            config=config,
+            out_dir=out,
+        )
+        preprocessing = {
+            "patch_size": list(patch),
+            "normalisation": NORMALISATION,
+            "orientation": orientation,
+            "spacing": list(first.spacing),
+        }
+        split = {
+            "seed": config.seed,
+            "train": len(tr),
+            "val": len(va),
+            "test": len(test_pairs),
+            "test_cases": [Path(p[0]).name for p in test_pairs],
+        }
+        segmenter = ImageSegmenter(result.net, arch, preprocessing, data.labels)
+        evaluation = evaluate_segmenter(
+            segmenter, test_pairs, n_boot=int(options.get("n_boot", 1000))
+        )
+        metrics = {
+            "val": result.val_metrics,
+            "test": evaluation["summary"],
+            "best_epoch": result.best_epoch,
+            "fit_seconds": result.fit_seconds,
+        }
+        (out / "test_cases.json").write_text(json.dumps(evaluation["cases"], indent=2))
+        _plot_case_dice(evaluation["cases"], out / "test_dice.png")
+        labels = ", ".join(data.labels[k] for k in sorted(data.labels) if k)
+        card = ModelCard(
+            title=f"{model} on {dataset}",
+            intended_use=(
+                f"Research segmentation of {labels} in {source['modality'].upper()} volumes like "
+                f"those of {dataset}, and measurement of each segmented structure "
+                "(location, volume)."
+            ),
+            training_data=(
+                f"{dataset} ({source['description']}); seeded split: {len(tr)} train, {len(va)} "
+                f"validation (early stopping), {len(test_pairs)} test cases."
+            ),
+            limitations=[
+                "Trained on one public dataset from one centre; accuracy elsewhere is unknown.",
+                f"Expects {source['modality'].upper()} volumes near {preprocessing['spacing']} mm "
+                "spacing, framed like the training crops; nothing is resampled.",
+            ],
+            details={"architecture": arch["name"], "channels": arch["channels"], "patch": patch},
+        )
+        config_out = {
+            "architecture": arch,
+            "labels": {str(k): v for k, v in sorted(data.labels.items())},
+            "preprocessing": preprocessing,
+            "input": {
+                "modality": source["modality"],
+                "channels": 1,
+                "spatial_dims": 3,
+                "dtype": "float32",
+                "axes": "(D, H, W) with an index -> RAS+ affine",
+            },
+            "inference": segmenter.inference,
+            "input_spec": segmenter_input_spec(source["modality"], preprocessing).to_dict(),
+            "data": {
+                "dataset": dataset,
+                "split": split,
+                **{k: v for k, v in source.items() if k not in ("modality", "description")},
+            },
+            "train_config": config.model_dump(),
+        }
+        save_artifact(
+            out,
+            kind="image-segmenter",
+            pillar="imaging",
+            config=config_out,
+            metrics=metrics,
+            card=card,
+            state_dict=result.net.state_dict(),
+        )
+    return writer.path
 
 
 def _plot_case_dice(cases: Sequence[Mapping[str, Any]], path: Path) -> Path:
