@@ -142,148 +142,151 @@ def train_image_classifier(
     # folder that replaces the old model only once complete (precisionmed.artifacts.writer).
     with ModelWriter(out_dir, overwrite=overwrite) as writer:
         out = writer.staging
-    val_ds, test_ds = data.split("val"), data.split("test")
-    cpu0 = time.process_time()
-    members, results = [], []
-    for i in range(n_members):
-        member_config = config.model_copy(update={"seed": config.seed + i})
+        val_ds, test_ds = data.split("val"), data.split("test")
+        cpu0 = time.process_time()
+        members, results = [], []
+        for i in range(n_members):
+            member_config = config.model_copy(update={"seed": config.seed + i})
             torch.manual_seed(
                 member_config.seed
             )  # the initial weights are part of what the seed fixes
-        member = build_network(
-            model,
-            spatial_dims=data.spatial_dims,
-            in_channels=data.n_channels,
-            out_channels=data.n_outputs,
-            size=data.size,
-            **dict(network_kwargs or {}),
-        )
+            member = build_network(
+                model,
+                spatial_dims=data.spatial_dims,
+                in_channels=data.n_channels,
+                out_channels=data.n_outputs,
+                size=data.size,
+                **dict(network_kwargs or {}),
+            )
             train_ds = data.split(
                 "train", augmentation(data.spatial_dims, augment, member_config.seed)
             )
-        results.append(
-            fit(
-                member,
-                train_ds,
-                val_ds,
-                loss_fn=loss_for_task(data.task),
-                metrics_fn=metrics_for_task(data.task),
-                config=member_config,
-                out_dir=out if n_members == 1 else out / f"member-{i}",
+            results.append(
+                fit(
+                    member,
+                    train_ds,
+                    val_ds,
+                    loss_fn=loss_for_task(data.task),
+                    metrics_fn=metrics_for_task(data.task),
+                    config=member_config,
+                    out_dir=out if n_members == 1 else out / f"member-{i}",
+                )
             )
-        )
-        members.append(member)
-    cpu_seconds = time.process_time() - cpu0
-    result = results[0]
-    net = members[0] if n_members == 1 else MeanEnsemble(members)
-    if not result.is_global_zero:
+            members.append(member)
+        cpu_seconds = time.process_time() - cpu0
+        result = results[0]
+        net = members[0] if n_members == 1 else MeanEnsemble(members)
+        if not result.is_global_zero:
             return TrainedClassifier(
                 writer.path, {}, cpu_seconds, result.best_epoch, result.history
             )
 
-    val_logits = predict_outputs(net, val_ds).numpy()
-    test_logits = predict_outputs(net, test_ds).numpy()
-    temperature = fit_temperature(val_logits, data.arrays["val"][1], data.task)
-    kw: dict[str, Any] = {
-        "task": data.task,
-        "labels": data.labels,
-        "temperature": temperature,
-        "n_boot": n_boot,
-    }
-    metrics: dict[str, Any] = {
-        "val": classification_report(val_logits, data.arrays["val"][1], **kw),
-        "test": classification_report(test_logits, data.arrays["test"][1], **kw),
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "monitor": config.monitor,
-        "best_score": result.best_score,
-        "n_members": n_members,
-        "members": [
-            {
-                "seed": config.seed + i,
-                "best_epoch": r.best_epoch,
-                "epochs_run": len(r.history),
-                "best_score": r.best_score,
-            }
-            for i, r in enumerate(results)
-        ],
-        "train_cpu_seconds": cpu_seconds,
-        "train_wall_seconds": sum(r.fit_seconds for r in results),
-    }
-    y_test = data.arrays["test"][1]
-    plot_roc(
-        probabilities(test_logits, data.task, temperature),
-        y_test,
-        task=data.task,
-        labels=data.labels,
-        path=out / "roc.png",
-    )
-    plot_reliability(
+        val_logits = predict_outputs(net, val_ds).numpy()
+        test_logits = predict_outputs(net, test_ds).numpy()
+        temperature = fit_temperature(val_logits, data.arrays["val"][1], data.task)
+        kw: dict[str, Any] = {
+            "task": data.task,
+            "labels": data.labels,
+            "temperature": temperature,
+            "n_boot": n_boot,
+        }
+        metrics: dict[str, Any] = {
+            "val": classification_report(val_logits, data.arrays["val"][1], **kw),
+            "test": classification_report(test_logits, data.arrays["test"][1], **kw),
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "monitor": config.monitor,
+            "best_score": result.best_score,
+            "n_members": n_members,
+            "members": [
+                {
+                    "seed": config.seed + i,
+                    "best_epoch": r.best_epoch,
+                    "epochs_run": len(r.history),
+                    "best_score": r.best_score,
+                }
+                for i, r in enumerate(results)
+            ],
+            "train_cpu_seconds": cpu_seconds,
+            "train_wall_seconds": sum(r.fit_seconds for r in results),
+        }
+        y_test = data.arrays["test"][1]
+        plot_roc(
+            probabilities(test_logits, data.task, temperature),
+            y_test,
+            task=data.task,
+            labels=data.labels,
+            path=out / "roc.png",
+        )
+        plot_reliability(
             test_logits,
             y_test,
             task=data.task,
             temperature=temperature,
             path=out / "reliability.png",
-    )
-    model_config = {
-        "architecture": model,
-        "network_kwargs": dict(network_kwargs or {}),
-        "n_members": n_members,
-        "spatial_dims": data.spatial_dims,
-        "n_channels": data.n_channels,
-        "input_size": list(data.size),
-        "normalisation": NORMALISATION,
-        "input_spec": classifier_input_spec(
-            data.name, n_channels=data.n_channels, spatial_dims=data.spatial_dims, size=data.size
-        ).to_dict(),
-        "labels": data.labels,
-        "task": data.task,
-        "temperature": temperature,
-        "augmentation": augment,
-        "dataset": {
-            "name": data.name,
-            "checksum": data.checksum,
-            "subset": subset,
-            "sizes": {k: len(v[1]) for k, v in data.arrays.items()},
-        },
-        "train_config": config.model_dump(),
-    }
-    test = metrics["test"]
-    card = ModelCard(
-        title=f"{model} on {data.name}",
-        intended_use=(
-            f"Research: {data.task} classification of {data.spatial_dims}D images "
-            f"({', '.join(data.labels[:6])}{'...' if len(data.labels) > 6 else ''}) like those "
-            f"of {data.name}. Not for diagnosis without a clinician."
-        ),
-        training_data=(
-            f"{data.name} ({data.checksum}); train/val/test "
-            f"{'/'.join(str(len(v[1])) for v in data.arrays.values())} images of "
-            f"{'x'.join(map(str, data.size))} px, {data.n_channels} channel(s)."
-        ),
-        limitations=[
-            f"Trained on {'x'.join(map(str, data.size))} px images; larger inputs are resized.",
-            "Calibrated by one temperature fitted on the validation split "
-            f"(T = {temperature:.3f}); calibration may not transfer to other sites.",
-        ],
-        details={
+        )
+        model_config = {
             "architecture": model,
-            "test ACC": test["acc"],
-            "test AUC": test["auc"],
-            "best epoch": (
-                result.best_epoch if n_members == 1 else [r.best_epoch for r in results]
-            ),
-            "ensemble members": n_members,
+            "network_kwargs": dict(network_kwargs or {}),
+            "n_members": n_members,
+            "spatial_dims": data.spatial_dims,
+            "n_channels": data.n_channels,
+            "input_size": list(data.size),
+            "normalisation": NORMALISATION,
+            "input_spec": classifier_input_spec(
+                data.name,
+                n_channels=data.n_channels,
+                spatial_dims=data.spatial_dims,
+                size=data.size,
+            ).to_dict(),
+            "labels": data.labels,
+            "task": data.task,
+            "temperature": temperature,
             "augmentation": augment,
-        },
-    )
-    save_artifact(
-        out,
-        kind=KIND,
-        pillar="imaging",
-        config=model_config,
-        metrics=metrics,
-        card=card,
-        state_dict=net.state_dict(),
-    )
+            "dataset": {
+                "name": data.name,
+                "checksum": data.checksum,
+                "subset": subset,
+                "sizes": {k: len(v[1]) for k, v in data.arrays.items()},
+            },
+            "train_config": config.model_dump(),
+        }
+        test = metrics["test"]
+        card = ModelCard(
+            title=f"{model} on {data.name}",
+            intended_use=(
+                f"Research: {data.task} classification of {data.spatial_dims}D images "
+                f"({', '.join(data.labels[:6])}{'...' if len(data.labels) > 6 else ''}) like those "
+                f"of {data.name}. Not for diagnosis without a clinician."
+            ),
+            training_data=(
+                f"{data.name} ({data.checksum}); train/val/test "
+                f"{'/'.join(str(len(v[1])) for v in data.arrays.values())} images of "
+                f"{'x'.join(map(str, data.size))} px, {data.n_channels} channel(s)."
+            ),
+            limitations=[
+                f"Trained on {'x'.join(map(str, data.size))} px images; larger inputs are resized.",
+                "Calibrated by one temperature fitted on the validation split "
+                f"(T = {temperature:.3f}); calibration may not transfer to other sites.",
+            ],
+            details={
+                "architecture": model,
+                "test ACC": test["acc"],
+                "test AUC": test["auc"],
+                "best epoch": (
+                    result.best_epoch if n_members == 1 else [r.best_epoch for r in results]
+                ),
+                "ensemble members": n_members,
+                "augmentation": augment,
+            },
+        )
+        save_artifact(
+            out,
+            kind=KIND,
+            pillar="imaging",
+            config=model_config,
+            metrics=metrics,
+            card=card,
+            state_dict=net.state_dict(),
+        )
     return TrainedClassifier(writer.path, metrics, cpu_seconds, result.best_epoch, result.history)
