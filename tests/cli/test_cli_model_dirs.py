@@ -107,9 +107,9 @@ def test_predict_and_evaluate_show_the_model_version(explained: Path, tmp_path: 
 
     csv = tmp_path / "patients.csv"
     load_dataset("gbsg2").X.head(2).to_csv(csv, index=False)
-    record = json.loads(runner.invoke(app, ["clinical", "predict", str(explained), str(csv),
-                                            "--json"]).stdout)  # fmt: skip
-    assert record["model_version"] == version
+    records = json.loads(runner.invoke(app, ["clinical", "predict", str(explained), str(csv),
+                                             "--json"]).stdout)  # fmt: skip
+    assert [r["model_version"] for r in records] == [version, version]
     human = runner.invoke(app, ["clinical", "predict", str(explained), str(csv)]).output
     assert f"version {version[:12]}" in human
     args = ["clinical", "evaluate", str(explained), "--dataset", "gbsg2", "--n-boot", "20"]
