@@ -222,7 +222,7 @@ def test_a_huge_input_is_an_error_naming_the_row_never_nan(tmp_path, dataset, mo
     patients = data.X.head(3).astype(object)
     patients.loc[1, column] = "1e308"
     with pytest.raises(DataFormatError) as info:
-        predictor.predict(patients, source="p.csv")
+        predictor.predict_table(patients, source="p.csv")
     message = str(info.value)
     assert message.startswith(f"p.csv: row 2: the model's {what} is not a finite number")
     assert f"row 2, column '{column}': 1e+308 is outside the training range" in message
