@@ -226,6 +226,6 @@ def test_a_huge_input_is_an_error_naming_the_row_never_nan(tmp_path, dataset, mo
     message = str(info.value)
     assert message.startswith(f"p.csv: row 2: the model's {what} is not a finite number")
     assert f"row 2, column '{column}': 1e+308 is outside the training range" in message
-    ok = predictor.predict(patients.drop(index=1))
+    ok = predictor.predict_table(patients.drop(index=1))
     values = [p.get("risk", p.get("probability")) for p in ok.patients]
     assert np.isfinite(values).all()
