@@ -233,7 +233,7 @@ def test_monitor_must_be_a_validation_metric() -> None:
     [
         (
             TensorDataset(torch.zeros(4, 1, 28, 28)),
-            r"\(inputs, target\) pairs; item 0 is a tuple of length 1",
+            r"\(inputs, target\) pairs.*collate_fn.*item 0 is a tuple of length 1",
         ),
         (TensorDataset(torch.zeros(0, 1, 28, 28), torch.zeros(0)), "train dataset is empty"),
     ],

@@ -161,7 +161,7 @@ class EpochHistory(L.Callback):
 
 def plot_training_curve(rows: list[dict[str, Any]], path: Path, monitor: str) -> Path:
     """Loss curves (train and validation) and the monitored metric, one PNG."""
-    from precisionmed.train.plots import new_figure, save_figure
+    from precisionmed.evaluation.plots import new_figure, save_figure
 
     epochs = [r["epoch"] + 1 for r in rows]
     panels = ["loss"] + ([monitor] if monitor not in ("val_loss", "train_loss") else [])

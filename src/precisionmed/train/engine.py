@@ -4,7 +4,16 @@ Every deep model of precisionmed trains through :func:`fit` (a train/validation/
 :func:`cross_validate` (k-fold). Early stopping watches a named validation metric, the best
 epoch's weights are restored before testing, per-epoch metrics go to ``metrics.csv`` with a
 ``training_curve.png``, and ``TrainConfig(devices=N, strategy="ddp")`` scales out on
-``torch.distributed`` (multi-node through ``torchrun``; see the README).
+``torch.distributed`` (multi-node through ``torchrun``; see the README). :func:`evaluate` is the
+same validation/test computation on its own, for a network restored from disk.
+
+The data contract: a map-style dataset, batched by ``collate_fn`` (DataLoader's default when
+None). A batch is an ``(inputs, target)`` pair; ``net(inputs)`` gives the outputs and
+``loss_fn(outputs, target)`` the loss. ``inputs`` may be any structure the network takes (a
+tensor, a dict or tuple of tensors, padded sequences with their lengths, a batch object with
+``.to(device)``); without a ``collate_fn`` the items themselves are ``(inputs, target)`` pairs.
+The outputs and targets that the loss and the metrics see over a whole evaluation set are
+concatenated along the first dimension: tensors, or tuples / dicts of tensors.
 """
 
 from __future__ import annotations
@@ -30,8 +39,20 @@ from precisionmed.data.splits import kfold_indices
 from precisionmed.errors import ConfigError
 from precisionmed.train.callbacks import BestWeights, EpochHistory, WeightEMA
 from precisionmed.train.config import TrainConfig
-from precisionmed.train.module import EngineModule, IndexedDataset, LossFn, MetricsFn, _concat
+from precisionmed.train.module import (
+    EngineModule,
+    IndexedCollate,
+    IndexedDataset,
+    LossFn,
+    MetricsFn,
+    _concat,
+    _to_cpu,
+    split_batch,
+)
 from precisionmed.train.progress import EngineProgressBar
+from precisionmed.train.seeding import seed_everything
+
+CollateFn = Callable[[list[Any]], Any]
 
 for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -83,9 +104,15 @@ class FitResult:
 
 
 def make_loader(
-    dataset: Dataset, config: TrainConfig, *, shuffle: bool, batch_size: int | None = None
+    dataset: Dataset,
+    config: TrainConfig,
+    *,
+    shuffle: bool,
+    batch_size: int | None = None,
+    collate_fn: CollateFn | None = None,
 ) -> DataLoader:
-    """The DataLoader the engine uses (seeded shuffling, ``num_workers`` from the config)."""
+    """The DataLoader the engine uses (seeded shuffling, ``num_workers`` from the config,
+    ``collate_fn`` DataLoader's default when None)."""
     generator = torch.Generator().manual_seed(config.seed)
     return DataLoader(
         dataset,
@@ -94,6 +121,7 @@ def make_loader(
         num_workers=config.num_workers,
         generator=generator if shuffle else None,
         persistent_workers=config.num_workers > 0,
+        collate_fn=collate_fn,
     )
 
 
@@ -168,7 +196,8 @@ def _trainer(config: TrainConfig, callbacks: list[L.Callback], max_epochs: int) 
         )
 
 
-def _check_dataset(name: str, dataset: Dataset | None) -> None:
+def _check_dataset(name: str, dataset: Dataset | None, collate_fn: CollateFn | None) -> None:
+    """A length, at least one item, and item 0 collated into an ``(inputs, target)`` batch."""
     if dataset is None:
         return
     try:
@@ -178,13 +207,21 @@ def _check_dataset(name: str, dataset: Dataset | None) -> None:
     if n == 0:
         raise ConfigError(f"The {name} dataset is empty; it needs at least one sample.")
     first = dataset[0]
-    if not isinstance(first, (tuple, list)) or len(first) != 2:
-        got = f"a {type(first).__name__}" + (
-            f" of length {len(first)}" if isinstance(first, (tuple, list)) else ""
-        )
-        raise ConfigError(
-            f"Items of the {name} dataset must be (inputs, target) pairs; item 0 is {got}."
-        )
+    if collate_fn is None:
+        if not isinstance(first, (tuple, list)) or len(first) != 2:
+            got = f"a {type(first).__name__}" + (
+                f" of length {len(first)}" if isinstance(first, (tuple, list)) else ""
+            )
+            raise ConfigError(
+                f"Items of the {name} dataset must be (inputs, target) pairs (inputs of any "
+                f"structure), or pass a collate_fn that batches them into such a pair; item 0 "
+                f"is {got}."
+            )
+        return
+    try:
+        split_batch(collate_fn([first]))
+    except ConfigError as exc:
+        raise ConfigError(f"The collate_fn on item 0 of the {name} dataset: {exc}") from exc
 
 
 def fit(
@@ -197,6 +234,7 @@ def fit(
     metrics_fn: MetricsFn | None = None,
     config: TrainConfig | None = None,
     out_dir: str | Path | None = None,
+    collate_fn: CollateFn | None = None,
 ) -> FitResult:
     """Train ``net`` with early stopping on ``config.monitor``; restore the best; test.
 
@@ -205,7 +243,8 @@ def fit(
     net : nn.Module
         The network; ``net(inputs)`` gives the outputs ``loss_fn`` and ``metrics_fn`` take.
     train, val, test : Dataset
-        Map-style datasets of ``(inputs, target)`` pairs.
+        Map-style datasets of ``(inputs, target)`` pairs, or of any items ``collate_fn``
+        batches into ``(inputs, target)`` (see the module's data contract).
     loss_fn : callable
         ``loss_fn(outputs, target) -> scalar tensor``; the validation and test losses are
         ``loss_fn`` over the whole set at once.
@@ -216,6 +255,9 @@ def fit(
         Optimiser, schedule, early stopping, seed and devices.
     out_dir : path, optional
         Where ``metrics.csv`` and ``training_curve.png`` are written (by rank 0).
+    collate_fn : callable, optional
+        ``collate_fn(list of items) -> (inputs, target)``, DataLoader's; its default stacks
+        tensors (also inside tuples and dicts).
 
     Returns
     -------
@@ -226,13 +268,13 @@ def fit(
     Raises
     ------
     ConfigError
-        An empty dataset, items that are not ``(inputs, target)`` pairs, or ``config.monitor``
-        naming a metric that is never logged.
+        An empty dataset, batches that are not ``(inputs, target)`` pairs, or
+        ``config.monitor`` naming a metric that is never logged.
     """
     config = config or TrainConfig()
     for name, dataset in (("train", train), ("val", val), ("test", test)):
-        _check_dataset(name, dataset)
-    L.seed_everything(config.seed, workers=True, verbose=False)
+        _check_dataset(name, dataset, collate_fn)
+    seed_everything(config.seed)
     module = EngineModule(net, loss_fn, config, metrics_fn)
     best = BestWeights(config.monitor, config.mode, include_start=config.validate_start)
     history = EpochHistory()
@@ -248,9 +290,8 @@ def fit(
     if config.ema_decay is not None:  # first: the others see the averaged weights
         callbacks.insert(0, WeightEMA(config.ema_decay))
     trainer = _trainer(config, callbacks, config.max_epochs)
-    train_loader = make_loader(train, config, shuffle=True)
-    eval_batch = max(256, config.batch_size)
-    val_loader = make_loader(IndexedDataset(val), config, shuffle=False, batch_size=eval_batch)
+    train_loader = make_loader(train, config, shuffle=True, collate_fn=collate_fn)
+    val_loader = _eval_loader(val, config, collate_fn)
     start = time.perf_counter()
     net.train()  # a network returned by an earlier fit (a warm start) comes in eval mode
     with quiet_lightning():
@@ -271,10 +312,7 @@ def fit(
         val_metrics = {k.replace("test_", "val_", 1): v for k, v in val_metrics.items()}
     test_metrics: dict[str, float] = {}
     if test is not None:
-        test_loader = make_loader(
-            IndexedDataset(test), config, shuffle=False, batch_size=eval_batch
-        )
-        test_metrics = _evaluate(trainer, module, test_loader)
+        test_metrics = _evaluate(trainer, module, _eval_loader(test, config, collate_fn))
     files: list[Path] = []
     if out_dir is not None and trainer.is_global_zero:
         files = history.write(Path(out_dir), config.monitor)
@@ -295,10 +333,68 @@ def fit(
     )
 
 
+def _eval_loader(dataset: Dataset, config: TrainConfig, collate_fn: CollateFn | None) -> DataLoader:
+    """Evaluation batches ``(indices, (inputs, target))``, in dataset order."""
+    return make_loader(
+        IndexedDataset(dataset),
+        config,
+        shuffle=False,
+        batch_size=max(256, config.batch_size),
+        collate_fn=IndexedCollate(collate_fn),
+    )
+
+
 def _evaluate(trainer: L.Trainer, module: EngineModule, loader: DataLoader) -> dict[str, float]:
     with quiet_lightning():
         trainer.test(module, loader, verbose=False)
     return dict(module.test_metrics)
+
+
+def evaluate(
+    net: nn.Module,
+    dataset: Dataset,
+    *,
+    metrics_fn: MetricsFn | None,
+    loss_fn: LossFn | None = None,
+    collate_fn: CollateFn | None = None,
+    config: TrainConfig | None = None,
+) -> dict[str, float]:
+    """Loss and metrics of ``net`` on ``dataset``: the computation :func:`fit` runs for its
+    validation and test sets, for a network restored from disk.
+
+    Parameters
+    ----------
+    net : nn.Module
+        The network (put in eval mode; left in it).
+    dataset : Dataset
+        Items as for :func:`fit`.
+    metrics_fn : callable or None
+        ``metrics_fn(outputs, target) -> {name: float}`` over the whole set at once.
+    loss_fn : callable, optional
+        ``loss_fn(outputs, target)`` over the whole set; its value is ``"loss"``.
+    collate_fn : callable, optional
+        As for :func:`fit`.
+    config : TrainConfig, optional
+        Accelerator, devices, batch size (evaluation batches hold ``max(256, batch_size)``),
+        workers and progress; default: the defaults without a progress bar.
+
+    Returns
+    -------
+    dict
+        ``{"loss": ..., name: ...}`` (no ``val_`` / ``test_`` prefix), each sample counted once.
+
+    Raises
+    ------
+    ConfigError
+        An empty dataset or batches that are not ``(inputs, target)`` pairs.
+    """
+    config = config or TrainConfig(progress=False)
+    _check_dataset("evaluation", dataset, collate_fn)
+    module = EngineModule(net, loss_fn, config, metrics_fn)
+    trainer = _trainer(config, [], 1)
+    metrics = _evaluate(trainer, module, _eval_loader(dataset, config, collate_fn))
+    net.eval()
+    return {k.removeprefix("test_"): v for k, v in metrics.items()}
 
 
 @dataclass
@@ -332,11 +428,14 @@ def cross_validate(
     metrics_fn: MetricsFn | None = None,
     config: TrainConfig | None = None,
     out_dir: str | Path | None = None,
+    collate_fn: CollateFn | None = None,
 ) -> CVResult:
     """k-fold (stratified when ``stratify`` is given) cross-validation with :func:`fit`.
 
     Each fold trains a fresh ``build_net()`` on the other folds, minus a validation part of
-    ``val_fraction`` used for early stopping, and is tested on its held-out fold.
+    ``val_fraction`` used for early stopping, and is tested on its held-out fold. The engine
+    seeds (``config.seed``) before every ``build_net()``, so each fold's initial weights are
+    fixed by the seed; ``collate_fn`` is :func:`fit`'s.
     """
     from precisionmed.data.splits import train_val_test_indices
 
@@ -356,6 +455,7 @@ def cross_validate(
             seed=config.seed,
         )
         fold_out = None if out_dir is None else Path(out_dir) / f"fold{k}"
+        seed_everything(config.seed)  # the initial weights are part of what the seed fixes
         result = fit(
             build_net(),
             Subset(dataset, train_idx[tr].tolist()),
@@ -365,6 +465,7 @@ def cross_validate(
             metrics_fn=metrics_fn,
             config=config,
             out_dir=fold_out,
+            collate_fn=collate_fn,
         )
         folds.append(result)
         tests.append(test_idx)
@@ -373,18 +474,40 @@ def cross_validate(
 
 @torch.no_grad()
 def predict_outputs(
-    net: nn.Module, dataset: Dataset, *, batch_size: int = 256, progress: bool = False
-) -> torch.Tensor:
-    """Run ``net`` over ``dataset`` (``(inputs, target)`` or bare inputs) in eval mode.
+    net: nn.Module,
+    dataset: Dataset,
+    *,
+    batch_size: int = 256,
+    progress: bool = False,
+    collate_fn: CollateFn | None = None,
+) -> Any:
+    """Run ``net`` over ``dataset`` in eval mode, on the device of its parameters.
 
-    Returns the concatenated outputs, on the CPU.
+    Parameters
+    ----------
+    net : nn.Module
+    dataset : Dataset
+        Items that batch (through ``collate_fn``, DataLoader's default when None) into
+        ``(inputs, target)`` pairs, or into bare inputs that are not a tuple or list (a
+        tensor, a dict, a batch object); a ``TensorDataset`` of inputs alone works too.
+    batch_size : int
+    progress : bool
+        Show a progress bar (stderr).
+    collate_fn : callable, optional
+
+    Returns
+    -------
+    Tensor, or tuple / dict of tensors
+        The outputs concatenated along the first dimension, on the CPU.
     """
+    from lightning.fabric.utilities.apply_func import move_data_to_device
     from rich.progress import track
 
     net.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    device = next((p.device for p in net.parameters()), torch.device("cpu"))
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
     outs = []
     for batch in track(loader, description="predict", disable=not progress, transient=True):
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        outs.append(net(x).cpu())
+        outs.append(_to_cpu(net(move_data_to_device(x, device))))
     return _concat(outs)

@@ -25,12 +25,13 @@ from torch.utils.data import Dataset
 from precisionmed.errors import ConfigError
 from precisionmed.train.config import TrainConfig
 
-LossFn = Callable[[torch.Tensor, Any], torch.Tensor]
-MetricsFn = Callable[[torch.Tensor, Any], Mapping[str, float]]
+LossFn = Callable[[Any, Any], torch.Tensor]
+MetricsFn = Callable[[Any, Any], Mapping[str, float]]
 
 
 class IndexedDataset(Dataset):
-    """``dataset[i] -> (i, inputs, target)``: evaluation samples carry their index."""
+    """``dataset[i] -> (i, item)``: evaluation samples carry their index (see
+    :class:`IndexedCollate`)."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -38,39 +39,113 @@ class IndexedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, i: int) -> tuple[int, Any, Any]:
-        x, y = self.dataset[i]
-        return i, x, y
+    def __getitem__(self, i: int) -> tuple[int, Any]:
+        return i, self.dataset[i]
+
+
+class IndexedCollate:
+    """Collate ``(i, item)`` samples into ``(indices, batch)``: the items go through the
+    dataset's own ``collate_fn`` (DataLoader's default when None) untouched by the index.
+
+    A class rather than a closure so that DataLoader workers can pickle it.
+    """
+
+    def __init__(self, collate_fn: Callable[[list[Any]], Any] | None = None) -> None:
+        self.collate_fn = collate_fn
+
+    def __call__(self, samples: list[tuple[int, Any]]) -> tuple[torch.Tensor, Any]:
+        from torch.utils.data import default_collate
+
+        collate = self.collate_fn or default_collate
+        indices = torch.tensor([i for i, _ in samples], dtype=torch.long)
+        return indices, collate([item for _, item in samples])
+
+
+def split_batch(batch: Any) -> tuple[Any, Any]:
+    """``(inputs, target)`` of a collated batch, or a :class:`ConfigError` that says what the
+    engine expects."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], batch[1]
+    got = f"a {type(batch).__name__}" + (
+        f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ""
+    )
+    raise ConfigError(
+        "A batch must be an (inputs, target) pair: items that are (inputs, target) pairs "
+        "(inputs of any structure: a tensor, a dict, a tuple, an object with .to(device)) "
+        f"batched by the default collate, or a collate_fn that returns such a pair; got {got}."
+    )
 
 
 def _to_cpu(obj: Any) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj.detach().cpu()
+    if isinstance(obj, Mapping):
+        return {k: _to_cpu(v) for k, v in obj.items()}
     if isinstance(obj, (tuple, list)):
         return type(obj)(_to_cpu(o) for o in obj)
     return obj
 
 
 def _concat(parts: list[Any]) -> Any:
+    """Concatenate per-batch outputs (or targets) along the first dimension: tensors, and
+    tuples, lists and dicts of them (nested)."""
     first = parts[0]
     if isinstance(first, torch.Tensor):
+        shapes = {tuple(p.shape[1:]) for p in parts}
+        if len(shapes) > 1 or first.ndim == 0:
+            raise ConfigError(
+                "Outputs and targets gathered for the loss and metrics must be tensors with a "
+                "batch dimension and the same shape after it in every batch (e.g. one row per "
+                f"sample; pool or pad per-token outputs to a fixed length); got shapes "
+                f"{sorted(shapes)[:3]}."
+            )
         return torch.cat(parts)
+    if isinstance(first, Mapping):
+        return {k: _concat([p[k] for p in parts]) for k in first}
     if isinstance(first, (tuple, list)):
         return type(first)(_concat([p[i] for p in parts]) for i in range(len(first)))
-    raise TypeError(f"Cannot concatenate batch targets of type {type(first).__name__}")
+    raise ConfigError(
+        "Outputs and targets gathered for the loss and metrics must be tensors, or tuples, "
+        f"lists or dicts of tensors; got a {type(first).__name__}."
+    )
 
 
 def _select(obj: Any, rows: torch.Tensor) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _select(v, rows) for k, v in obj.items()}
     if isinstance(obj, (tuple, list)):
         return type(obj)(_select(o, rows) for o in obj)
     return obj[rows]
 
 
+def evaluation_metrics(
+    outputs: Any,
+    targets: Any,
+    *,
+    loss_fn: LossFn | None,
+    metrics_fn: MetricsFn | None,
+    prefix: str = "",
+) -> dict[str, float]:
+    """``{prefix + "loss": loss_fn(outputs, targets), prefix + name: value, ...}`` over a whole
+    evaluation set: what :func:`~precisionmed.train.fit` logs for validation and test and what
+    :func:`~precisionmed.train.evaluate` returns."""
+    metrics: dict[str, float] = {}
+    if loss_fn is not None:
+        metrics[f"{prefix}loss"] = float(loss_fn(outputs, targets))
+    if metrics_fn is not None:
+        for key, value in metrics_fn(outputs, targets).items():
+            metrics[f"{prefix}{key}"] = float(value)
+    return metrics
+
+
 class EngineModule(L.LightningModule):
     """Wraps ``net`` with its loss, epoch metrics and the optimiser from ``config``.
 
-    Training batches are ``(inputs, target)``; evaluation batches ``(index, inputs, target)``.
-    ``target`` may be a tensor or a tuple of tensors (e.g. survival times and events).
+    Training batches are ``(inputs, target)`` (see :func:`split_batch`); evaluation batches
+    ``(indices, (inputs, target))`` (see :class:`IndexedCollate`). ``inputs`` may have any
+    structure ``net`` takes (Lightning moves tensors in collections, and objects with
+    ``.to(device)``, to the device); the outputs and targets gathered for the metrics are
+    tensors or tuples / dicts of tensors (e.g. survival times and events).
 
     Attributes
     ----------
@@ -81,7 +156,7 @@ class EngineModule(L.LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        loss_fn: LossFn,
+        loss_fn: LossFn | None,
         config: TrainConfig,
         metrics_fn: MetricsFn | None = None,
     ) -> None:
@@ -99,7 +174,7 @@ class EngineModule(L.LightningModule):
         self.test_metrics: dict[str, float] = {}
         self.eval_sizes: dict[str, int] = {}
 
-    def forward(self, x: Any) -> torch.Tensor:
+    def forward(self, x: Any) -> Any:
         return self.net(x)
 
     def on_train_epoch_start(self) -> None:
@@ -108,12 +183,14 @@ class EngineModule(L.LightningModule):
         self.epoch_lr = float(opt.param_groups[0]["lr"]) if opt is not None else None
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, y = batch
+        x, y = split_batch(batch)
+        if self.loss_fn is None:
+            raise ConfigError("Training needs a loss_fn(outputs, target) -> scalar tensor.")
         loss = self.loss_fn(self.net(x), y)
         # Accumulated here rather than through ``self.log(on_epoch=True)``: Lightning's per-step
         # logging costs about 3 ms of Python per step on CPU (measured), 1-2% of a small CNN's
         # step; the epoch mean is logged once in ``on_validation_epoch_end``.
-        n = _batch_len(x)
+        n = _batch_len(y)
         weighted = loss.detach() * n
         self._loss_sum = weighted if self._loss_sum is None else self._loss_sum + weighted
         self._seen += n
@@ -128,7 +205,8 @@ class EngineModule(L.LightningModule):
         return float(total[0] / total[1])
 
     def _eval_step(self, batch: Any) -> None:
-        idx, x, y = batch
+        idx, pair = batch
+        x, y = split_batch(pair)
         out = self.net(x)
         self._indices.append(idx.detach().cpu())
         self._outputs.append(_to_cpu(out))
@@ -158,10 +236,13 @@ class EngineModule(L.LightningModule):
         rows = order[keep]
         outputs, targets = _select(outputs, rows), _select(targets, rows)
         self.eval_sizes[prefix] = int(rows.numel())
-        metrics = {f"{prefix}_loss": float(self.loss_fn(outputs, targets))}
-        if self.metrics_fn is not None:
-            for key, value in self.metrics_fn(outputs, targets).items():
-                metrics[f"{prefix}_{key}"] = float(value)
+        metrics = evaluation_metrics(
+            outputs,
+            targets,
+            loss_fn=self.loss_fn,
+            metrics_fn=self.metrics_fn,
+            prefix=f"{prefix}_",
+        )
         for key, value in metrics.items():
             self.log(key, value, prog_bar=key in (f"{prefix}_loss", self.config.monitor))
         return metrics
@@ -216,13 +297,18 @@ class EngineModule(L.LightningModule):
 
 
 def _batch_len(x: Any) -> int:
+    """Samples in a batch, from its target: a tensor's first dimension, the first element of a
+    tuple / dict, or ``len()`` of another object; 1 if none applies."""
     if isinstance(x, torch.Tensor):
-        return int(x.shape[0])
+        return int(x.shape[0]) if x.ndim else 1
     if isinstance(x, (tuple, list)) and x:
         return _batch_len(x[0])
     if isinstance(x, Mapping) and x:
         return _batch_len(next(iter(x.values())))
-    return 1
+    try:
+        return len(x)
+    except TypeError:
+        return 1
 
 
 def _gather(module: L.LightningModule, obj: Any) -> Any:
@@ -233,6 +319,8 @@ def _gather(module: L.LightningModule, obj: Any) -> Any:
     """
     import torch.distributed as dist
 
+    if isinstance(obj, Mapping):
+        return {k: _gather(module, v) for k, v in obj.items()}
     if isinstance(obj, (tuple, list)):
         return type(obj)(_gather(module, o) for o in obj)
     world = dist.get_world_size()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from precisionmed.train.plots import plot_calibration_curves, plot_roc_curves
+from precisionmed.evaluation import plot_calibration_curves, plot_roc_curves
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
