@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from precisionmed.errors import ConfigError
-from precisionmed.train import FitResult, TrainConfig, fit, predict_outputs
+from precisionmed.train import FitResult, TrainConfig, fit, predict_outputs, seed_everything
 
 #: Optimisers of the deep estimators ("sgd-nesterov": SGD, momentum 0.9, Nesterov).
 OPTIMIZERS = ("adam", "adamw", "sgd", "sgd-nesterov")
@@ -320,7 +320,7 @@ class TorchEstimatorBase(BaseEstimator, ABC):
 
         def train_on(rows: np.ndarray, config: TrainConfig) -> FitResult:
             """A new network from the seeded initialisation, trained on ``rows``."""
-            torch.manual_seed(seed)
+            seed_everything(seed)
             self.net_ = self._build_net(X.shape[1])
             self._init_net(X, np.asarray(targets), rows)
             with torch_threads(self.n_threads):

@@ -179,7 +179,7 @@ def train_segmenter(
     from precisionmed.artifacts import ModelCard, save_artifact
     from precisionmed.data import get_dataset, load_dataset, train_val_test_indices
     from precisionmed.imaging.segmenter import ImageSegmenter, evaluate_segmenter
-    from precisionmed.train import fit
+    from precisionmed.train import fit, seed_everything
 
     defaults = {"batch_size": 2, "monitor": "val_dice", "mode": "max"}
     unset = {k: v for k, v in defaults.items() if k not in config.model_fields_set}
@@ -211,7 +211,7 @@ def train_segmenter(
     if first.affine is None:
         raise DataFormatError(f"{train_pairs[0][0]}: training volumes need a geometry (affine).")
     orientation = axcodes(first.affine)
-    torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
+    seed_everything(config.seed)  # the initial weights are part of what the seed fixes
     net, arch = build_segmentation_net(model, n_labels=len(data.labels), **net_opts)
     _check_patch(patch, arch["strides"])
     train_ds = SegmentationDataset(
