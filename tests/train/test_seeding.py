@@ -17,11 +17,19 @@ from tests.train.tiny import state_hash
 ce = nn.functional.cross_entropy
 
 
-def unseeded_net() -> nn.Module:
-    """A network built from whatever state the global generator is in (no seed of its own)."""
-    return nn.Sequential(
-        nn.AvgPool2d(4), nn.Flatten(), nn.Linear(49, 16), nn.ReLU(), nn.Linear(16, 2)
-    )
+class UnseededBuilder:
+    """Builds networks from whatever state the global generator is in (no seed of its own) and
+    records each one's initial weights."""
+
+    def __init__(self) -> None:
+        self.initial: list[str] = []
+
+    def __call__(self) -> nn.Module:
+        net = nn.Sequential(
+            nn.AvgPool2d(4), nn.Flatten(), nn.Linear(49, 16), nn.ReLU(), nn.Linear(16, 2)
+        )
+        self.initial.append(state_hash(net.state_dict()))
+        return net
 
 
 def test_fold_zero_of_cross_validation_is_the_same_in_two_runs(breast) -> None:
