@@ -132,8 +132,11 @@ class _StepWeights(L.Callback):
     def __init__(self) -> None:
         self.steps: list[dict[str, torch.Tensor]] = []
 
-    def on_train_batch_end(self, trainer, pl_module, *args) -> None:  # noqa: ANN001
-        self.steps.append(copy.deepcopy(pl_module.net.state_dict()))
+    def on_fit_start(self, trainer, pl_module) -> None:  # noqa: ANN001
+        # first, so that it sees the raw weights before the average's update
+        pl_module.after_step.insert(
+            0, lambda: self.steps.append(copy.deepcopy(pl_module.net.state_dict()))
+        )
 
 
 def test_weight_ema_is_what_is_validated_kept_and_tested(breast, monkeypatch) -> None:
@@ -144,7 +147,9 @@ def test_weight_ema_is_what_is_validated_kept_and_tested(breast, monkeypatch) ->
     recorder = _StepWeights()
     real_trainer = engine._trainer
     monkeypatch.setattr(
-        engine, "_trainer", lambda config, cbs, n: real_trainer(config, [*cbs, recorder], n)
+        engine,
+        "_trainer",
+        lambda config, cbs, n, **kw: real_trainer(config, [recorder, *cbs], n, **kw),
     )
     small = Subset(breast["train"], range(256))  # 4 steps per epoch
     plain = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick(max_epochs=3))

@@ -51,6 +51,7 @@ from precisionmed.train.module import (
 )
 from precisionmed.train.progress import EngineProgressBar
 from precisionmed.train.seeding import seed_everything
+from precisionmed.train.tensor_data import EpochOrders, TensorBatches, as_batch, in_memory_tensors
 
 CollateFn = Callable[[list[Any]], Any]
 
@@ -170,7 +171,11 @@ def distributed_layout(config: TrainConfig) -> tuple[int, int, str]:
     return devices, num_nodes, strategy
 
 
-def _trainer(config: TrainConfig, callbacks: list[L.Callback], max_epochs: int) -> L.Trainer:
+def _trainer(
+    config: TrainConfig, callbacks: list[L.Callback], max_epochs: int, *, manual: bool = False
+) -> L.Trainer:
+    """The Lightning Trainer; ``manual``: the module optimises itself (the epoch-per-step path
+    clips gradients itself, Lightning refuses ``gradient_clip_val`` then)."""
     if config.progress:
         callbacks = [*callbacks, EngineProgressBar()]
     devices, num_nodes, strategy = distributed_layout(config)
@@ -187,7 +192,7 @@ def _trainer(config: TrainConfig, callbacks: list[L.Callback], max_epochs: int) 
             enable_progress_bar=config.progress,
             enable_model_summary=False,
             deterministic=config.deterministic,
-            gradient_clip_val=config.gradient_clip,
+            gradient_clip_val=None if manual else config.gradient_clip,
             # validate_start: Lightning's sanity check runs the whole validation set once
             # before training; BestWeights records it as epoch -1
             num_sanity_val_steps=-1 if config.validate_start else 0,
@@ -289,8 +294,13 @@ def fit(
     callbacks: list[L.Callback] = [best, history, stopper] if config.restore_best else [history]
     if config.ema_decay is not None:  # first: the others see the averaged weights
         callbacks.insert(0, WeightEMA(config.ema_decay))
-    trainer = _trainer(config, callbacks, config.max_epochs)
-    train_loader = make_loader(train, config, shuffle=True, collate_fn=collate_fn)
+    tensors = None if collate_fn is not None else in_memory_tensors(train)
+    devices, num_nodes, _ = distributed_layout(config)
+    epoch_steps = tensors is not None and devices * num_nodes == 1
+    trainer = _trainer(config, callbacks, config.max_epochs, manual=epoch_steps)
+    train_loader = _train_loader(train, tensors, config, collate_fn, epoch_steps)
+    if epoch_steps:
+        module.train_epoch_per_step(tensors)  # type: ignore[arg-type]
     val_loader = _eval_loader(val, config, collate_fn)
     start = time.perf_counter()
     net.train()  # a network returned by an earlier fit (a warm start) comes in eval mode
@@ -333,8 +343,40 @@ def fit(
     )
 
 
+def _train_loader(
+    train: Dataset,
+    tensors: tuple[torch.Tensor, ...] | None,
+    config: TrainConfig,
+    collate_fn: CollateFn | None,
+    epoch_steps: bool,
+) -> DataLoader:
+    """Shuffled training batches; for in-memory tensors the fast path of
+    :mod:`~precisionmed.train.tensor_data` (the same batches)."""
+    if tensors is None:
+        return make_loader(train, config, shuffle=True, collate_fn=collate_fn)
+    if not epoch_steps:  # several processes: batches sliced at once, Lightning's sampler
+        return make_loader(TensorBatches(tensors), config, shuffle=True, collate_fn=as_batch)
+    generator = torch.Generator().manual_seed(config.seed)
+    # no workers: the orders come from one generator that must advance across epochs
+    return DataLoader(
+        EpochOrders(len(tensors[0]), config.batch_size, generator),
+        batch_size=None,
+        generator=generator,
+        collate_fn=as_batch,
+    )
+
+
 def _eval_loader(dataset: Dataset, config: TrainConfig, collate_fn: CollateFn | None) -> DataLoader:
     """Evaluation batches ``(indices, (inputs, target))``, in dataset order."""
+    tensors = None if collate_fn is not None else in_memory_tensors(dataset)
+    if tensors is not None:
+        return make_loader(
+            TensorBatches(tensors, indexed=True),
+            config,
+            shuffle=False,
+            batch_size=max(256, config.batch_size),
+            collate_fn=as_batch,
+        )
     return make_loader(
         IndexedDataset(dataset),
         config,
