@@ -172,10 +172,16 @@ def distributed_layout(config: TrainConfig) -> tuple[int, int, str]:
 
 
 def _trainer(
-    config: TrainConfig, callbacks: list[L.Callback], max_epochs: int, *, manual: bool = False
+    config: TrainConfig,
+    callbacks: list[L.Callback],
+    max_epochs: int,
+    *,
+    manual: bool = False,
+    own_val: bool = False,
 ) -> L.Trainer:
     """The Lightning Trainer; ``manual``: the module optimises itself (the epoch-per-step path
-    clips gradients itself, Lightning refuses ``gradient_clip_val`` then)."""
+    clips gradients itself, Lightning refuses ``gradient_clip_val`` then); ``own_val``: the
+    module validates inside that step, the Trainer's validation loop is off."""
     if config.progress:
         callbacks = [*callbacks, EngineProgressBar()]
     devices, num_nodes, strategy = distributed_layout(config)
@@ -196,6 +202,7 @@ def _trainer(
             # validate_start: Lightning's sanity check runs the whole validation set once
             # before training; BestWeights records it as epoch -1
             num_sanity_val_steps=-1 if config.validate_start else 0,
+            limit_val_batches=0 if own_val else None,
             log_every_n_steps=50,
             use_distributed_sampler=True,
         )
@@ -297,10 +304,16 @@ def fit(
     tensors = None if collate_fn is not None else in_memory_tensors(train)
     devices, num_nodes, _ = distributed_layout(config)
     epoch_steps = tensors is not None and devices * num_nodes == 1
-    trainer = _trainer(config, callbacks, config.max_epochs, manual=epoch_steps)
+    # validation inside the epoch's step too, unless the start is validated (a sanity check)
+    val_tensors = in_memory_tensors(val) if epoch_steps and not config.validate_start else None
+    trainer = _trainer(
+        config, callbacks, config.max_epochs, manual=epoch_steps, own_val=val_tensors is not None
+    )
     train_loader = _train_loader(train, tensors, config, collate_fn, epoch_steps)
     if epoch_steps:
         module.train_epoch_per_step(tensors)  # type: ignore[arg-type]
+    if val_tensors is not None and collate_fn is None:
+        module.validate_in_step(val_tensors)
     val_loader = _eval_loader(val, config, collate_fn)
     start = time.perf_counter()
     net.train()  # a network returned by an earlier fit (a warm start) comes in eval mode
