@@ -331,7 +331,10 @@ def main() -> None:
     parser.add_argument("--case", choices=["image", "tabular", "both"], default="both")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs of the image case")
     parser.add_argument("--tabular-epochs", type=int, default=TAB_EPOCHS)
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each contender")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each contender (image)")
+    parser.add_argument(
+        "--tabular-repeats", type=int, default=9, help="runs of each contender (tabular: short)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write the JSON")
     args = parser.parse_args()
 
@@ -367,7 +370,7 @@ def main() -> None:
             lambda: run_engine_tabular(train_t, val_t, args.tabular_epochs),
             lambda: run_plain_tabular(train_t, val_t, args.tabular_epochs),
             len(train_t) * args.tabular_epochs,
-            args.repeats,
+            args.tabular_repeats,
         )
         meta["tabular"] = {
             "torch_threads": TAB_THREADS,
@@ -379,6 +382,7 @@ def main() -> None:
             "optimizer": f"adam lr {TAB_LR} weight_decay {TAB_WD}",
             "n_train": len(train_t),
             "n_val": len(val_t),
+            "repeats": args.tabular_repeats,
         }
     if args.no_write:
         return

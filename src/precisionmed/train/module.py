@@ -223,15 +223,15 @@ class EngineModule(L.LightningModule):
         optimisation does per batch (zero the gradients, forward, loss, backward, clip the
         gradient norm, step, the ``after_step`` hooks), for every mini-batch."""
         assert self._epoch_tensors is not None  # set by train_epoch_per_step
-        x_all, y_all = self._epoch_tensors
+        x_all, y_all = (t.to(self.device) for t in self._epoch_tensors)  # no copy on the CPU
         optimizer = self.optimizers(use_pl_optimizer=False)
         params = [p for group in optimizer.param_groups for p in group["params"]]
         clip = self.config.gradient_clip
-        order = order.cpu()
+        order = order.to(x_all.device)
         loss = torch.zeros(())
         for start in range(0, len(order), self.config.batch_size):
             rows = order[start : start + self.config.batch_size]
-            x, y = x_all[rows].to(self.device), y_all[rows].to(self.device)
+            x, y = x_all[rows], y_all[rows]
             optimizer.zero_grad()
             loss = self.loss_fn(self.net(x), y)  # type: ignore[misc]
             loss.backward()
