@@ -145,10 +145,10 @@ def test_weight_ema_is_what_is_validated_kept_and_tested(breast, monkeypatch) ->
     import precisionmed.train.engine as engine
 
     recorder = _StepWeights()
-    real_trainer = engine._trainer
+    real_trainer = engine.build_trainer
     monkeypatch.setattr(
         engine,
-        "_trainer",
+        "build_trainer",
         lambda config, cbs, n, **kw: real_trainer(config, [recorder, *cbs], n, **kw),
     )
     small = Subset(breast["train"], range(256))  # 4 steps per epoch

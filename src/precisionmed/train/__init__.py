@@ -15,10 +15,10 @@ _LAZY = {
     "CVResult": "precisionmed.train.engine",
     "FitResult": "precisionmed.train.engine",
     "cross_validate": "precisionmed.train.engine",
-    "evaluate": "precisionmed.train.engine",
+    "evaluate": "precisionmed.train.inference",
     "fit": "precisionmed.train.engine",
-    "make_loader": "precisionmed.train.engine",
-    "predict_outputs": "precisionmed.train.engine",
+    "make_loader": "precisionmed.train.loaders",
+    "predict_outputs": "precisionmed.train.inference",
     "EngineModule": "precisionmed.train.module",
     "seed_everything": "precisionmed.train.seeding",
 }

@@ -18,45 +18,27 @@ concatenated along the first dimension: tensors, or tuples / dicts of tensors.
 
 from __future__ import annotations
 
-import logging
-import os
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
-import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
 from precisionmed.data.splits import kfold_indices
-from precisionmed.errors import ConfigError
 from precisionmed.train.callbacks import BestWeights, EpochHistory, WeightEMA
 from precisionmed.train.config import TrainConfig
-from precisionmed.train.module import (
-    EngineModule,
-    IndexedCollate,
-    IndexedDataset,
-    LossFn,
-    MetricsFn,
-    _concat,
-    _to_cpu,
-    split_batch,
-)
-from precisionmed.train.progress import EngineProgressBar
+from precisionmed.train.inference import run_test
+from precisionmed.train.loaders import CollateFn, check_dataset, eval_loader, train_loader
+from precisionmed.train.module import EngineModule, LossFn, MetricsFn
 from precisionmed.train.seeding import seed_everything
-from precisionmed.train.tensor_data import EpochOrders, TensorBatches, as_batch, in_memory_tensors
-
-CollateFn = Callable[[list[Any]], Any]
-
-for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+from precisionmed.train.tensor_data import in_memory_tensors
+from precisionmed.train.trainer import build_trainer, distributed_layout, quiet_lightning
 
 
 @dataclass
@@ -102,138 +84,6 @@ class FitResult:
     files: list[Path] = field(default_factory=list)
     config: TrainConfig | None = None
     eval_sizes: dict[str, int] = field(default_factory=dict)
-
-
-def make_loader(
-    dataset: Dataset,
-    config: TrainConfig,
-    *,
-    shuffle: bool,
-    batch_size: int | None = None,
-    collate_fn: CollateFn | None = None,
-) -> DataLoader:
-    """The DataLoader the engine uses (seeded shuffling, ``num_workers`` from the config,
-    ``collate_fn`` DataLoader's default when None)."""
-    generator = torch.Generator().manual_seed(config.seed)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size or config.batch_size,
-        shuffle=shuffle,
-        num_workers=config.num_workers,
-        generator=generator if shuffle else None,
-        persistent_workers=config.num_workers > 0,
-        collate_fn=collate_fn,
-    )
-
-
-# Messages Lightning emits that do not apply to how the engine uses it (each with the reason).
-_NOISE = (
-    # Lightning's own use of a deprecated torch pytree class (lightning 2.6, torch >= 2.9).
-    r".*LeafSpec.*",
-    # num_workers=0 is the project default (deterministic, no fork of large arrays).
-    r".*does not have many workers.*",
-    r".*The number of training batches.*",
-    r".*GPU available but not used.*",
-    # Evaluation metrics are computed on the gathered, de-duplicated set on every rank, so the
-    # logged values are identical across ranks and evaluation under DDP sees each sample once.
-    r".*sync_dist=True.*",
-    r".*it is recommended to use `Trainer\(devices=1, num_nodes=1\)`.*",
-)
-
-
-@contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Silence Lightning's warnings and info lines that do not apply to the engine."""
-    with warnings.catch_warnings():
-        for pattern in _NOISE:
-            warnings.filterwarnings("ignore", message=pattern)
-        yield
-
-
-def distributed_layout(config: TrainConfig) -> tuple[int, int, str]:
-    """``(devices, num_nodes, strategy)`` for the Trainer.
-
-    Under ``torchrun`` (``torch.distributed.is_torchelastic_launched()``) a config left at one
-    device on one node takes its layout from torchrun's environment: ``LOCAL_WORLD_SIZE``
-    processes per node, ``WORLD_SIZE / LOCAL_WORLD_SIZE`` nodes, strategy ``ddp``. An explicit
-    layout is kept (Lightning checks that it matches ``WORLD_SIZE``).
-    """
-    import torch.distributed as dist
-
-    devices, num_nodes, strategy = config.devices, config.num_nodes, config.strategy
-    launched = dist.is_available() and dist.is_torchelastic_launched()
-    if launched and devices == 1 and num_nodes == 1:
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        world = int(os.environ.get("WORLD_SIZE", str(local)))
-        devices, num_nodes = local, max(1, world // max(local, 1))
-        if strategy == "auto" and world > 1:
-            strategy = "ddp"
-    return devices, num_nodes, strategy
-
-
-def _trainer(
-    config: TrainConfig,
-    callbacks: list[L.Callback],
-    max_epochs: int,
-    *,
-    manual: bool = False,
-    own_val: bool = False,
-) -> L.Trainer:
-    """The Lightning Trainer; ``manual``: the module optimises itself (the epoch-per-step path
-    clips gradients itself, Lightning refuses ``gradient_clip_val`` then); ``own_val``: the
-    module validates inside that step, the Trainer's validation loop is off."""
-    if config.progress:
-        callbacks = [*callbacks, EngineProgressBar()]
-    devices, num_nodes, strategy = distributed_layout(config)
-    with quiet_lightning():
-        return L.Trainer(
-            accelerator=config.accelerator,
-            devices=devices,
-            strategy=strategy,
-            num_nodes=num_nodes,
-            max_epochs=max_epochs,
-            callbacks=callbacks,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=config.progress,
-            enable_model_summary=False,
-            deterministic=config.deterministic,
-            gradient_clip_val=None if manual else config.gradient_clip,
-            # validate_start: Lightning's sanity check runs the whole validation set once
-            # before training; BestWeights records it as epoch -1
-            num_sanity_val_steps=-1 if config.validate_start else 0,
-            limit_val_batches=0 if own_val else None,
-            log_every_n_steps=50,
-            use_distributed_sampler=True,
-        )
-
-
-def _check_dataset(name: str, dataset: Dataset | None, collate_fn: CollateFn | None) -> None:
-    """A length, at least one item, and item 0 collated into an ``(inputs, target)`` batch."""
-    if dataset is None:
-        return
-    try:
-        n = len(dataset)  # type: ignore[arg-type]
-    except TypeError as exc:
-        raise ConfigError(f"The {name} dataset must be a map-style Dataset with a length.") from exc
-    if n == 0:
-        raise ConfigError(f"The {name} dataset is empty; it needs at least one sample.")
-    first = dataset[0]
-    if collate_fn is None:
-        if not isinstance(first, (tuple, list)) or len(first) != 2:
-            got = f"a {type(first).__name__}" + (
-                f" of length {len(first)}" if isinstance(first, (tuple, list)) else ""
-            )
-            raise ConfigError(
-                f"Items of the {name} dataset must be (inputs, target) pairs (inputs of any "
-                f"structure), or pass a collate_fn that batches them into such a pair; item 0 "
-                f"is {got}."
-            )
-        return
-    try:
-        split_batch(collate_fn([first]))
-    except ConfigError as exc:
-        raise ConfigError(f"The collate_fn on item 0 of the {name} dataset: {exc}") from exc
 
 
 def fit(
@@ -285,7 +135,7 @@ def fit(
     """
     config = config or TrainConfig()
     for name, dataset in (("train", train), ("val", val), ("test", test)):
-        _check_dataset(name, dataset, collate_fn)
+        check_dataset(name, dataset, collate_fn)
     seed_everything(config.seed)
     module = EngineModule(net, loss_fn, config, metrics_fn)
     best = BestWeights(config.monitor, config.mode, include_start=config.validate_start)
@@ -306,19 +156,19 @@ def fit(
     epoch_steps = tensors is not None and devices * num_nodes == 1
     # validation inside the epoch's step too, unless the start is validated (a sanity check)
     val_tensors = in_memory_tensors(val) if epoch_steps and not config.validate_start else None
-    trainer = _trainer(
+    trainer = build_trainer(
         config, callbacks, config.max_epochs, manual=epoch_steps, own_val=val_tensors is not None
     )
-    train_loader = _train_loader(train, tensors, config, collate_fn, epoch_steps)
+    train_batches = train_loader(train, tensors, config, collate_fn, epoch_steps)
     if epoch_steps:
         module.train_epoch_per_step(tensors)  # type: ignore[arg-type]
     if val_tensors is not None and collate_fn is None:
         module.validate_in_step(val_tensors)
-    val_loader = _eval_loader(val, config, collate_fn)
+    val_loader = eval_loader(val, config, collate_fn)
     start = time.perf_counter()
     net.train()  # a network returned by an earlier fit (a warm start) comes in eval mode
     with quiet_lightning():
-        trainer.fit(module, train_loader, val_loader)
+        trainer.fit(module, train_batches, val_loader)
     fit_seconds = time.perf_counter() - start
     epochs_run = max(1, trainer.current_epoch)
     samples_per_s = len(train) * epochs_run / max(fit_seconds, 1e-9)  # type: ignore[arg-type]
@@ -331,11 +181,11 @@ def fit(
         val_metrics = {k: float(v) for k, v in last.items() if k.startswith("val_")}
         best_epoch, best_score = epochs_run - 1, val_metrics.get(config.monitor)
     if not val_metrics:  # no finite value of the monitor in any epoch: report the last weights
-        val_metrics = _evaluate(trainer, module, val_loader)
+        val_metrics = run_test(trainer, module, val_loader)
         val_metrics = {k.replace("test_", "val_", 1): v for k, v in val_metrics.items()}
     test_metrics: dict[str, float] = {}
     if test is not None:
-        test_metrics = _evaluate(trainer, module, _eval_loader(test, config, collate_fn))
+        test_metrics = run_test(trainer, module, eval_loader(test, config, collate_fn))
     files: list[Path] = []
     if out_dir is not None and trainer.is_global_zero:
         files = history.write(Path(out_dir), config.monitor)
@@ -354,102 +204,6 @@ def fit(
         config=config,
         eval_sizes=dict(module.eval_sizes),
     )
-
-
-def _train_loader(
-    train: Dataset,
-    tensors: tuple[torch.Tensor, ...] | None,
-    config: TrainConfig,
-    collate_fn: CollateFn | None,
-    epoch_steps: bool,
-) -> DataLoader:
-    """Shuffled training batches; for in-memory tensors the fast path of
-    :mod:`~precisionmed.train.tensor_data` (the same batches)."""
-    if tensors is None:
-        return make_loader(train, config, shuffle=True, collate_fn=collate_fn)
-    if not epoch_steps:  # several processes: batches sliced at once, Lightning's sampler
-        return make_loader(TensorBatches(tensors), config, shuffle=True, collate_fn=as_batch)
-    generator = torch.Generator().manual_seed(config.seed)
-    # no workers: the orders come from one generator that must advance across epochs
-    return DataLoader(
-        EpochOrders(len(tensors[0]), config.batch_size, generator),
-        batch_size=None,
-        generator=generator,
-        collate_fn=as_batch,
-    )
-
-
-def _eval_loader(dataset: Dataset, config: TrainConfig, collate_fn: CollateFn | None) -> DataLoader:
-    """Evaluation batches ``(indices, (inputs, target))``, in dataset order."""
-    tensors = None if collate_fn is not None else in_memory_tensors(dataset)
-    if tensors is not None:
-        return make_loader(
-            TensorBatches(tensors, indexed=True),
-            config,
-            shuffle=False,
-            batch_size=max(256, config.batch_size),
-            collate_fn=as_batch,
-        )
-    return make_loader(
-        IndexedDataset(dataset),
-        config,
-        shuffle=False,
-        batch_size=max(256, config.batch_size),
-        collate_fn=IndexedCollate(collate_fn),
-    )
-
-
-def _evaluate(trainer: L.Trainer, module: EngineModule, loader: DataLoader) -> dict[str, float]:
-    with quiet_lightning():
-        trainer.test(module, loader, verbose=False)
-    return dict(module.test_metrics)
-
-
-def evaluate(
-    net: nn.Module,
-    dataset: Dataset,
-    *,
-    metrics_fn: MetricsFn | None,
-    loss_fn: LossFn | None = None,
-    collate_fn: CollateFn | None = None,
-    config: TrainConfig | None = None,
-) -> dict[str, float]:
-    """Loss and metrics of ``net`` on ``dataset``: the computation :func:`fit` runs for its
-    validation and test sets, for a network restored from disk.
-
-    Parameters
-    ----------
-    net : nn.Module
-        The network (put in eval mode; left in it).
-    dataset : Dataset
-        Items as for :func:`fit`.
-    metrics_fn : callable or None
-        ``metrics_fn(outputs, target) -> {name: float}`` over the whole set at once.
-    loss_fn : callable, optional
-        ``loss_fn(outputs, target)`` over the whole set; its value is ``"loss"``.
-    collate_fn : callable, optional
-        As for :func:`fit`.
-    config : TrainConfig, optional
-        Accelerator, devices, batch size (evaluation batches hold ``max(256, batch_size)``),
-        workers and progress; default: the defaults without a progress bar.
-
-    Returns
-    -------
-    dict
-        ``{"loss": ..., name: ...}`` (no ``val_`` / ``test_`` prefix), each sample counted once.
-
-    Raises
-    ------
-    ConfigError
-        An empty dataset or batches that are not ``(inputs, target)`` pairs.
-    """
-    config = config or TrainConfig(progress=False)
-    _check_dataset("evaluation", dataset, collate_fn)
-    module = EngineModule(net, loss_fn, config, metrics_fn)
-    trainer = _trainer(config, [], 1)
-    metrics = _evaluate(trainer, module, _eval_loader(dataset, config, collate_fn))
-    net.eval()
-    return {k.removeprefix("test_"): v for k, v in metrics.items()}
 
 
 @dataclass
@@ -525,44 +279,3 @@ def cross_validate(
         folds.append(result)
         tests.append(test_idx)
     return CVResult(folds=folds, test_indices=tests)
-
-
-@torch.no_grad()
-def predict_outputs(
-    net: nn.Module,
-    dataset: Dataset,
-    *,
-    batch_size: int = 256,
-    progress: bool = False,
-    collate_fn: CollateFn | None = None,
-) -> Any:
-    """Run ``net`` over ``dataset`` in eval mode, on the device of its parameters.
-
-    Parameters
-    ----------
-    net : nn.Module
-    dataset : Dataset
-        Items that batch (through ``collate_fn``, DataLoader's default when None) into
-        ``(inputs, target)`` pairs, or into bare inputs that are not a tuple or list (a
-        tensor, a dict, a batch object); a ``TensorDataset`` of inputs alone works too.
-    batch_size : int
-    progress : bool
-        Show a progress bar (stderr).
-    collate_fn : callable, optional
-
-    Returns
-    -------
-    Tensor, or tuple / dict of tensors
-        The outputs concatenated along the first dimension, on the CPU.
-    """
-    from lightning.fabric.utilities.apply_func import move_data_to_device
-    from rich.progress import track
-
-    net.eval()
-    device = next((p.device for p in net.parameters()), torch.device("cpu"))
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
-    outs = []
-    for batch in track(loader, description="predict", disable=not progress, transient=True):
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        outs.append(_to_cpu(net(move_data_to_device(x, device))))
-    return _concat(outs)

@@ -6,7 +6,8 @@ the validation (or test) set at once (AUC, C-index and similar need the whole se
 keeps optimisation and logging here and the model logic in the pillar, as Lightning's
 module/datamodule split intends.
 
-Evaluation batches are ``(index, inputs, target)`` (see :class:`IndexedDataset`): under DDP every
+Evaluation batches are ``(indices, (inputs, target))`` (see :class:`IndexedDataset` and
+:class:`IndexedCollate`): under DDP every
 rank gathers all ranks' outputs, drops the samples the distributed sampler repeated to even out
 the shards, and restores the dataset order, so the metrics are those of the whole evaluation set,
 exactly once per sample, on every rank.
