@@ -62,7 +62,7 @@ def plot_roc_curves(
     from sklearn.metrics import RocCurveDisplay, auc, roc_curve
 
     fig, ax = new_figure()
-    points = []
+    points: list[dict[str, Any]] = []
     for label, positive, score in curves:
         positive = np.asarray(positive, dtype=bool)
         if positive.all() or not positive.any():

@@ -94,7 +94,7 @@ class WeightEMA(L.Callback):
         self.average = average
         net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
         # after every optimisation step (also those of the engine's one-step-per-epoch path)
-        pl_module.after_step.append(lambda: average.update_parameters(net))  # type: ignore[operator]
+        pl_module.after_step.append(lambda: average.update_parameters(net))  # type: ignore[union-attr,operator]
 
     def _swap_in(self, pl_module: L.LightningModule) -> None:
         if self.average is None or self._raw is not None:

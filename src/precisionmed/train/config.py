@@ -138,6 +138,11 @@ class TrainConfig(BaseModel):
             )
         return spec.mode
 
+    @property
+    def direction(self) -> Literal["min", "max"]:
+        """``mode`` as validation resolved it (from the metric registry when not given)."""
+        return self.mode or "min"  # never None once validated
+
     @field_validator("nesterov")
     @classmethod
     def _nesterov_needs_sgd_momentum(cls, value: bool, info: ValidationInfo) -> bool:

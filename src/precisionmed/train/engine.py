@@ -138,11 +138,11 @@ def fit(
         check_dataset(name, dataset, collate_fn)
     seed_everything(config.seed)
     module = EngineModule(net, loss_fn, config, metrics_fn)
-    best = BestWeights(config.monitor, config.mode, include_start=config.validate_start)
+    best = BestWeights(config.monitor, config.direction, include_start=config.validate_start)
     history = EpochHistory()
     stopper = EarlyStopping(
         monitor=config.monitor,
-        mode=config.mode,
+        mode=config.direction,
         patience=config.patience,
         min_delta=config.min_delta,
         check_finite=True,

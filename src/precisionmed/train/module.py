@@ -16,7 +16,7 @@ exactly once per sample, on every rank.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -225,7 +225,7 @@ class EngineModule(L.LightningModule):
         gradient norm, step, the ``after_step`` hooks), for every mini-batch."""
         assert self._epoch_tensors is not None  # set by train_epoch_per_step
         x_all, y_all = (t.to(self.device) for t in self._epoch_tensors)  # no copy on the CPU
-        optimizer = self.optimizers(use_pl_optimizer=False)
+        optimizer = cast(torch.optim.Optimizer, self.optimizers(use_pl_optimizer=False))
         params = [p for group in optimizer.param_groups for p in group["params"]]
         clip = self.config.gradient_clip
         order = order.to(x_all.device)
@@ -393,7 +393,7 @@ class EngineModule(L.LightningModule):
         else:
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 opt,
-                mode=cfg.mode,
+                mode=cfg.direction,
                 factor=cfg.lr_gamma,
                 patience=cfg.lr_patience if cfg.lr_patience is not None else cfg.patience // 2,
             )
