@@ -227,20 +227,21 @@ class EngineModule(L.LightningModule):
         x_all, y_all = (t.to(self.device) for t in self._epoch_tensors)  # no copy on the CPU
         optimizer = cast(torch.optim.Optimizer, self.optimizers(use_pl_optimizer=False))
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        clip = self.config.gradient_clip
+        clip, size = self.config.gradient_clip, self.config.batch_size
+        net, loss_fn, after_step = self.net, self.loss_fn, self.after_step  # locals: a hot loop
+        assert loss_fn is not None  # checked by training_step
         order = order.to(x_all.device)
         loss = torch.zeros(())
-        for start in range(0, len(order), self.config.batch_size):
-            rows = order[start : start + self.config.batch_size]
-            x, y = x_all[rows], y_all[rows]
+        for start in range(0, len(order), size):
+            rows = order[start : start + size]
             optimizer.zero_grad()
-            loss = self.loss_fn(self.net(x), y)  # type: ignore[misc]
+            loss = loss_fn(net(x_all[rows]), y_all[rows])
             loss.backward()
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, clip)
             optimizer.step()
             self._add_loss(loss, len(rows))
-            for hook in self.after_step:
+            for hook in after_step:
                 hook()
         if self._val_tensors is not None:
             self._validate_epoch(self._val_tensors)
@@ -323,14 +324,16 @@ class EngineModule(L.LightningModule):
             # Every rank computes the metrics on the whole evaluation set, so all ranks agree
             # on early stopping and on the best epoch.
             outputs, targets, indices = _gather(self, (outputs, targets, indices))
-        # Dataset order, each sample once (DistributedSampler repeats a few to even the shards).
-        order = torch.argsort(indices, stable=True)
-        sorted_idx = indices[order]
-        keep = torch.ones_like(sorted_idx, dtype=torch.bool)
-        keep[1:] = sorted_idx[1:] != sorted_idx[:-1]
-        rows = order[keep]
-        outputs, targets = _select(outputs, rows), _select(targets, rows)
-        self.eval_sizes[prefix] = int(rows.numel())
+            # Dataset order, each sample once (DistributedSampler repeats a few to even the
+            # shards). One process reads the set once, in order: nothing to do.
+            order = torch.argsort(indices, stable=True)
+            sorted_idx = indices[order]
+            keep = torch.ones_like(sorted_idx, dtype=torch.bool)
+            keep[1:] = sorted_idx[1:] != sorted_idx[:-1]
+            rows = order[keep]
+            outputs, targets = _select(outputs, rows), _select(targets, rows)
+            indices = indices[rows]
+        self.eval_sizes[prefix] = int(indices.numel())
         metrics = evaluation_metrics(
             outputs,
             targets,
