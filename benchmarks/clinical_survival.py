@@ -277,7 +277,7 @@ def cross_validation(
     from sklearn.model_selection import StratifiedKFold
 
     from precisionmed.data import load_dataset
-    from precisionmed.train import bootstrap_ci
+    from precisionmed.evaluation import bootstrap_ci
 
     out: dict[str, Any] = {}
     with Progress() as progress:
@@ -318,7 +318,7 @@ def deepsurv_split(seed: int, models: dict[str, Any] | None = None) -> dict[str,
     from sksurv.metrics import concordance_index_censored
 
     from precisionmed.data import load_dataset
-    from precisionmed.train import bootstrap_ci
+    from precisionmed.evaluation import bootstrap_ci
 
     def cindex(yy: np.ndarray, r: np.ndarray) -> float:
         return float(concordance_index_censored(yy["event"], yy["time"], r)[0])
@@ -356,7 +356,7 @@ def _paired_difference(deep: list[float], peer: list[float]) -> dict[str, float]
     """Mean over folds of (deep - peer) C-index with a percentile bootstrap interval over the
     folds: both models were scored on the same held-out folds, so the pairing removes the
     fold-to-fold variation that the two separate intervals both contain."""
-    from precisionmed.train import bootstrap_ci
+    from precisionmed.evaluation import bootstrap_ci
 
     diff = np.asarray(deep, float) - np.asarray(peer, float)
     return bootstrap_ci(np.mean, diff, n_boot=2000, seed=0)

@@ -27,7 +27,7 @@ from precisionmed.clinical.metrics import (
     survival_metrics,
 )
 from precisionmed.errors import DataFormatError
-from precisionmed.train import expected_calibration_error
+from precisionmed.evaluation import expected_calibration_error
 
 
 def _within(ci: dict) -> bool:

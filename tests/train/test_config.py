@@ -61,3 +61,46 @@ def test_nesterov_sgd_reaches_the_optimiser_and_needs_sgd_momentum() -> None:
     for bad in ({"optimizer": "adam"}, {"optimizer": "sgd", "momentum": 0.0}):
         with pytest.raises(ConfigError, match=r"'nesterov': Nesterov momentum needs"):
             TrainConfig.build(nesterov=True, **bad)
+
+
+@pytest.mark.parametrize(
+    ("monitor", "mode"),
+    [
+        ("val_loss", "min"),
+        ("val_auc", "max"),
+        ("val_cindex", "max"),
+        ("val_c_index_uno", "max"),
+        ("val_dice_hippocampus", "max"),  # per-label Dice: dice's direction
+        ("val_ece", "min"),
+    ],
+)
+def test_mode_comes_from_the_monitored_metric(monitor: str, mode: str) -> None:
+    assert TrainConfig.build(monitor=monitor).mode == mode
+    assert TrainConfig.build(monitor=monitor, mode=mode).mode == mode  # explicit and consistent
+
+
+def test_a_mode_against_the_metric_direction_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"'mode': 'val_auc' is better when higher.*'min'"):
+        TrainConfig.build(monitor="val_auc", mode="min")
+    with pytest.raises(ConfigError, match=r"'val_loss' is better when lower"):
+        TrainConfig.build(monitor="val_loss", mode="max")
+
+
+def test_an_unregistered_monitor_needs_a_mode() -> None:
+    with pytest.raises(ConfigError, match=r"'val_sharpness' has no registered direction.*auc"):
+        TrainConfig.build(monitor="val_sharpness")
+    assert TrainConfig.build(monitor="val_sharpness", mode="max").mode == "max"
+
+
+def test_yaml_with_a_consistent_mode_loads_and_a_contradicting_one_names_the_file(
+    tmp_path: Path,
+) -> None:
+    good = write(tmp_path, "monitor: val_auc\nmode: max\n")
+    assert TrainConfig.from_yaml(good).mode == "max"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("monitor: val_auc\nmode: min\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: field 'mode': 'val_auc' is better"):
+        TrainConfig.from_yaml(bad)
+    # the resolved config round-trips (as written into a model directory)
+    config = TrainConfig.build(monitor="val_cindex")
+    assert TrainConfig(**config.model_dump()) == config

@@ -132,8 +132,11 @@ class _StepWeights(L.Callback):
     def __init__(self) -> None:
         self.steps: list[dict[str, torch.Tensor]] = []
 
-    def on_train_batch_end(self, trainer, pl_module, *args) -> None:  # noqa: ANN001
-        self.steps.append(copy.deepcopy(pl_module.net.state_dict()))
+    def on_fit_start(self, trainer, pl_module) -> None:  # noqa: ANN001
+        # first, so that it sees the raw weights before the average's update
+        pl_module.after_step.insert(
+            0, lambda: self.steps.append(copy.deepcopy(pl_module.net.state_dict()))
+        )
 
 
 def test_weight_ema_is_what_is_validated_kept_and_tested(breast, monkeypatch) -> None:
@@ -142,9 +145,11 @@ def test_weight_ema_is_what_is_validated_kept_and_tested(breast, monkeypatch) ->
     import precisionmed.train.engine as engine
 
     recorder = _StepWeights()
-    real_trainer = engine._trainer
+    real_trainer = engine.build_trainer
     monkeypatch.setattr(
-        engine, "_trainer", lambda config, cbs, n: real_trainer(config, [*cbs, recorder], n)
+        engine,
+        "build_trainer",
+        lambda config, cbs, n, **kw: real_trainer(config, [recorder, *cbs], n, **kw),
     )
     small = Subset(breast["train"], range(256))  # 4 steps per epoch
     plain = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick(max_epochs=3))
@@ -233,7 +238,7 @@ def test_monitor_must_be_a_validation_metric() -> None:
     [
         (
             TensorDataset(torch.zeros(4, 1, 28, 28)),
-            r"\(inputs, target\) pairs; item 0 is a tuple of length 1",
+            r"\(inputs, target\) pairs.*collate_fn.*item 0 is a tuple of length 1",
         ),
         (TensorDataset(torch.zeros(0, 1, 28, 28), torch.zeros(0)), "train dataset is empty"),
     ],

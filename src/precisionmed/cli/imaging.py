@@ -150,7 +150,7 @@ def train(
         scheduler=scheduler,
         patience=patience,
         monitor=None if segmentation else monitor,
-        mode=None if segmentation else ("min" if monitor.endswith("loss") else "max"),
+        mode=None,  # the direction of the monitored metric, from the metric registry
         devices=devices,
         strategy=strategy,
         accelerator=accelerator,

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from precisionmed.clinical.metrics import classification_metrics, survival_metrics
-from precisionmed.clinical.models import ModelSpec, get_model, list_models, make_pipeline
-from precisionmed.clinical.predictor import (
-    ClinicalPrediction,
-    ClinicalPredictor,
-    save_clinical_model,
-)
-from precisionmed.clinical.schema import InputSchema, infer_schema, validate_patients
-
-# The estimators import torch and the training engine: loaded on first access.
+# Loaded on first access (PEP 562): the estimators import torch and the training engine, the
+# predictor pandas and the artefact store, the metrics scikit-learn; ``precisionmed clinical
+# models`` needs none of them.
 _LAZY = {
+    "classification_metrics": "precisionmed.clinical.metrics",
+    "survival_metrics": "precisionmed.clinical.metrics",
+    "ModelSpec": "precisionmed.clinical.models",
+    "get_model": "precisionmed.clinical.models",
+    "list_models": "precisionmed.clinical.models",
+    "make_pipeline": "precisionmed.clinical.models",
+    "ClinicalPrediction": "precisionmed.clinical.predictor",
+    "ClinicalPredictor": "precisionmed.clinical.predictor",
+    "save_clinical_model": "precisionmed.clinical.predictor",
+    "InputSchema": "precisionmed.clinical.schema",
+    "infer_schema": "precisionmed.clinical.schema",
+    "validate_patients": "precisionmed.clinical.schema",
     "DNNClassifier": "precisionmed.clinical.dnn",
     "DeepSurv": "precisionmed.clinical.deepsurv",
     "DeepHit": "precisionmed.clinical.deephit",

@@ -1,11 +1,11 @@
 """Metrics of clinical models, with bootstrap 95% intervals, and their plots.
 
 Classifiers: ROC-AUC and Brier score (scikit-learn), calibration curve and expected calibration
-error (:mod:`precisionmed.train.evaluation`). Survival models: Harrell's and Uno's C-index, the
+error (:mod:`precisionmed.evaluation`). Survival models: Harrell's and Uno's C-index, the
 time-dependent (cumulative/dynamic) AUC and the integrated Brier score, all scikit-survival's
 implementations, and the calibration of the predicted event probability at a horizon against
 Kaplan-Meier estimates in groups of predicted risk (:func:`survival_calibration`). Every figure
-comes as ``{"value", "low", "high", "n_boot"}`` from :func:`precisionmed.train.bootstrap_ci`
+comes as ``{"value", "low", "high", "n_boot"}`` from :func:`precisionmed.evaluation.bootstrap_ci`
 (percentile bootstrap over the evaluated patients; for Uno's C, the time-dependent AUC and the IBS
 the censoring distribution is estimated once, from the training outcomes, and kept fixed).
 
@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from precisionmed.errors import DataFormatError
-from precisionmed.train.evaluation import (
+from precisionmed.evaluation import (
     bootstrap_ci,
     calibration_bins,
     expected_calibration_error,
 )
-from precisionmed.train.plots import (
+from precisionmed.evaluation.plots import (
     new_figure,
     plot_calibration_curves,
     plot_roc_curves,

@@ -32,13 +32,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sklearn.pipeline import Pipeline
-
-from precisionmed.clinical.predictor import REFITS_FOR_95
 from precisionmed.errors import ConfigError, require_extra
 from precisionmed.registry import Registry
+
+if TYPE_CHECKING:  # scikit-learn loads when a pipeline is built, not to list the models
+    from sklearn.pipeline import Pipeline
+
+#: Refits from which the central 2.5-97.5 percentiles are a 95% interval: the range of n
+#: exchangeable refits holds a further one's prediction with probability (n-1)/(n+1) >= 0.95.
+REFITS_FOR_95 = 39
 
 Task = Literal["classification", "survival"]
 REPRESENTATIONS = ("none", "autoencoder")
@@ -280,6 +284,8 @@ def make_pipeline(
     Pipeline
         Unfitted; ``fit(X, y)`` takes the raw DataFrame (missing values and categories allowed).
     """
+    from sklearn.pipeline import Pipeline
+
     from precisionmed.clinical.preprocess import make_preprocessor
 
     if representation not in REPRESENTATIONS:

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from precisionmed.artifacts import Artifact, ModelCard, register_predictor, save_artifact
+from precisionmed.clinical.models import REFITS_FOR_95
 from precisionmed.clinical.schema import (
     InputSchema,
     check_finite_outputs,
@@ -69,11 +70,6 @@ def median_survival(times: np.ndarray, curves: np.ndarray) -> np.ndarray:
 
 def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
-
-
-#: Refits from which the central 2.5-97.5 percentiles are a 95% interval: the range of n
-#: exchangeable refits holds a further one's prediction with probability (n-1)/(n+1) >= 0.95.
-REFITS_FOR_95 = 39
 
 
 def interval_level(n_refits: int) -> float:

@@ -32,7 +32,7 @@ from precisionmed.imaging.evaluation import (
 )
 from precisionmed.imaging.networks import MeanEnsemble, build_network
 from precisionmed.imaging.transforms import NORMALISATION, augmentation
-from precisionmed.train import TrainConfig, fit, predict_outputs
+from precisionmed.train import TrainConfig, fit, predict_outputs, seed_everything
 
 
 def loss_for_task(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -147,7 +147,7 @@ def train_image_classifier(
         members, results = [], []
         for i in range(n_members):
             member_config = config.model_copy(update={"seed": config.seed + i})
-            torch.manual_seed(
+            seed_everything(
                 member_config.seed
             )  # the initial weights are part of what the seed fixes
             member = build_network(

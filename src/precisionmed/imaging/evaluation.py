@@ -7,8 +7,8 @@ ACC and AUC follow MedMNIST's ``medmnist.evaluator`` so our figures compare with
 * multi-class and ordinal: macro one-vs-rest AUC; ACC of the arg-max;
 * multi-label: mean per-label AUC; mean per-label ACC at a 0.5 threshold.
 
-Scores come from scikit-learn; intervals from :func:`precisionmed.train.bootstrap_ci`;
-the expected calibration error from :func:`precisionmed.train.expected_calibration_error`.
+Scores come from scikit-learn; intervals from :func:`precisionmed.evaluation.bootstrap_ci`;
+the expected calibration error from :func:`precisionmed.evaluation.expected_calibration_error`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ import numpy as np
 import torch
 from sklearn import metrics as skm
 
-from precisionmed.train import bootstrap_ci, expected_calibration_error
-from precisionmed.train.plots import plot_calibration_curves, plot_roc_curves
+from precisionmed.evaluation import (
+    bootstrap_ci,
+    expected_calibration_error,
+    plot_calibration_curves,
+    plot_roc_curves,
+)
 
 
 def probabilities(

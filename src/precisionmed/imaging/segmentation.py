@@ -94,7 +94,7 @@ def train_segmenter(
         evaluate_segmenter,
         segmenter_input_spec,
     )
-    from precisionmed.train import fit
+    from precisionmed.train import fit, seed_everything
 
     defaults = {"batch_size": 2, "monitor": "val_dice", "mode": "max"}
     unset = {k: v for k, v in defaults.items() if k not in config.model_fields_set}
@@ -141,7 +141,7 @@ def train_segmenter(
                 f"{train_pairs[0][0]}: training volumes need a geometry (affine)."
             )
         orientation = axcodes(first.affine)
-        torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
+        seed_everything(config.seed)  # the initial weights are part of what the seed fixes
         net, arch = build_segmentation_net(model, n_labels=len(data.labels), **net_opts)
         _check_patch(patch, arch["strides"])
         train_ds = SegmentationDataset(

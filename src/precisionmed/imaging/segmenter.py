@@ -350,7 +350,7 @@ def evaluate_segmenter(
     """
     from rich.progress import track
 
-    from precisionmed.train import bootstrap_ci
+    from precisionmed.evaluation import bootstrap_ci
 
     names = [segmenter.labels[k].lower() for k in sorted(segmenter.labels) if k]
     n_labels = len(segmenter.labels)

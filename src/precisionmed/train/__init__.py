@@ -1,27 +1,50 @@
-"""The one training engine (Lightning): config, fit, cross-validation, prediction."""
+"""The one training engine (Lightning): config, seeding, fit, evaluate, cross-validation,
+prediction.
+
+``TrainConfig`` is light to import; the rest loads Lightning and torch on first access
+(PEP 562), so ``from precisionmed.train import TrainConfig`` stays instant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from precisionmed.train.config import TrainConfig
-from precisionmed.train.engine import (
-    CVResult,
-    FitResult,
-    cross_validate,
-    fit,
-    make_loader,
-    predict_outputs,
-)
-from precisionmed.train.evaluation import bootstrap_ci, calibration_bins, expected_calibration_error
-from precisionmed.train.module import EngineModule
+
+_LAZY = {
+    "CVResult": "precisionmed.train.engine",
+    "FitResult": "precisionmed.train.engine",
+    "cross_validate": "precisionmed.train.engine",
+    "evaluate": "precisionmed.train.inference",
+    "fit": "precisionmed.train.engine",
+    "make_loader": "precisionmed.train.loaders",
+    "predict_outputs": "precisionmed.train.inference",
+    "EngineModule": "precisionmed.train.module",
+    "seed_everything": "precisionmed.train.seeding",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'precisionmed.train' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "CVResult",
     "EngineModule",
     "FitResult",
     "TrainConfig",
-    "bootstrap_ci",
-    "calibration_bins",
     "cross_validate",
-    "expected_calibration_error",
+    "evaluate",
     "fit",
     "make_loader",
     "predict_outputs",
+    "seed_everything",
 ]

@@ -86,17 +86,15 @@ class WeightEMA(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-        self.average = AveragedModel(
+        average = AveragedModel(
             pl_module.net,  # type: ignore[arg-type]
             multi_avg_fn=get_ema_multi_avg_fn(self.decay),
             use_buffers=True,
         )
-
-    def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any
-    ) -> None:
-        if self.average is not None:
-            self.average.update_parameters(pl_module.net)  # type: ignore[arg-type]
+        self.average = average
+        net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
+        # after every optimisation step (also those of the engine's one-step-per-epoch path)
+        pl_module.after_step.append(lambda: average.update_parameters(net))  # type: ignore[union-attr,operator]
 
     def _swap_in(self, pl_module: L.LightningModule) -> None:
         if self.average is None or self._raw is not None:
@@ -161,7 +159,7 @@ class EpochHistory(L.Callback):
 
 def plot_training_curve(rows: list[dict[str, Any]], path: Path, monitor: str) -> Path:
     """Loss curves (train and validation) and the monitored metric, one PNG."""
-    from precisionmed.train.plots import new_figure, save_figure
+    from precisionmed.evaluation.plots import new_figure, save_figure
 
     epochs = [r["epoch"] + 1 for r in rows]
     panels = ["loss"] + ([monitor] if monitor not in ("val_loss", "train_loss") else [])

@@ -42,8 +42,11 @@ class TrainConfig(BaseModel):
     monitor : str
         Validation metric for early stopping and best-checkpoint selection: ``"val_loss"`` or
         ``"val_<name>"`` for a ``<name>`` the ``metrics_fn`` returns (e.g. ``"val_auc"``).
-    mode : {"min", "max"}
-        Whether ``monitor`` improves downwards or upwards.
+    mode : {"min", "max"}, optional
+        Whether ``monitor`` improves downwards or upwards. Left out, it is the direction the
+        metric registry (:data:`precisionmed.evaluation.METRICS`) knows for ``monitor``
+        (``val_loss`` -> ``"min"``, ``val_auc`` / ``val_cindex`` / ``val_dice`` -> ``"max"``);
+        given, it must agree with that direction. An unregistered monitor needs it.
     patience : int
         Epochs without improvement before stopping.
     validate_start : bool
@@ -61,7 +64,8 @@ class TrainConfig(BaseModel):
         validation, early stopping, the restored best weights and the test use the averaged
         weights, and the returned network carries them. None (default): no averaging.
     seed : int
-        Seeds Python, NumPy and torch (and the data order).
+        In ``[0, 2**32 - 1]``: seeds Python, NumPy and torch before anything is built
+        (:func:`~precisionmed.train.seed_everything`), and the data order.
     accelerator, devices, strategy, num_nodes
         Passed to Lightning: ``devices=2, strategy="ddp"`` trains on 2 processes.
     num_workers : int
@@ -84,13 +88,13 @@ class TrainConfig(BaseModel):
     lr_gamma: float = Field(default=0.1, gt=0, lt=1)
     lr_patience: int | None = Field(default=None, ge=0)
     monitor: str = "val_loss"
-    mode: Literal["min", "max"] = "min"
+    mode: Literal["min", "max"] | None = Field(default=None, validate_default=True)
     patience: int = Field(default=5, ge=1)
     min_delta: float = Field(default=0.0, ge=0)
     validate_start: bool = False
     restore_best: bool = True
     ema_decay: float | None = Field(default=None, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
     accelerator: str = "cpu"
     devices: int = Field(default=1, ge=1)
     strategy: str = "auto"
@@ -109,6 +113,35 @@ class TrainConfig(BaseModel):
                 "metrics_fn returns (e.g. 'val_auc')"
             )
         return value
+
+    @field_validator("mode")
+    @classmethod
+    def _mode_is_the_metric_direction(cls, value: str | None, info: ValidationInfo) -> str:
+        from precisionmed.evaluation.metrics import METRICS, find_metric
+
+        monitor = info.data.get("monitor")
+        if monitor is None:  # the monitor itself was invalid; its error is reported
+            return value or "min"
+        spec = find_metric(monitor)
+        if spec is None:
+            if value is None:
+                raise ValueError(
+                    f"the monitored metric {monitor!r} has no registered direction: set mode "
+                    f"to 'min' or 'max', or monitor a known metric ({', '.join(METRICS.names())})"
+                )
+            return value
+        if value is not None and value != spec.mode:
+            better = "higher" if spec.higher_is_better else "lower"
+            raise ValueError(
+                f"{monitor!r} is better when {better} (mode {spec.mode!r}); mode {value!r} "
+                "contradicts it: leave mode out or set it to the metric's direction"
+            )
+        return spec.mode
+
+    @property
+    def direction(self) -> Literal["min", "max"]:
+        """``mode`` as validation resolved it (from the metric registry when not given)."""
+        return self.mode or "min"  # never None once validated
 
     @field_validator("nesterov")
     @classmethod

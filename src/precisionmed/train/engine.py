@@ -4,37 +4,41 @@ Every deep model of precisionmed trains through :func:`fit` (a train/validation/
 :func:`cross_validate` (k-fold). Early stopping watches a named validation metric, the best
 epoch's weights are restored before testing, per-epoch metrics go to ``metrics.csv`` with a
 ``training_curve.png``, and ``TrainConfig(devices=N, strategy="ddp")`` scales out on
-``torch.distributed`` (multi-node through ``torchrun``; see the README).
+``torch.distributed`` (multi-node through ``torchrun``; see the README). :func:`evaluate` is the
+same validation/test computation on its own, for a network restored from disk.
+
+The data contract: a map-style dataset, batched by ``collate_fn`` (DataLoader's default when
+None). A batch is an ``(inputs, target)`` pair; ``net(inputs)`` gives the outputs and
+``loss_fn(outputs, target)`` the loss. ``inputs`` may be any structure the network takes (a
+tensor, a dict or tuple of tensors, padded sequences with their lengths, a batch object with
+``.to(device)``); without a ``collate_fn`` the items themselves are ``(inputs, target)`` pairs.
+The outputs and targets that the loss and the metrics see over a whole evaluation set are
+concatenated along the first dimension: tensors, or tuples / dicts of tensors.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
-import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
 from precisionmed.data.splits import kfold_indices
-from precisionmed.errors import ConfigError
 from precisionmed.train.callbacks import BestWeights, EpochHistory, WeightEMA
 from precisionmed.train.config import TrainConfig
-from precisionmed.train.module import EngineModule, IndexedDataset, LossFn, MetricsFn, _concat
-from precisionmed.train.progress import EngineProgressBar
-
-for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+from precisionmed.train.inference import run_test
+from precisionmed.train.loaders import CollateFn, check_dataset, eval_loader, train_loader
+from precisionmed.train.module import EngineModule, LossFn, MetricsFn
+from precisionmed.train.seeding import seed_everything
+from precisionmed.train.tensor_data import in_memory_tensors
+from precisionmed.train.trainer import build_trainer, distributed_layout, quiet_lightning
 
 
 @dataclass
@@ -82,111 +86,6 @@ class FitResult:
     eval_sizes: dict[str, int] = field(default_factory=dict)
 
 
-def make_loader(
-    dataset: Dataset, config: TrainConfig, *, shuffle: bool, batch_size: int | None = None
-) -> DataLoader:
-    """The DataLoader the engine uses (seeded shuffling, ``num_workers`` from the config)."""
-    generator = torch.Generator().manual_seed(config.seed)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size or config.batch_size,
-        shuffle=shuffle,
-        num_workers=config.num_workers,
-        generator=generator if shuffle else None,
-        persistent_workers=config.num_workers > 0,
-    )
-
-
-# Messages Lightning emits that do not apply to how the engine uses it (each with the reason).
-_NOISE = (
-    # Lightning's own use of a deprecated torch pytree class (lightning 2.6, torch >= 2.9).
-    r".*LeafSpec.*",
-    # num_workers=0 is the project default (deterministic, no fork of large arrays).
-    r".*does not have many workers.*",
-    r".*The number of training batches.*",
-    r".*GPU available but not used.*",
-    # Evaluation metrics are computed on the gathered, de-duplicated set on every rank, so the
-    # logged values are identical across ranks and evaluation under DDP sees each sample once.
-    r".*sync_dist=True.*",
-    r".*it is recommended to use `Trainer\(devices=1, num_nodes=1\)`.*",
-)
-
-
-@contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Silence Lightning's warnings and info lines that do not apply to the engine."""
-    with warnings.catch_warnings():
-        for pattern in _NOISE:
-            warnings.filterwarnings("ignore", message=pattern)
-        yield
-
-
-def distributed_layout(config: TrainConfig) -> tuple[int, int, str]:
-    """``(devices, num_nodes, strategy)`` for the Trainer.
-
-    Under ``torchrun`` (``torch.distributed.is_torchelastic_launched()``) a config left at one
-    device on one node takes its layout from torchrun's environment: ``LOCAL_WORLD_SIZE``
-    processes per node, ``WORLD_SIZE / LOCAL_WORLD_SIZE`` nodes, strategy ``ddp``. An explicit
-    layout is kept (Lightning checks that it matches ``WORLD_SIZE``).
-    """
-    import torch.distributed as dist
-
-    devices, num_nodes, strategy = config.devices, config.num_nodes, config.strategy
-    launched = dist.is_available() and dist.is_torchelastic_launched()
-    if launched and devices == 1 and num_nodes == 1:
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        world = int(os.environ.get("WORLD_SIZE", str(local)))
-        devices, num_nodes = local, max(1, world // max(local, 1))
-        if strategy == "auto" and world > 1:
-            strategy = "ddp"
-    return devices, num_nodes, strategy
-
-
-def _trainer(config: TrainConfig, callbacks: list[L.Callback], max_epochs: int) -> L.Trainer:
-    if config.progress:
-        callbacks = [*callbacks, EngineProgressBar()]
-    devices, num_nodes, strategy = distributed_layout(config)
-    with quiet_lightning():
-        return L.Trainer(
-            accelerator=config.accelerator,
-            devices=devices,
-            strategy=strategy,
-            num_nodes=num_nodes,
-            max_epochs=max_epochs,
-            callbacks=callbacks,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=config.progress,
-            enable_model_summary=False,
-            deterministic=config.deterministic,
-            gradient_clip_val=config.gradient_clip,
-            # validate_start: Lightning's sanity check runs the whole validation set once
-            # before training; BestWeights records it as epoch -1
-            num_sanity_val_steps=-1 if config.validate_start else 0,
-            log_every_n_steps=50,
-            use_distributed_sampler=True,
-        )
-
-
-def _check_dataset(name: str, dataset: Dataset | None) -> None:
-    if dataset is None:
-        return
-    try:
-        n = len(dataset)  # type: ignore[arg-type]
-    except TypeError as exc:
-        raise ConfigError(f"The {name} dataset must be a map-style Dataset with a length.") from exc
-    if n == 0:
-        raise ConfigError(f"The {name} dataset is empty; it needs at least one sample.")
-    first = dataset[0]
-    if not isinstance(first, (tuple, list)) or len(first) != 2:
-        got = f"a {type(first).__name__}" + (
-            f" of length {len(first)}" if isinstance(first, (tuple, list)) else ""
-        )
-        raise ConfigError(
-            f"Items of the {name} dataset must be (inputs, target) pairs; item 0 is {got}."
-        )
-
-
 def fit(
     net: nn.Module,
     train: Dataset,
@@ -197,6 +96,7 @@ def fit(
     metrics_fn: MetricsFn | None = None,
     config: TrainConfig | None = None,
     out_dir: str | Path | None = None,
+    collate_fn: CollateFn | None = None,
 ) -> FitResult:
     """Train ``net`` with early stopping on ``config.monitor``; restore the best; test.
 
@@ -205,7 +105,8 @@ def fit(
     net : nn.Module
         The network; ``net(inputs)`` gives the outputs ``loss_fn`` and ``metrics_fn`` take.
     train, val, test : Dataset
-        Map-style datasets of ``(inputs, target)`` pairs.
+        Map-style datasets of ``(inputs, target)`` pairs, or of any items ``collate_fn``
+        batches into ``(inputs, target)`` (see the module's data contract).
     loss_fn : callable
         ``loss_fn(outputs, target) -> scalar tensor``; the validation and test losses are
         ``loss_fn`` over the whole set at once.
@@ -216,6 +117,9 @@ def fit(
         Optimiser, schedule, early stopping, seed and devices.
     out_dir : path, optional
         Where ``metrics.csv`` and ``training_curve.png`` are written (by rank 0).
+    collate_fn : callable, optional
+        ``collate_fn(list of items) -> (inputs, target)``, DataLoader's; its default stacks
+        tensors (also inside tuples and dicts).
 
     Returns
     -------
@@ -226,19 +130,19 @@ def fit(
     Raises
     ------
     ConfigError
-        An empty dataset, items that are not ``(inputs, target)`` pairs, or ``config.monitor``
-        naming a metric that is never logged.
+        An empty dataset, batches that are not ``(inputs, target)`` pairs, or
+        ``config.monitor`` naming a metric that is never logged.
     """
     config = config or TrainConfig()
     for name, dataset in (("train", train), ("val", val), ("test", test)):
-        _check_dataset(name, dataset)
-    L.seed_everything(config.seed, workers=True, verbose=False)
+        check_dataset(name, dataset, collate_fn)
+    seed_everything(config.seed)
     module = EngineModule(net, loss_fn, config, metrics_fn)
-    best = BestWeights(config.monitor, config.mode, include_start=config.validate_start)
+    best = BestWeights(config.monitor, config.direction, include_start=config.validate_start)
     history = EpochHistory()
     stopper = EarlyStopping(
         monitor=config.monitor,
-        mode=config.mode,
+        mode=config.direction,
         patience=config.patience,
         min_delta=config.min_delta,
         check_finite=True,
@@ -247,14 +151,24 @@ def fit(
     callbacks: list[L.Callback] = [best, history, stopper] if config.restore_best else [history]
     if config.ema_decay is not None:  # first: the others see the averaged weights
         callbacks.insert(0, WeightEMA(config.ema_decay))
-    trainer = _trainer(config, callbacks, config.max_epochs)
-    train_loader = make_loader(train, config, shuffle=True)
-    eval_batch = max(256, config.batch_size)
-    val_loader = make_loader(IndexedDataset(val), config, shuffle=False, batch_size=eval_batch)
+    tensors = None if collate_fn is not None else in_memory_tensors(train)
+    devices, num_nodes, _ = distributed_layout(config)
+    epoch_steps = tensors is not None and devices * num_nodes == 1
+    # validation inside the epoch's step too, unless the start is validated (a sanity check)
+    val_tensors = in_memory_tensors(val) if epoch_steps and not config.validate_start else None
+    trainer = build_trainer(
+        config, callbacks, config.max_epochs, manual=epoch_steps, own_val=val_tensors is not None
+    )
+    train_batches = train_loader(train, tensors, config, collate_fn, epoch_steps)
+    if epoch_steps:
+        module.train_epoch_per_step(tensors)  # type: ignore[arg-type]
+    if val_tensors is not None and collate_fn is None:
+        module.validate_in_step(val_tensors)
+    val_loader = eval_loader(val, config, collate_fn)
     start = time.perf_counter()
     net.train()  # a network returned by an earlier fit (a warm start) comes in eval mode
     with quiet_lightning():
-        trainer.fit(module, train_loader, val_loader)
+        trainer.fit(module, train_batches, val_loader)
     fit_seconds = time.perf_counter() - start
     epochs_run = max(1, trainer.current_epoch)
     samples_per_s = len(train) * epochs_run / max(fit_seconds, 1e-9)  # type: ignore[arg-type]
@@ -267,14 +181,11 @@ def fit(
         val_metrics = {k: float(v) for k, v in last.items() if k.startswith("val_")}
         best_epoch, best_score = epochs_run - 1, val_metrics.get(config.monitor)
     if not val_metrics:  # no finite value of the monitor in any epoch: report the last weights
-        val_metrics = _evaluate(trainer, module, val_loader)
+        val_metrics = run_test(trainer, module, val_loader)
         val_metrics = {k.replace("test_", "val_", 1): v for k, v in val_metrics.items()}
     test_metrics: dict[str, float] = {}
     if test is not None:
-        test_loader = make_loader(
-            IndexedDataset(test), config, shuffle=False, batch_size=eval_batch
-        )
-        test_metrics = _evaluate(trainer, module, test_loader)
+        test_metrics = run_test(trainer, module, eval_loader(test, config, collate_fn))
     files: list[Path] = []
     if out_dir is not None and trainer.is_global_zero:
         files = history.write(Path(out_dir), config.monitor)
@@ -293,12 +204,6 @@ def fit(
         config=config,
         eval_sizes=dict(module.eval_sizes),
     )
-
-
-def _evaluate(trainer: L.Trainer, module: EngineModule, loader: DataLoader) -> dict[str, float]:
-    with quiet_lightning():
-        trainer.test(module, loader, verbose=False)
-    return dict(module.test_metrics)
 
 
 @dataclass
@@ -332,11 +237,14 @@ def cross_validate(
     metrics_fn: MetricsFn | None = None,
     config: TrainConfig | None = None,
     out_dir: str | Path | None = None,
+    collate_fn: CollateFn | None = None,
 ) -> CVResult:
     """k-fold (stratified when ``stratify`` is given) cross-validation with :func:`fit`.
 
     Each fold trains a fresh ``build_net()`` on the other folds, minus a validation part of
-    ``val_fraction`` used for early stopping, and is tested on its held-out fold.
+    ``val_fraction`` used for early stopping, and is tested on its held-out fold. The engine
+    seeds (``config.seed``) before every ``build_net()``, so each fold's initial weights are
+    fixed by the seed; ``collate_fn`` is :func:`fit`'s.
     """
     from precisionmed.data.splits import train_val_test_indices
 
@@ -356,6 +264,7 @@ def cross_validate(
             seed=config.seed,
         )
         fold_out = None if out_dir is None else Path(out_dir) / f"fold{k}"
+        seed_everything(config.seed)  # the initial weights are part of what the seed fixes
         result = fit(
             build_net(),
             Subset(dataset, train_idx[tr].tolist()),
@@ -365,26 +274,8 @@ def cross_validate(
             metrics_fn=metrics_fn,
             config=config,
             out_dir=fold_out,
+            collate_fn=collate_fn,
         )
         folds.append(result)
         tests.append(test_idx)
     return CVResult(folds=folds, test_indices=tests)
-
-
-@torch.no_grad()
-def predict_outputs(
-    net: nn.Module, dataset: Dataset, *, batch_size: int = 256, progress: bool = False
-) -> torch.Tensor:
-    """Run ``net`` over ``dataset`` (``(inputs, target)`` or bare inputs) in eval mode.
-
-    Returns the concatenated outputs, on the CPU.
-    """
-    from rich.progress import track
-
-    net.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    outs = []
-    for batch in track(loader, description="predict", disable=not progress, transient=True):
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        outs.append(net(x).cpu())
-    return _concat(outs)

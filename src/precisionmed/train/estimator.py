@@ -26,7 +26,9 @@ from torch.utils.data import TensorDataset
 
 from precisionmed.errors import ConfigError
 from precisionmed.train.config import TrainConfig
-from precisionmed.train.engine import FitResult, fit, predict_outputs
+from precisionmed.train.engine import FitResult, fit
+from precisionmed.train.inference import predict_outputs
+from precisionmed.train.seeding import seed_everything
 
 #: Optimisers of the estimators ("sgd-nesterov": SGD, momentum 0.9, Nesterov).
 OPTIMIZERS = ("adam", "adamw", "sgd", "sgd-nesterov")
@@ -167,7 +169,7 @@ class TorchEstimatorBase(BaseEstimator, ABC):
             tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=seed)
         x = torch.tensor(np.asarray(X, dtype=np.float32))
         t = torch.tensor(np.asarray(targets, dtype=np.float32))
-        torch.manual_seed(seed)
+        seed_everything(seed)
         self.net_ = self._build_net(X.shape[1])
         self._init_net(X, np.asarray(targets), tr)
         with torch_threads(self.n_threads):

@@ -143,7 +143,12 @@ class EngineProgressBar(ProgressBar):
             if k.startswith(("train_", "val_"))
         }
         line = f"Epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  {format_metrics(metrics)}"
-        self._get_console().print(line, highlight=False)
+        console = self._get_console()
+        if self._progress is None:  # no live bar to draw around: a plain write (rich's print
+            console.file.write(line + "\n")  # costs about 1 ms a line, measured)
+            console.file.flush()
+        else:
+            console.print(line, highlight=False)
 
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._enabled:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from precisionmed.train import bootstrap_ci, calibration_bins, expected_calibration_error
+from precisionmed.evaluation import bootstrap_ci, calibration_bins, expected_calibration_error
 
 
 def test_bootstrap_interval_of_a_mean_matches_the_normal_approximation() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from precisionmed.train.plots import plot_calibration_curves, plot_roc_curves
+from precisionmed.evaluation import plot_calibration_curves, plot_roc_curves
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -37,3 +37,19 @@ def test_calibration_json_bins_every_prediction_once(tmp_path) -> None:
     assert series["mean_predicted"][0] == pytest.approx(0.075)  # 0.05 and 0.1
     assert series["observed"][0] == 0.0
     assert series["mean_predicted"][2] is None  # no prediction in (0.2, 0.3]
+
+
+def test_calibration_bins_equal_sklearn_calibration_curve() -> None:
+    from sklearn.calibration import calibration_curve
+
+    from precisionmed.evaluation import calibration_bins
+
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0, 1, 500)
+    p[:5] = [0.0, 0.1, 0.2, 0.5, 1.0]  # values on bin edges
+    y = (rng.uniform(0, 1, 500) < p).astype(int)
+    bins = calibration_bins(p, y, n_bins=10)
+    true, pred = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    keep = bins["count"] > 0
+    np.testing.assert_allclose(bins["accuracy"][keep], true)
+    np.testing.assert_allclose(bins["confidence"][keep], pred)

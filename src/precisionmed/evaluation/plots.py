@@ -3,7 +3,8 @@
 Each function writes a PNG and, beside it, a JSON file of the same name holding the plotted
 points, so a report can be redrawn or checked without reading pixels. Pillars build the series
 (imaging: per class or label, before and after temperature scaling; clinical: the positive-class
-probability) and call these.
+probability) and call these. The curves are drawn by scikit-learn's ``RocCurveDisplay`` and
+``CalibrationDisplay``, from the points this module computes and writes to the JSON.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from precisionmed.train.evaluation import calibration_bins
+from precisionmed.evaluation.calibration import calibration_bins
 
 
 def new_figure(ncols: int = 1, *, width: float = 5.0, height: float = 4.5) -> tuple[Any, Any]:
@@ -58,21 +59,23 @@ def plot_roc_curves(
     path : path
         The PNG to write.
     """
-    from sklearn.metrics import auc, roc_curve
+    from sklearn.metrics import RocCurveDisplay, auc, roc_curve
 
     fig, ax = new_figure()
-    points = []
+    points: list[dict[str, Any]] = []
     for label, positive, score in curves:
         positive = np.asarray(positive, dtype=bool)
         if positive.all() or not positive.any():
             continue
         fpr, tpr, _ = roc_curve(positive, np.asarray(score, dtype=float))
         area = float(auc(fpr, tpr))
-        ax.plot(fpr, tpr, label=f"{label} (AUC {area:.3f})")
+        RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=area, name=label).plot(
+            ax=ax, plot_chance_level=not points, chance_level_kw={"lw": 0.8, "label": "chance"}
+        )
         points.append({"label": label, "fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": area})
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
-    ax.legend(fontsize=7, loc="lower right")
+    if points:
+        ax.legend(fontsize=7, loc="lower right")
     return save_figure(fig, path, {"curves": points})
 
 
@@ -93,18 +96,25 @@ def plot_calibration_curves(
         ``predicted``: probabilities (N,) in [0, 1] (top-label confidence, or the positive-class
         probability); ``observed``: (N,) 1 where the prediction was right (or the outcome
         happened), else 0. Each series is binned into ``n_bins`` equal-width bins
-        (:func:`~precisionmed.train.calibration_bins`); empty bins are not drawn and are
+        (:func:`~precisionmed.evaluation.calibration_bins`); empty bins are not drawn and are
         ``null`` in the JSON.
     path : path
         The PNG to write.
     """
+    from sklearn.calibration import CalibrationDisplay
+
     fig, ax = new_figure()
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect calibration")
     points = []
     for label, predicted, observed in series:
         bins = calibration_bins(predicted, observed, n_bins)
         keep = bins["count"] > 0
-        ax.plot(bins["confidence"][keep], bins["accuracy"][keep], "o-", label=label)
+        CalibrationDisplay(
+            prob_true=bins["accuracy"][keep],
+            prob_pred=bins["confidence"][keep],
+            y_prob=np.asarray(predicted, dtype=float),
+            estimator_name=label,
+        ).plot(ax=ax, ref_line=False, marker="o")
         points.append(
             {
                 "label": label,
