@@ -77,7 +77,7 @@ def test_readme_image_folder_example_trains_loads_and_predicts(tmp_path, monkeyp
     assert predictor.input_size == (28, 28)
     (result,) = json.loads(_invoke(predict))
     assert result["prediction"] in classes
-    assert sum(result["probabilities"].values()) == pytest.approx(1.0)
+    assert sum(result["values"].values()) == pytest.approx(1.0)
 
 
 def test_readme_survival_csv_example_trains_loads_and_predicts(tmp_path, monkeypatch):
@@ -104,7 +104,7 @@ def test_readme_survival_csv_example_trains_loads_and_predicts(tmp_path, monkeyp
     assert evaluated["patients"] == "held-out test split"
     assert evaluated["c_index_harrell"]["value"] == pytest.approx(c_index)
     prediction = json.loads(_invoke(predict))
-    assert [p["id"] for p in prediction["patients"]] == ["P0001", "P0002", "P0003"]
+    assert [p["input"] for p in prediction] == ["P0001", "P0002", "P0003"]
     kinds = precisionmed.load(tmp_path / train[train.index("--out") + 1]).schema.feature_types()
     assert list(kinds) == list(gbsg2.X.columns)  # neither identifier nor outcome is a feature
     assert kinds == gbsg2.feature_types  # text columns categorical, numbers numeric
