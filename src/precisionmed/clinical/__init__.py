@@ -23,7 +23,7 @@ _LAZY = {
     "make_pipeline": "precisionmed.clinical.models",
     "ClinicalPrediction": "precisionmed.clinical.predictor",
     "ClinicalPredictor": "precisionmed.clinical.predictor",
-    "save_clinical_model": "precisionmed.clinical.predictor",
+    "clinical_model_contents": "precisionmed.clinical.predictor",
     "InputSchema": "precisionmed.clinical.schema",
     "infer_schema": "precisionmed.clinical.schema",
     "validate_patients": "precisionmed.clinical.schema",
@@ -60,7 +60,7 @@ __all__ = [
     "list_models",
     "make_pipeline",
     "make_preprocessor",
-    "save_clinical_model",
+    "clinical_model_contents",
     "survival_metrics",
     "validate_patients",
 ]

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from precisionmed.artifacts import Artifact, ModelCard, register_predictor, save_artifact
+from precisionmed.artifacts import Artifact, ModelCard, ModelContents, register_predictor
 from precisionmed.clinical.models import REFITS_FOR_95
 from precisionmed.clinical.schema import (
     InputSchema,
@@ -177,7 +177,7 @@ class ClinicalPredictor(Predictor):
 
     @classmethod
     def from_artifact(cls, artifact: Artifact) -> ClinicalPredictor:
-        """Build from a model directory written by :func:`save_clinical_model`."""
+        """Build from a model directory written from :func:`clinical_model_contents`."""
         cfg = artifact.config
         for key in ("input_schema", "task"):
             if key not in cfg:
@@ -459,8 +459,7 @@ class ClinicalPredictor(Predictor):
         )
 
 
-def save_clinical_model(
-    out_dir: str | Path,
+def clinical_model_contents(
     *,
     pipeline: Any,
     schema: InputSchema,
@@ -471,13 +470,29 @@ def save_clinical_model(
     interval_pipelines: Sequence[Any] = (),
     times: np.ndarray | None = None,
     risk_offsets: Sequence[float] | None = None,
-) -> Path:
-    """Write a model directory loadable with ``precisionmed.load``.
+) -> ModelContents:
+    """What a clinical model directory holds, for :func:`precisionmed.artifacts.write_model_dir`.
 
     The pipeline and its bootstrap refits are stored with skops (``model.skops``); the schema,
     task, survival time grid and the refits' risk offsets (see
-    :func:`precisionmed.clinical.training.risk_offsets`) go into ``config.json``. Write plots
-    into ``out_dir`` before calling this so that they are checksummed.
+    :func:`precisionmed.clinical.training.risk_offsets`) go into ``config.json``.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        The fitted preprocessing + model pipeline.
+    schema : InputSchema
+        The training columns, their types and ranges.
+    task : {"classification", "survival"}
+    config, metrics : mapping
+        The training description and the evaluation figures.
+    card : ModelCard
+    interval_pipelines : sequence of Pipeline
+        Bootstrap refits for prediction intervals.
+    times : array of shape (T,), optional
+        Time grid of the predicted survival curves (survival models), in the cohort's unit.
+    risk_offsets : sequence of float, optional
+        Each refit's risk offset from the main model's scale (survival models).
     """
     full = {
         **dict(config),
@@ -492,10 +507,7 @@ def save_clinical_model(
     }
     if times is not None:
         full["survival_times"] = np.asarray(times, dtype=float).tolist()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return save_artifact(
-        out,
+    return ModelContents(
         kind=KIND,
         pillar="clinical",
         config=full,

@@ -9,6 +9,7 @@ explanations, fits bootstrap refits for prediction intervals and saves a model d
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from precisionmed.artifacts import ModelCard, ModelWriter
+from precisionmed.artifacts import ModelCard, ModelContents, write_model_dir
 from precisionmed.clinical.metrics import (
     classification_metrics,
     evaluation_times,
@@ -29,8 +30,8 @@ from precisionmed.clinical.metrics import (
 from precisionmed.clinical.models import get_model, make_pipeline
 from precisionmed.clinical.predictor import (
     ClinicalPredictor,
+    clinical_model_contents,
     interval_level,
-    save_clinical_model,
     survival_on_grid,
 )
 from precisionmed.clinical.schema import infer_schema
@@ -242,87 +243,153 @@ def train_clinical_model(
             f"Model {model!r} is a {spec.task} model but dataset {data.name!r} is a {task} task; "
             f"use one of the {task} models."
         )
-    # Checks --out and takes its lock before training; everything is written into a staging
-    # folder that replaces the old model only once complete (precisionmed.artifacts.writer).
-    with ModelWriter(out_dir, overwrite=overwrite) as writer:
-        out = writer.staging
-        tr, te = holdout_split(data, seed=seed, test_fraction=test_fraction)
-        X_tr, y_tr = data.X.iloc[tr].reset_index(drop=True), data.y[tr]
-        X_te, y_te = data.X.iloc[te].reset_index(drop=True), data.y[te]
-        pipeline = make_pipeline(
-            model, data.feature_types, representation=representation, random_state=seed,
-            representation_params=representation_params, scaling=scaling, **(params or {}),
-        )  # fmt: skip
-        metrics: dict[str, Any] = {}
-        if cv:
-            metrics["cv"] = cross_validated_scores(
-                pipeline, X_tr, y_tr, task=task, cv=cv, seed=seed
-            )
-        pipeline.fit(X_tr, y_tr)
-        metrics["test"] = evaluate_pipeline(
-            pipeline, X_te, y_te, task=task, y_train=y_tr, out_dir=out, n_boot=n_boot, seed=seed,
-            time_unit=data.time_unit or "",
-        )  # fmt: skip
-        if explain:
-            from precisionmed.clinical.explain import explain_to_dir
-
-            metrics["permutation_importance"] = explain_to_dir(
-                pipeline, X_tr, X_te, y_te, task=task, out_dir=out, seed=seed
-            )
-        n_refits = spec.interval_models if interval_models is None else interval_models
-        refits = bootstrap_refits(pipeline, X_tr, y_tr, n=n_refits, seed=seed)
-        offsets = risk_offsets(pipeline, refits, X_tr) if task == "survival" else None
-        schema = infer_schema(X_tr, data.feature_types)
-        config = {
-            "model": model,
-            "dataset": data.name,
+    run = partial(
+        _train_and_report,
+        data=data,
+        model=model,
+        pipeline_options={
             "representation": representation,
+            "representation_params": representation_params,
             "scaling": scaling,
-            "representation_params": {k: repr(v) for k, v in (representation_params or {}).items()},
-            "params": {k: repr(v) for k, v in pipeline[-1].get_params(deep=False).items()},
-            "seed": seed,
-            "time_unit": data.time_unit,
-            "split": {
-                "method": "published" if "train" in data.splits else "stratified-holdout",
-                "test_fraction": test_fraction,
-                "n_train": len(tr),
-                "n_test": len(te),
-            },
-            "target_names": list(getattr(data, "target_names", []) or []),
-        }
-        headline = "roc_auc" if task == "classification" else "c_index_harrell"
-        card = ModelCard(
-            title=f"{model} on {data.name}",
-            intended_use=(
-                "Research estimate of "
-                + (
-                    "the probability of the positive class"
-                    if task == "classification"
-                    else "a patient's risk and survival curve"
-                )
-                + f" for patients like those of {data.name}; not for clinical decisions alone."
-            ),  # fmt: skip
-            training_data=(
-                f"{data.name}: {data.description} Train {len(tr)} / held-out test {len(te)} "
-                f"({config['split']['method']}, seed {seed})."
-            ),
-            limitations=[
-                "Inputs outside the training range are flagged, and the model extrapolates there.",
-                f"Intervals on predictions are bootstrap-ensemble intervals over {n_refits} refits "
-                f"(level {interval_level(n_refits):.0%}; model uncertainty only).",
-            ],
-            details={
-                "model": spec.description,
-                "representation": representation,
-                f"held-out {headline}": metrics["test"][headline],
-            },
-        )
-        times = survival_grid(y_tr) if task == "survival" else None
-        save_clinical_model(
-            out, pipeline=pipeline, schema=schema, task=task, config=config, metrics=metrics,
-            card=card, interval_pipelines=refits, times=times, risk_offsets=offsets,
-        )  # fmt: skip
+            "params": params,
+        },
+        cv=cv,
+        seed=seed,
+        n_refits=spec.interval_models if interval_models is None else interval_models,
+        n_boot=n_boot,
+        explain=explain,
+        test_fraction=test_fraction,
+    )
+    # --out is checked and locked before training; the directory is written whole or not at all.
+    _, metrics = write_model_dir(out_dir, run, overwrite=overwrite)
     return metrics
+
+
+def _train_and_report(
+    out: Path,
+    *,
+    data: Any,
+    model: str,
+    pipeline_options: dict[str, Any],
+    cv: int | None,
+    seed: int,
+    n_refits: int,
+    n_boot: int,
+    explain: bool,
+    test_fraction: float,
+) -> tuple[ModelContents, dict[str, Any]]:
+    """Split, fit, test, explain and refit; say what to save (the save step)."""
+    task = task_of(data)
+    tr, te = holdout_split(data, seed=seed, test_fraction=test_fraction)
+    X_tr, y_tr = data.X.iloc[tr].reset_index(drop=True), data.y[tr]
+    opts = pipeline_options
+    pipeline = make_pipeline(
+        model, data.feature_types, representation=opts["representation"], random_state=seed,
+        representation_params=opts["representation_params"], scaling=opts["scaling"],
+        **(opts["params"] or {}),
+    )  # fmt: skip
+    metrics = _fit_and_test(pipeline, data, tr, te, cv=cv, seed=seed, n_boot=n_boot,
+                            explain=explain, out_dir=out)  # fmt: skip
+    refits = bootstrap_refits(pipeline, X_tr, y_tr, n=n_refits, seed=seed)
+    offsets = risk_offsets(pipeline, refits, X_tr) if task == "survival" else None
+    schema = infer_schema(X_tr, data.feature_types)
+    config = {
+        "model": model,
+        "dataset": data.name,
+        "representation": opts["representation"],
+        "scaling": opts["scaling"],
+        "representation_params": {
+            k: repr(v) for k, v in (opts["representation_params"] or {}).items()
+        },
+        "params": {k: repr(v) for k, v in pipeline[-1].get_params(deep=False).items()},
+        "seed": seed,
+        "time_unit": data.time_unit,
+        "split": {
+            "method": "published" if "train" in data.splits else "stratified-holdout",
+            "test_fraction": test_fraction,
+            "n_train": len(tr),
+            "n_test": len(te),
+        },
+        "target_names": list(getattr(data, "target_names", []) or []),
+    }
+    contents = clinical_model_contents(
+        pipeline=pipeline, schema=schema, task=task, config=config, metrics=metrics,
+        card=_clinical_card(data, config, metrics, n_refits=n_refits),
+        interval_pipelines=refits, times=survival_grid(y_tr) if task == "survival" else None,
+        risk_offsets=offsets,
+    )  # fmt: skip
+    return contents, metrics
+
+
+def _fit_and_test(
+    pipeline: Any,
+    data: Any,
+    tr: np.ndarray,
+    te: np.ndarray,
+    *,
+    cv: int | None,
+    seed: int,
+    n_boot: int,
+    explain: bool,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Cross-validate (optional), fit on ``tr``, test on ``te`` with plots, explain (optional).
+
+    Returns the ``cv`` / ``test`` / ``permutation_importance`` parts of ``metrics.json``.
+    """
+    task = task_of(data)
+    X_tr, y_tr = data.X.iloc[tr].reset_index(drop=True), data.y[tr]
+    X_te, y_te = data.X.iloc[te].reset_index(drop=True), data.y[te]
+    metrics: dict[str, Any] = {}
+    if cv:
+        metrics["cv"] = cross_validated_scores(pipeline, X_tr, y_tr, task=task, cv=cv, seed=seed)
+    pipeline.fit(X_tr, y_tr)
+    metrics["test"] = evaluate_pipeline(
+        pipeline, X_te, y_te, task=task, y_train=y_tr, out_dir=out_dir, n_boot=n_boot,
+        seed=seed, time_unit=data.time_unit or "",
+    )  # fmt: skip
+    if explain:
+        from precisionmed.clinical.explain import explain_to_dir
+
+        metrics["permutation_importance"] = explain_to_dir(
+            pipeline, X_tr, X_te, y_te, task=task, out_dir=out_dir, seed=seed
+        )
+    return metrics
+
+
+def _clinical_card(
+    data: Any, config: dict[str, Any], metrics: dict[str, Any], *, n_refits: int
+) -> ModelCard:
+    """The model card's text: what the model estimates, for whom, and its intervals' limits."""
+    task = task_of(data)
+    headline = "roc_auc" if task == "classification" else "c_index_harrell"
+    split = config["split"]
+    estimate = (
+        "the probability of the positive class"
+        if task == "classification"
+        else "a patient's risk and survival curve"
+    )
+    return ModelCard(
+        title=f"{config['model']} on {data.name}",
+        intended_use=(
+            f"Research estimate of {estimate} for patients like those of {data.name}; "
+            "not for clinical decisions alone."
+        ),
+        training_data=(
+            f"{data.name}: {data.description} Train {split['n_train']} / held-out test "
+            f"{split['n_test']} ({split['method']}, seed {config['seed']})."
+        ),
+        limitations=[
+            "Inputs outside the training range are flagged, and the model extrapolates there.",
+            f"Intervals on predictions are bootstrap-ensemble intervals over {n_refits} refits "
+            f"(level {interval_level(n_refits):.0%}; model uncertainty only).",
+        ],
+        details={
+            "model": get_model(config["model"]).description,
+            "representation": config["representation"],
+            f"held-out {headline}": metrics["test"][headline],
+        },
+    )
 
 
 def evaluate_saved_model(

@@ -8,17 +8,16 @@ model directory, which :class:`precisionmed.imaging.classifier.ImageClassifier` 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from precisionmed.artifacts import ModelCard, ModelWriter, save_artifact
-from precisionmed.errors import ConfigError
+from precisionmed.artifacts import ModelCard, ModelContents, write_model_dir
 from precisionmed.imaging.classifier import KIND, classifier_input_spec
 from precisionmed.imaging.datasets import ClassificationData, load_classification_data
 from precisionmed.imaging.evaluation import (
@@ -32,7 +31,8 @@ from precisionmed.imaging.evaluation import (
 )
 from precisionmed.imaging.networks import MeanEnsemble, build_network
 from precisionmed.imaging.transforms import NORMALISATION, augmentation
-from precisionmed.train import TrainConfig, fit, predict_outputs, seed_everything
+from precisionmed.train import TrainConfig, predict_outputs
+from precisionmed.train.steps import MemberFits, check_n_members, fit_members
 
 
 def loss_for_task(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -130,163 +130,186 @@ def train_image_classifier(
         directory is checked and locked before training and written whole or not at all
         (:class:`~precisionmed.artifacts.ModelWriter`).
     """
-    if n_members < 1:
-        raise ConfigError(f"The 'n_members' parameter must be >= 1. Got {n_members!r}.")
+    check_n_members(n_members)
     config = config or TrainConfig.build()
     data = (
         dataset
         if isinstance(dataset, ClassificationData)
         else load_classification_data(dataset, subset=subset)
     )
-    # Checks --out and takes its lock before training; everything is written into a staging
-    # folder that replaces the old model only once complete (precisionmed.artifacts.writer).
-    with ModelWriter(out_dir, overwrite=overwrite) as writer:
-        out = writer.staging
-        val_ds, test_ds = data.split("val"), data.split("test")
-        cpu0 = time.process_time()
-        members, results = [], []
-        for i in range(n_members):
-            member_config = config.model_copy(update={"seed": config.seed + i})
-            seed_everything(
-                member_config.seed
-            )  # the initial weights are part of what the seed fixes
-            member = build_network(
-                model,
-                spatial_dims=data.spatial_dims,
-                in_channels=data.n_channels,
-                out_channels=data.n_outputs,
-                size=data.size,
-                **dict(network_kwargs or {}),
-            )
-            train_ds = data.split(
-                "train", augmentation(data.spatial_dims, augment, member_config.seed)
-            )
-            results.append(
-                fit(
-                    member,
-                    train_ds,
-                    val_ds,
-                    loss_fn=loss_for_task(data.task),
-                    metrics_fn=metrics_for_task(data.task),
-                    config=member_config,
-                    out_dir=out if n_members == 1 else out / f"member-{i}",
-                )
-            )
-            members.append(member)
-        cpu_seconds = time.process_time() - cpu0
-        result = results[0]
-        net = members[0] if n_members == 1 else MeanEnsemble(members)
-        if not result.is_global_zero:
-            return TrainedClassifier(
-                writer.path, {}, cpu_seconds, result.best_epoch, result.history
-            )
+    run = partial(
+        _train_and_report,
+        data=data,
+        model=model,
+        config=config,
+        augment=augment,
+        subset=subset,
+        n_boot=n_boot,
+        network_kwargs=dict(network_kwargs or {}),
+        n_members=n_members,
+    )
+    # --out is checked and locked before training; the directory is written whole or not at all.
+    path, (metrics, fits) = write_model_dir(out_dir, run, overwrite=overwrite)
+    first = fits.first
+    return TrainedClassifier(path, metrics, fits.cpu_seconds, first.best_epoch, first.history)
 
-        val_logits = predict_outputs(net, val_ds).numpy()
-        test_logits = predict_outputs(net, test_ds).numpy()
-        temperature = fit_temperature(val_logits, data.arrays["val"][1], data.task)
-        kw: dict[str, Any] = {
-            "task": data.task,
-            "labels": data.labels,
-            "temperature": temperature,
-            "n_boot": n_boot,
-        }
-        metrics: dict[str, Any] = {
-            "val": classification_report(val_logits, data.arrays["val"][1], **kw),
-            "test": classification_report(test_logits, data.arrays["test"][1], **kw),
-            "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
-            "monitor": config.monitor,
-            "best_score": result.best_score,
-            "n_members": n_members,
-            "members": [
-                {
-                    "seed": config.seed + i,
-                    "best_epoch": r.best_epoch,
-                    "epochs_run": len(r.history),
-                    "best_score": r.best_score,
-                }
-                for i, r in enumerate(results)
-            ],
-            "train_cpu_seconds": cpu_seconds,
-            "train_wall_seconds": sum(r.fit_seconds for r in results),
-        }
-        y_test = data.arrays["test"][1]
-        plot_roc(
-            probabilities(test_logits, data.task, temperature),
-            y_test,
-            task=data.task,
-            labels=data.labels,
-            path=out / "roc.png",
-        )
-        plot_reliability(
-            test_logits,
-            y_test,
-            task=data.task,
-            temperature=temperature,
-            path=out / "reliability.png",
-        )
-        model_config = {
+
+def _train_and_report(
+    staging: Path,
+    *,
+    data: ClassificationData,
+    model: str,
+    config: TrainConfig,
+    augment: str,
+    subset: int | None,
+    n_boot: int,
+    network_kwargs: dict[str, Any],
+    n_members: int,
+) -> tuple[ModelContents | None, tuple[dict[str, Any], MemberFits]]:
+    """Train the members, calibrate and test the model, and say what to save (the save step)."""
+    fits = fit_members(
+        partial(_build_member, data, model, network_kwargs, augment),
+        data.split("val"),
+        loss_fn=loss_for_task(data.task),
+        metrics_fn=metrics_for_task(data.task),
+        config=config,
+        n_members=n_members,
+        out_dir=staging,
+    )
+    if not fits.is_global_zero:
+        return None, ({}, fits)
+    net = fits.first.net if n_members == 1 else MeanEnsemble(fits.nets)
+    metrics, temperature = _calibrate_and_test(net, data, n_boot=n_boot, out_dir=staging)
+    metrics.update(fits.summary(config.monitor))
+    model_config = {
+        **_architecture_config(model, network_kwargs, n_members, data),
+        "labels": data.labels,
+        "task": data.task,
+        "temperature": temperature,
+        "augmentation": augment,
+        "dataset": {
+            "name": data.name,
+            "checksum": data.checksum,
+            "subset": subset,
+            "sizes": {k: len(v[1]) for k, v in data.arrays.items()},
+        },
+        "train_config": config.model_dump(),
+    }
+    card = _classifier_card(model, data, metrics, temperature=temperature, augment=augment)
+    contents = ModelContents(
+        kind=KIND,
+        pillar="imaging",
+        config=model_config,
+        metrics=metrics,
+        card=card,
+        state_dict=net.state_dict(),
+    )
+    return contents, (metrics, fits)
+
+
+def _build_member(
+    data: ClassificationData,
+    model: str,
+    network_kwargs: Mapping[str, Any],
+    augment: str,
+    seed: int,
+) -> tuple[nn.Module, Any]:
+    """One member: the network (after seeding) and its seeded, augmented training split."""
+    net = build_network(
+        model,
+        spatial_dims=data.spatial_dims,
+        in_channels=data.n_channels,
+        out_channels=data.n_outputs,
+        size=data.size,
+        **network_kwargs,
+    )
+    return net, data.split("train", augmentation(data.spatial_dims, augment, seed))
+
+
+def _calibrate_and_test(
+    net: nn.Module, data: ClassificationData, *, n_boot: int, out_dir: Path
+) -> tuple[dict[str, Any], float]:
+    """Fit the temperature on val; ``{"val", "test"}`` reports; ``roc.png``, ``reliability.png``."""
+    val_logits = predict_outputs(net, data.split("val")).numpy()
+    test_logits = predict_outputs(net, data.split("test")).numpy()
+    temperature = fit_temperature(val_logits, data.arrays["val"][1], data.task)
+    kw: dict[str, Any] = {
+        "task": data.task,
+        "labels": data.labels,
+        "temperature": temperature,
+        "n_boot": n_boot,
+    }
+    y_test = data.arrays["test"][1]
+    metrics: dict[str, Any] = {
+        "val": classification_report(val_logits, data.arrays["val"][1], **kw),
+        "test": classification_report(test_logits, y_test, **kw),
+    }
+    probs = probabilities(test_logits, data.task, temperature)
+    plot_roc(probs, y_test, task=data.task, labels=data.labels, path=out_dir / "roc.png")
+    plot_reliability(
+        test_logits,
+        y_test,
+        task=data.task,
+        temperature=temperature,
+        path=out_dir / "reliability.png",
+    )
+    return metrics, temperature
+
+
+def _architecture_config(
+    model: str, network_kwargs: Mapping[str, Any], n_members: int, data: ClassificationData
+) -> dict[str, Any]:
+    """The part of ``config.json`` that rebuilds the network and checks its input."""
+    return {
+        "architecture": model,
+        "network_kwargs": dict(network_kwargs),
+        "n_members": n_members,
+        "spatial_dims": data.spatial_dims,
+        "n_channels": data.n_channels,
+        "input_size": list(data.size),
+        "normalisation": NORMALISATION,
+        "input_spec": classifier_input_spec(
+            data.name, n_channels=data.n_channels, spatial_dims=data.spatial_dims, size=data.size
+        ).to_dict(),
+    }
+
+
+def _classifier_card(
+    model: str,
+    data: ClassificationData,
+    metrics: Mapping[str, Any],
+    *,
+    temperature: float,
+    augment: str,
+) -> ModelCard:
+    """The model card's text: intended use, training data, calibration limits, test figures."""
+    size = "x".join(map(str, data.size))
+    labels = f"{', '.join(data.labels[:6])}{'...' if len(data.labels) > 6 else ''}"
+    members = metrics["members"]
+    return ModelCard(
+        title=f"{model} on {data.name}",
+        intended_use=(
+            f"Research: {data.task} classification of {data.spatial_dims}D images "
+            f"({labels}) like those of {data.name}. Not for diagnosis without a clinician."
+        ),
+        training_data=(
+            f"{data.name} ({data.checksum}); train/val/test "
+            f"{'/'.join(str(len(v[1])) for v in data.arrays.values())} images of "
+            f"{size} px, {data.n_channels} channel(s)."
+        ),
+        limitations=[
+            f"Trained on {size} px images; larger inputs are resized.",
+            "Calibrated by one temperature fitted on the validation split "
+            f"(T = {temperature:.3f}); calibration may not transfer to other sites.",
+        ],
+        details={
             "architecture": model,
-            "network_kwargs": dict(network_kwargs or {}),
-            "n_members": n_members,
-            "spatial_dims": data.spatial_dims,
-            "n_channels": data.n_channels,
-            "input_size": list(data.size),
-            "normalisation": NORMALISATION,
-            "input_spec": classifier_input_spec(
-                data.name,
-                n_channels=data.n_channels,
-                spatial_dims=data.spatial_dims,
-                size=data.size,
-            ).to_dict(),
-            "labels": data.labels,
-            "task": data.task,
-            "temperature": temperature,
+            "test ACC": metrics["test"]["acc"],
+            "test AUC": metrics["test"]["auc"],
+            "best epoch": (
+                metrics["best_epoch"] if len(members) == 1 else [m["best_epoch"] for m in members]
+            ),
+            "ensemble members": len(members),
             "augmentation": augment,
-            "dataset": {
-                "name": data.name,
-                "checksum": data.checksum,
-                "subset": subset,
-                "sizes": {k: len(v[1]) for k, v in data.arrays.items()},
-            },
-            "train_config": config.model_dump(),
-        }
-        test = metrics["test"]
-        card = ModelCard(
-            title=f"{model} on {data.name}",
-            intended_use=(
-                f"Research: {data.task} classification of {data.spatial_dims}D images "
-                f"({', '.join(data.labels[:6])}{'...' if len(data.labels) > 6 else ''}) like those "
-                f"of {data.name}. Not for diagnosis without a clinician."
-            ),
-            training_data=(
-                f"{data.name} ({data.checksum}); train/val/test "
-                f"{'/'.join(str(len(v[1])) for v in data.arrays.values())} images of "
-                f"{'x'.join(map(str, data.size))} px, {data.n_channels} channel(s)."
-            ),
-            limitations=[
-                f"Trained on {'x'.join(map(str, data.size))} px images; larger inputs are resized.",
-                "Calibrated by one temperature fitted on the validation split "
-                f"(T = {temperature:.3f}); calibration may not transfer to other sites.",
-            ],
-            details={
-                "architecture": model,
-                "test ACC": test["acc"],
-                "test AUC": test["auc"],
-                "best epoch": (
-                    result.best_epoch if n_members == 1 else [r.best_epoch for r in results]
-                ),
-                "ensemble members": n_members,
-                "augmentation": augment,
-            },
-        )
-        save_artifact(
-            out,
-            kind=KIND,
-            pillar="imaging",
-            config=model_config,
-            metrics=metrics,
-            card=card,
-            state_dict=net.state_dict(),
-        )
-    return TrainedClassifier(writer.path, metrics, cpu_seconds, result.best_epoch, result.history)
+        },
+    )

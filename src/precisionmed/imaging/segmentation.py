@@ -21,6 +21,7 @@ import json
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,12 @@ import numpy as np
 import torch
 
 from precisionmed.errors import ConfigError, DataFormatError
-from precisionmed.imaging.unet import build_segmentation_net, dice_loss, dice_per_label
+from precisionmed.imaging.unet import (
+    build_segmentation_net,
+    dice_loss,
+    dice_per_label,
+    segmentation_architecture,
+)
 from precisionmed.imaging.volumes import NORMALISATION, SegmentationDataset, axcodes, read_volume
 from precisionmed.train import TrainConfig
 
@@ -87,14 +93,7 @@ def train_segmenter(
         cases, for smoke runs), ``n_boot`` (1000), ``channels`` / ``strides`` /
         ``num_res_units`` / ``dropout`` (U-Net).
     """
-    from precisionmed.artifacts import ModelCard, ModelWriter, save_artifact
-    from precisionmed.data import get_dataset, load_dataset, train_val_test_indices
-    from precisionmed.imaging.segmenter import (
-        ImageSegmenter,
-        evaluate_segmenter,
-        segmenter_input_spec,
-    )
-    from precisionmed.train import fit, seed_everything
+    from precisionmed.artifacts import write_model_dir
 
     defaults = {"batch_size": 2, "monitor": "val_dice", "mode": "max"}
     unset = {k: v for k, v in defaults.items() if k not in config.model_fields_set}
@@ -103,135 +102,196 @@ def train_segmenter(
     config = config.model_copy(update=unset)
     known = {"val_fraction", "patch_size", "max_train_cases", "max_test_cases", "n_boot"}
     net_opts = {k: options.pop(k) for k in list(options) if k not in known}
-    # Checks --out and takes its lock before the data are read; everything is written into a
-    # staging folder that replaces the old model only once complete (artifacts.writer).
-    with ModelWriter(out_dir, overwrite=overwrite) as writer:
-        source: dict[str, Any]  # what the card and config say about the training data
-        if isinstance(dataset, str):
-            spec = get_dataset(dataset)
-            if spec.task != "segmentation":
-                raise ConfigError(
-                    f"Dataset {dataset!r} has task {spec.task!r}; train_segmenter needs a "
-                    "'segmentation' dataset (e.g. 'msd-hippocampus')."
-                )
-            data = load_dataset(dataset, seed=config.seed)
-            # One digest over the catalog checksums of every file the model saw.
-            digest = hashlib.sha256("\n".join(sorted(f.checksum for f in spec.files)).encode())
-            source = {"modality": spec.modality, "description": spec.description,
-                      "files": len(spec.files), "catalog_sha256": digest.hexdigest()}  # fmt: skip
-        else:  # a user's folder (imaging.folder.SegmentationFolder)
-            data, dataset = dataset, dataset.name
-            source = {"modality": data.modality, "description": data.description,
-                      "files": 2 * len(data.cases), "sha256": data.checksum}  # fmt: skip
-        train_pairs, test_pairs = data.split("train"), data.split("test")
-        if options.get("max_train_cases"):
-            train_pairs = train_pairs[: int(options["max_train_cases"])]
-        if options.get("max_test_cases"):
-            test_pairs = test_pairs[: int(options["max_test_cases"])]
-        tr, va, _ = train_val_test_indices(
-            len(train_pairs),
-            val_fraction=float(options.get("val_fraction", 0.1)),
-            test_fraction=0.0,
-            seed=config.seed,
+    run = partial(
+        _train_and_report,
+        dataset=dataset,
+        model=model,
+        config=config,
+        options=options,
+        net_opts=net_opts,
+    )
+    # --out is checked and locked before the data are read; the directory is written whole
+    # or not at all (precisionmed.artifacts.write_model_dir).
+    path, _ = write_model_dir(out_dir, run, overwrite=overwrite)
+    return path
+
+
+def _train_and_report(
+    staging: Path,
+    *,
+    dataset: Any,
+    model: str,
+    config: TrainConfig,
+    options: Mapping[str, Any],
+    net_opts: Mapping[str, Any],
+) -> tuple[Any, None]:
+    """Train the U-Net, test it case by case, and say what to save (the save step)."""
+    from precisionmed.artifacts import ModelContents
+    from precisionmed.imaging.segmenter import ImageSegmenter, evaluate_segmenter
+    from precisionmed.train.steps import fit_members
+
+    data, name, source = _load_segmentation_data(dataset, config.seed)
+    train_cases, val_cases, test_pairs = _split_cases(data, options, config.seed)
+    patch = tuple(int(p) for p in options.get("patch_size", DEFAULT_PATCH))
+    first = read_volume(train_cases[0][0])
+    if first.affine is None:
+        raise DataFormatError(f"{train_cases[0][0]}: training volumes need a geometry (affine).")
+    orientation = axcodes(first.affine)
+    arch = segmentation_architecture(model, n_labels=len(data.labels), **net_opts)
+    _check_patch(patch, arch["strides"])
+
+    def build_member(seed: int) -> tuple[torch.nn.Module, SegmentationDataset]:
+        net, _ = build_segmentation_net(model, n_labels=len(data.labels), **net_opts)
+        return net, SegmentationDataset(train_cases, patch, orientation, train=True, seed=seed)
+
+    fits = fit_members(
+        build_member,
+        SegmentationDataset(val_cases, patch, orientation, train=False),
+        loss_fn=dice_loss(),
+        metrics_fn=make_metrics_fn(data.labels),
+        config=config,
+        out_dir=staging,
+    )
+    result = fits.first
+    preprocessing = {
+        "patch_size": list(patch),
+        "normalisation": NORMALISATION,
+        "orientation": orientation,
+        "spacing": list(first.spacing),
+    }
+    segmenter = ImageSegmenter(result.net, arch, preprocessing, data.labels)
+    evaluation = evaluate_segmenter(segmenter, test_pairs, n_boot=int(options.get("n_boot", 1000)))
+    metrics = {
+        "val": result.val_metrics,
+        "test": evaluation["summary"],
+        "best_epoch": result.best_epoch,
+        "fit_seconds": result.fit_seconds,
+    }
+    (staging / "test_cases.json").write_text(json.dumps(evaluation["cases"], indent=2))
+    _plot_case_dice(evaluation["cases"], staging / "test_dice.png")
+    split = {
+        "seed": config.seed,
+        "train": len(train_cases),
+        "val": len(val_cases),
+        "test": len(test_pairs),
+        "test_cases": [Path(p[0]).name for p in test_pairs],
+    }
+    contents = ModelContents(
+        kind="image-segmenter",
+        pillar="imaging",
+        config=_segmenter_config(segmenter, data.labels, name, source, split, config),
+        metrics=metrics,
+        card=_segmenter_card(model, data.labels, name, source, segmenter, split),
+        state_dict=result.net.state_dict(),
+    )
+    return contents, None
+
+
+def _load_segmentation_data(dataset: Any, seed: int) -> tuple[Any, str, dict[str, Any]]:
+    """``(data, name, source)``: a catalog dataset or a user's folder, and its provenance."""
+    from precisionmed.data import get_dataset, load_dataset
+
+    if not isinstance(dataset, str):  # a user's folder (imaging.folder.SegmentationFolder)
+        source = {"modality": dataset.modality, "description": dataset.description,
+                  "files": 2 * len(dataset.cases), "sha256": dataset.checksum}  # fmt: skip
+        return dataset, dataset.name, source
+    spec = get_dataset(dataset)
+    if spec.task != "segmentation":
+        raise ConfigError(
+            f"Dataset {dataset!r} has task {spec.task!r}; train_segmenter needs a "
+            "'segmentation' dataset (e.g. 'msd-hippocampus')."
         )
-        patch = tuple(int(p) for p in options.get("patch_size", DEFAULT_PATCH))
-        first = read_volume(train_pairs[0][0])
-        if first.affine is None:
-            raise DataFormatError(
-                f"{train_pairs[0][0]}: training volumes need a geometry (affine)."
-            )
-        orientation = axcodes(first.affine)
-        seed_everything(config.seed)  # the initial weights are part of what the seed fixes
-        net, arch = build_segmentation_net(model, n_labels=len(data.labels), **net_opts)
-        _check_patch(patch, arch["strides"])
-        train_ds = SegmentationDataset(
-            [train_pairs[i] for i in tr], patch, orientation, train=True, seed=config.seed
-        )
-        val_ds = SegmentationDataset([train_pairs[i] for i in va], patch, orientation, train=False)
-        out = writer.staging
-        result = fit(
-            net,
-            train_ds,
-            val_ds,
-            loss_fn=dice_loss(),
-            metrics_fn=make_metrics_fn(data.labels),
-            config=config,
-            out_dir=out,
-        )
-        preprocessing = {
-            "patch_size": list(patch),
-            "normalisation": NORMALISATION,
-            "orientation": orientation,
-            "spacing": list(first.spacing),
-        }
-        split = {
-            "seed": config.seed,
-            "train": len(tr),
-            "val": len(va),
-            "test": len(test_pairs),
-            "test_cases": [Path(p[0]).name for p in test_pairs],
-        }
-        segmenter = ImageSegmenter(result.net, arch, preprocessing, data.labels)
-        evaluation = evaluate_segmenter(
-            segmenter, test_pairs, n_boot=int(options.get("n_boot", 1000))
-        )
-        metrics = {
-            "val": result.val_metrics,
-            "test": evaluation["summary"],
-            "best_epoch": result.best_epoch,
-            "fit_seconds": result.fit_seconds,
-        }
-        (out / "test_cases.json").write_text(json.dumps(evaluation["cases"], indent=2))
-        _plot_case_dice(evaluation["cases"], out / "test_dice.png")
-        labels = ", ".join(data.labels[k] for k in sorted(data.labels) if k)
-        card = ModelCard(
-            title=f"{model} on {dataset}",
-            intended_use=(
-                f"Research segmentation of {labels} in {source['modality'].upper()} volumes like "
-                f"those of {dataset}, and measurement of each segmented structure "
-                "(location, volume)."
-            ),
-            training_data=(
-                f"{dataset} ({source['description']}); seeded split: {len(tr)} train, {len(va)} "
-                f"validation (early stopping), {len(test_pairs)} test cases."
-            ),
-            limitations=[
-                "Trained on one public dataset from one centre; accuracy elsewhere is unknown.",
-                f"Expects {source['modality'].upper()} volumes near {preprocessing['spacing']} mm "
-                "spacing, framed like the training crops; nothing is resampled.",
-            ],
-            details={"architecture": arch["name"], "channels": arch["channels"], "patch": patch},
-        )
-        config_out = {
-            "architecture": arch,
-            "labels": {str(k): v for k, v in sorted(data.labels.items())},
-            "preprocessing": preprocessing,
-            "input": {
-                "modality": source["modality"],
-                "channels": 1,
-                "spatial_dims": 3,
-                "dtype": "float32",
-                "axes": "(D, H, W) with an index -> RAS+ affine",
-            },
-            "inference": segmenter.inference,
-            "input_spec": segmenter_input_spec(source["modality"], preprocessing).to_dict(),
-            "data": {
-                "dataset": dataset,
-                "split": split,
-                **{k: v for k, v in source.items() if k not in ("modality", "description")},
-            },
-            "train_config": config.model_dump(),
-        }
-        save_artifact(
-            out,
-            kind="image-segmenter",
-            pillar="imaging",
-            config=config_out,
-            metrics=metrics,
-            card=card,
-            state_dict=result.net.state_dict(),
-        )
-    return writer.path
+    data = load_dataset(dataset, seed=seed)
+    # One digest over the catalog checksums of every file the model saw.
+    digest = hashlib.sha256("\n".join(sorted(f.checksum for f in spec.files)).encode())
+    source = {"modality": spec.modality, "description": spec.description,
+              "files": len(spec.files), "catalog_sha256": digest.hexdigest()}  # fmt: skip
+    return data, dataset, source
+
+
+def _split_cases(data: Any, options: Mapping[str, Any], seed: int) -> tuple[list, list, list]:
+    """``(train, val, test)`` (image, mask) pairs: the dataset's test split, and a seeded
+    validation part of its training split; ``max_*_cases`` options cut them for smoke runs."""
+    from precisionmed.data import train_val_test_indices
+
+    train_pairs, test_pairs = data.split("train"), data.split("test")
+    if options.get("max_train_cases"):
+        train_pairs = train_pairs[: int(options["max_train_cases"])]
+    if options.get("max_test_cases"):
+        test_pairs = test_pairs[: int(options["max_test_cases"])]
+    tr, va, _ = train_val_test_indices(
+        len(train_pairs),
+        val_fraction=float(options.get("val_fraction", 0.1)),
+        test_fraction=0.0,
+        seed=seed,
+    )
+    return [train_pairs[i] for i in tr], [train_pairs[i] for i in va], list(test_pairs)
+
+
+def _segmenter_config(
+    segmenter: Any,
+    labels: Mapping[int, str],
+    name: str,
+    source: Mapping[str, Any],
+    split: Mapping[str, Any],
+    config: TrainConfig,
+) -> dict[str, Any]:
+    """``config.json`` of a segmenter (versions are added when it is saved)."""
+    from precisionmed.imaging.segmenter import segmenter_input_spec
+
+    return {
+        "architecture": segmenter.architecture,
+        "labels": {str(k): v for k, v in sorted(labels.items())},
+        "preprocessing": segmenter.preprocessing,
+        "input": {
+            "modality": source["modality"],
+            "channels": 1,
+            "spatial_dims": 3,
+            "dtype": "float32",
+            "axes": "(D, H, W) with an index -> RAS+ affine",
+        },
+        "inference": segmenter.inference,
+        "input_spec": segmenter_input_spec(source["modality"], segmenter.preprocessing).to_dict(),
+        "data": {
+            "dataset": name,
+            "split": dict(split),
+            **{k: v for k, v in source.items() if k not in ("modality", "description")},
+        },
+        "train_config": config.model_dump(),
+    }
+
+
+def _segmenter_card(
+    model: str,
+    labels: Mapping[int, str],
+    name: str,
+    source: Mapping[str, Any],
+    segmenter: Any,
+    split: Mapping[str, Any],
+) -> Any:
+    """The model card's text: what it segments, on what data, and its limits."""
+    from precisionmed.artifacts import ModelCard
+
+    structures = ", ".join(labels[k] for k in sorted(labels) if k)
+    modality = source["modality"].upper()
+    arch, patch = segmenter.architecture, tuple(segmenter.preprocessing["patch_size"])
+    return ModelCard(
+        title=f"{model} on {name}",
+        intended_use=(
+            f"Research segmentation of {structures} in {modality} volumes like those of "
+            f"{name}, and measurement of each segmented structure (location, volume)."
+        ),
+        training_data=(
+            f"{name} ({source['description']}); seeded split: {split['train']} train, "
+            f"{split['val']} validation (early stopping), {split['test']} test cases."
+        ),
+        limitations=[
+            "Trained on one public dataset from one centre; accuracy elsewhere is unknown.",
+            f"Expects {modality} volumes near {segmenter.preprocessing['spacing']} mm "
+            "spacing, framed like the training crops; nothing is resampled.",
+        ],
+        details={"architecture": arch["name"], "channels": arch["channels"], "patch": patch},
+    )
 
 
 def _plot_case_dice(cases: Sequence[Mapping[str, Any]], path: Path) -> Path:

@@ -26,10 +26,10 @@ SEGMENTATION_NETWORKS.add(
 )
 
 
-def build_segmentation_net(
+def segmentation_architecture(
     model: str, *, n_labels: int, in_channels: int = 1, **overrides: Any
-) -> tuple[nn.Module, dict[str, Any]]:
-    """A MONAI 3D U-Net by registered name, and the architecture dict that rebuilds it.
+) -> dict[str, Any]:
+    """The architecture dict of a registered U-Net (what ``config.json`` records), unbuilt.
 
     Parameters
     ----------
@@ -41,15 +41,18 @@ def build_segmentation_net(
         Image channels.
     **overrides
         ``channels``, ``strides``, ``num_res_units``, ``dropout`` (MONAI ``UNet`` arguments).
-    """
-    from monai.networks.nets import UNet
 
+    Raises
+    ------
+    ConfigError
+        An unknown network name or option.
+    """
     defaults = SEGMENTATION_NETWORKS.get(model)
     args: dict[str, Any] = {**defaults, "dropout": 0.0, **overrides}
     unknown = set(args) - {"channels", "strides", "num_res_units", "dropout"}
     if unknown:
         raise ConfigError(f"Unknown U-Net option(s) {sorted(unknown)} for model {model!r}.")
-    arch = {
+    return {
         "name": model,
         "spatial_dims": 3,
         "in_channels": in_channels,
@@ -60,14 +63,26 @@ def build_segmentation_net(
         "dropout": float(args["dropout"]),
         "norm": "instance",
     }
+
+
+def build_segmentation_net(
+    model: str, *, n_labels: int, in_channels: int = 1, **overrides: Any
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A MONAI 3D U-Net by registered name, and the architecture dict that rebuilds it.
+
+    The arguments are those of :func:`segmentation_architecture`.
+    """
+    from monai.networks.nets import UNet
+
+    arch = segmentation_architecture(model, n_labels=n_labels, in_channels=in_channels, **overrides)
     net = UNet(
         spatial_dims=3,
         in_channels=in_channels,
         out_channels=n_labels,
-        channels=[int(c) for c in args["channels"]],
-        strides=[int(s) for s in args["strides"]],
-        num_res_units=int(args["num_res_units"]),
-        dropout=float(args["dropout"]),
+        channels=arch["channels"],
+        strides=arch["strides"],
+        num_res_units=arch["num_res_units"],
+        dropout=arch["dropout"],
         norm="instance",
     )
     return net, arch
