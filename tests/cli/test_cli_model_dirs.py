@@ -40,10 +40,10 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("training started")
 
     import precisionmed.clinical.training as clinical
-    import precisionmed.imaging.classification as imaging
+    import precisionmed.train.steps as steps
 
     monkeypatch.setattr(clinical, "make_pipeline", fail)
-    monkeypatch.setattr(imaging, "fit", fail)
+    monkeypatch.setattr(steps, "fit", fail)  # the engine, as every pillar's members train
 
 
 @pytest.mark.parametrize(
