@@ -179,3 +179,20 @@ def test_a_diverged_fit_is_one_warning_line_without_library_paths(tmp_path):
     assert lines[0].startswith("warning: DeepSurv: training diverged")
     assert ".py" not in result.stderr
     assert "c_index_harrell" in json.loads(result.stdout)["test"]
+
+
+def test_a_fresh_process_loads_and_predicts_a_clinical_model(cox_dir, tmp_path):
+    """`clinical predict` as a user runs it: a new process, where nothing has imported the
+    clinical predictor before `precisionmed.load` looks its kind up."""
+    import subprocess
+
+    from precisionmed.data import load_dataset
+
+    csv = tmp_path / "patients.csv"
+    load_dataset("gbsg2").X.head(2).to_csv(csv, index=False)
+    code = "from precisionmed.cli.main import main; main()"
+    args = [sys.executable, "-c", code, "clinical", "predict", str(cox_dir), str(csv), "--json"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    records = json.loads(done.stdout)
+    assert [r["input"] for r in records] == ["row 1", "row 2"]

@@ -234,3 +234,13 @@ def test_a_bad_network_arg_is_a_config_error(tmp_path: Path, arg: str, expected:
     assert isinstance(result.exception, ConfigError)
     assert expected in str(result.exception)
     assert "\n" not in str(result.exception)
+
+
+def test_a_fresh_process_loads_an_image_model(trained: Path) -> None:
+    """`precisionmed.load` in a new process finds the imaging predictors by themselves."""
+    code = "import precisionmed, sys; print(type(precisionmed.load(sys.argv[1])).__name__)"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(trained)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ImageClassifier"

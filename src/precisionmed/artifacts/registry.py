@@ -2,7 +2,9 @@
 
 A pillar registers its predictor class with :func:`register_predictor`; ``config.json`` names
 the pillar and the predictor kind, so :func:`load` imports only that pillar and never an
-arbitrary import path from the file.
+arbitrary import path from the file. A pillar whose package imports its modules lazily lists
+the modules that register predictors in ``PREDICTOR_MODULES`` (a tuple of module names in the
+pillar's ``__init__``); :func:`load` imports them before looking the kind up.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def load(path: str | Path) -> Any:
             f"{artifact.path}: field 'pillar' is {pillar!r}; expected one of {PILLARS}."
         )
     try:
-        importlib.import_module(f"precisionmed.{pillar}")
+        package = importlib.import_module(f"precisionmed.{pillar}")
+        for module in getattr(package, "PREDICTOR_MODULES", ()):
+            importlib.import_module(module)
     except ImportError as exc:
         raise ArtifactError(
             f"{artifact.path}: the model needs the '{pillar}' pillar, which cannot be imported "

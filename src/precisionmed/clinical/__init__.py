@@ -36,6 +36,10 @@ _LAZY = {
 }
 
 
+#: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
+PREDICTOR_MODULES = ("precisionmed.clinical.predictor",)
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib

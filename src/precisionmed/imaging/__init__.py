@@ -1,7 +1,7 @@
 """Imaging: CNN classification with calibrated confidence, Grad-CAM explanations, segmentation.
 
-Importing this package registers its predictors (``image-classifier`` and, where present, the
-segmentation predictor) so that :func:`precisionmed.load` can open their model directories.
+:func:`precisionmed.load` imports the modules of ``PREDICTOR_MODULES``, which register the
+predictors (``image-classifier``, ``image-segmenter``), before it opens a model directory.
 """
 
 from precisionmed.errors import require_extra
@@ -22,11 +22,8 @@ from precisionmed.imaging.datasets import (  # noqa: E402
 )
 from precisionmed.imaging.networks import build_network, list_networks  # noqa: E402
 
-try:  # the segmentation predictor registers itself on import
-    import precisionmed.imaging.segmenter  # noqa: F401, E402
-except ModuleNotFoundError as exc:
-    if exc.name != "precisionmed.imaging.segmenter":
-        raise
+#: Modules that register predictors, imported by ``precisionmed.load``.
+PREDICTOR_MODULES = ("precisionmed.imaging.classifier", "precisionmed.imaging.segmenter")
 
 __all__ = [
     "ClassificationData",
