@@ -213,9 +213,22 @@ def deepsurv_dir(tmp_path_factory):
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [
-        ("age", "inf", "row 2, column 'age': expected a finite number; got 'inf'"),
-        ("tsize", "-inf", "row 2, column 'tsize': expected a finite number; got '-inf'"),
-        ("age", "1e308", "row 2: the model's risk score is not a finite number"),
+        (
+            "age",
+            "inf",
+            "row 2, column 'age': expected a finite number of magnitude at most 1e+15; got 'inf'",
+        ),
+        (
+            "tsize",
+            "-inf",
+            "row 2, column 'tsize': expected a finite number of magnitude at most 1e+15; "
+            "got '-inf'",
+        ),
+        (
+            "age",
+            "1e308",
+            "row 2, column 'age': expected a finite number of magnitude at most 1e+15; got '1e308'",
+        ),
         # 'tsize' renamed 'age' in the header: pandas alone would call it 'age.1', predict silently
         ("tsize", "", "the header names column 'age' twice (columns 1 and 8)"),
     ],

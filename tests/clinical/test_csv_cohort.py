@@ -89,10 +89,14 @@ def test_missing_feature_values_are_allowed(cohort, tmp_path):
 @pytest.mark.parametrize(
     ("column", "value", "expected"),
     [
-        ("age", "inf", r"row 3, column 'age': expected a finite number; got 'inf'"),
-        ("age", "-inf", r"row 3, column 'age': expected a finite number; got '-inf'"),
+        (
+            "age",
+            "inf",
+            r"row 3, column 'age': expected a finite number of magnitude at most 1e\+15; got 'inf'",
+        ),
+        ("age", "-inf", r"row 3, column 'age': expected a finite number .*; got '-inf'"),
         ("age", "1e999", r"row 3, column 'age': expected a finite number"),
-        ("age", "1e308", r"row 3, column 'age': '1e308' is too large to standardise"),
+        ("age", "1e308", r"row 3, column 'age': expected a finite number .*; got '1e308'"),
         ("age", "seventy", r"row 3, column 'age': expected a number .* got 'seventy'"),
         ("died", "2", r"row 3, column 'died': expected 0 or 1 .* got '2'"),
         ("died", "", r"row 3, column 'died': expected 0 or 1 .* got a missing value"),

@@ -4,8 +4,9 @@ A model directory records, for every input column, its kind (numeric or categori
 training dtype, the categories seen in training and the training range of numeric columns.
 :func:`validate_patients` checks a table of new patients against that record:
 
-- a missing column, text in a numeric column, a non-finite number (``inf``, ``-inf``, a value
-  that overflows such as ``1e999``) or a category never seen in training raises
+- a missing column, text in a numeric column, a number that is not finite (``inf``, ``-inf``, a
+  value that overflows such as ``1e999``) or of a magnitude above :data:`MAX_MAGNITUDE` (``1e308``)
+  or a category never seen in training raises
   :class:`~precisionmed.errors.SchemaError` naming the row and the column;
 - a numeric value outside the training range is kept but reported as a warning (the model
   extrapolates there), and so is a missing value (the pipeline imputes it).
@@ -140,6 +141,41 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
 
 
+#: The largest magnitude a numeric input may have. Above 2**53 (about 9e15) a double no longer
+#: holds every integer, no clinical measurement in any unit comes near it, and a value such as
+#: ``1e308`` is finite but overflows in the scaling and the models (or gives an absurd, finite
+#: risk): such a value is a unit or typing error, refused rather than extrapolated from.
+MAX_MAGNITUDE = 1e15
+
+
+def check_number(number: float, text: object, *, source: str, row: int, column: str) -> None:
+    """Refuse a number that is not finite or whose magnitude exceeds :data:`MAX_MAGNITUDE`.
+
+    Parameters
+    ----------
+    number : float
+        The parsed value.
+    text : object
+        The value as written (quoted in the message).
+    source : str
+        The file (or table) name for the message.
+    row : int
+        1-based row (the first patient is row 1).
+    column : str
+        The column name.
+
+    Raises
+    ------
+    SchemaError
+        One line naming the source, row and column, what was expected and what was got.
+    """
+    if not np.isfinite(number) or abs(number) > MAX_MAGNITUDE:
+        raise SchemaError(
+            f"{source}: row {row}, column {column!r}: expected a finite number of magnitude at "
+            f"most {MAX_MAGNITUDE:g}; got {text!r}."
+        )
+
+
 def _numeric_column(
     raw: pd.Series, spec: ColumnSchema, source: str, warnings: list[str]
 ) -> pd.Series:
@@ -154,11 +190,7 @@ def _numeric_column(
             raise SchemaError(
                 f"{source}: row {i + 1}, column {spec.name!r}: expected a number; got {value!r}."
             ) from None
-        if not np.isfinite(out[i]):
-            raise SchemaError(
-                f"{source}: row {i + 1}, column {spec.name!r}: expected a finite number; "
-                f"got {value!r}."
-            )
+        check_number(out[i], value, source=source, row=i + 1, column=spec.name)
         if spec.min is not None and spec.max is not None and not spec.min <= out[i] <= spec.max:
             warnings.append(
                 f"row {i + 1}, column {spec.name!r}: {out[i]:g} is outside the training range "
