@@ -305,3 +305,38 @@ def test_predict_outputs_accepts_bare_inputs(breast) -> None:
     assert out.shape == (78, 2)
     assert not net.training
     torch.testing.assert_close(out, net(x).detach())
+
+
+class _CountingNet(nn.Module):
+    """tiny_net with a non-tensor extra state: the number of training forwards so far."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = tiny_net()
+        self.forwards = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.forwards += 1
+        return self.body(x)
+
+    def get_extra_state(self) -> dict[str, int]:
+        return {"forwards": self.forwards}
+
+    def set_extra_state(self, state: dict[str, int]) -> None:
+        self.forwards = state["forwards"]
+
+
+def test_best_weights_restore_a_modules_extra_state_of_the_best_epoch(breast) -> None:
+    """The best epoch's copy holds tensors and any extra state a module saves in its
+    state_dict; both come back at the end, not those of the last epoch."""
+    small = Subset(breast["train"], range(256))  # 4 training forwards an epoch
+    wreck = {"optimizer": "sgd", "lr": 50.0, "momentum": 0.0, "max_epochs": 4, "patience": 1}
+    result = fit(_CountingNet(), small, breast["val"], loss_fn=ce, config=quick(**wreck))
+    assert result.best_epoch is not None
+    assert len(result.history) == result.best_epoch + 2  # stopped one epoch after the best
+    assert result.net.forwards == 4 * (result.best_epoch + 1)
+    outputs = predict_outputs(result.net, breast["val"])
+    assert float(ce(outputs, breast["val"].tensors[1])) == pytest.approx(
+        result.val_metrics["val_loss"], rel=1e-5
+    )

@@ -14,6 +14,17 @@ import torch
 from precisionmed.errors import ConfigError
 
 
+def copy_state(net: torch.nn.Module) -> dict[str, Any]:
+    """A copy of ``net.state_dict()`` that later training steps leave alone: each tensor cloned
+    (a copy of its data only; ``copy.deepcopy`` of the dict also walks and rebuilds each
+    tensor's Python object, several times the cost on a small network), any other entry (a
+    module's extra state) deep-copied."""
+    return {
+        k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+        for k, v in net.state_dict().items()
+    }
+
+
 class BestWeights(L.Callback):
     """Remember the network's weights at the best value of ``monitor``; restore them at the end.
 
@@ -30,7 +41,7 @@ class BestWeights(L.Callback):
         self.include_start = include_start
         self.best_score: float | None = None
         self.best_epoch: int | None = None
-        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_state: dict[str, Any] | None = None
         self.best_metrics: dict[str, float] = {}
 
     def _better(self, value: float) -> bool:
@@ -56,8 +67,7 @@ class BestWeights(L.Callback):
         if self._better(score):
             self.best_score = score
             self.best_epoch = -1 if trainer.sanity_checking else trainer.current_epoch
-            net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
-            self.best_state = copy.deepcopy(net.state_dict())
+            self.best_state = copy_state(pl_module.net)  # type: ignore[arg-type]
             self.best_metrics = {k: float(v) for k, v in metrics.items() if k.startswith("val_")}
 
     def restore(self, pl_module: L.LightningModule) -> None:
@@ -100,7 +110,7 @@ class WeightEMA(L.Callback):
         if self.average is None or self._raw is not None:
             return
         net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
-        self._raw = copy.deepcopy(net.state_dict())
+        self._raw = copy_state(net)
         net.load_state_dict(self.average.module.state_dict())
 
     def _swap_out(self, pl_module: L.LightningModule) -> None:

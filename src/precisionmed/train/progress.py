@@ -52,6 +52,7 @@ class EngineProgressBar(ProgressBar):
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._last_render = 0.0
+        self._is_terminal: bool | None = None
 
     def disable(self) -> None:
         self._enabled = False
@@ -70,7 +71,9 @@ class EngineProgressBar(ProgressBar):
 
     def _start(self) -> Progress | None:
         console = self._get_console()
-        if not console.is_terminal:  # logs and pipes get the epoch lines only, no live bar
+        if self._is_terminal is None:  # asked once: rich reads the environment on each call
+            self._is_terminal = console.is_terminal
+        if not self._is_terminal:  # logs and pipes get the epoch lines only, no live bar
             return None
         if self._progress is None:
             self._progress = Progress(
