@@ -340,3 +340,15 @@ def test_best_weights_restore_a_modules_extra_state_of_the_best_epoch(breast) ->
     assert float(ce(outputs, breast["val"].tensors[1])) == pytest.approx(
         result.val_metrics["val_loss"], rel=1e-5
     )
+
+
+def test_a_non_finite_validation_loss_stops_training_at_once(breast) -> None:
+    """A diverged network (here NaN after the first epoch) ends training in that epoch, however
+    long the patience: a NaN never improves, so patience alone would train on."""
+    small = Subset(breast["train"], range(256))
+    blow_up = {"optimizer": "sgd", "lr": 1e30, "momentum": 0.0, "max_epochs": 8, "patience": 8}
+    result = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick(**blow_up))
+    losses = [row["val_loss"] for row in result.history]
+    assert len(losses) == 1
+    assert not np.isfinite(losses[0])
+    assert result.best_epoch is None
