@@ -75,21 +75,21 @@ class BestWeights(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking and not self.include_start:
             return
-        metrics = trainer.callback_metrics
-        value = metrics.get(self.monitor)
-        if value is None:
+        # the engine module's published metrics: trainer.callback_metrics costs more per read
+        metrics: dict[str, float] = pl_module.published  # type: ignore[assignment]
+        score = metrics.get(self.monitor)
+        if score is None:
             available = ", ".join(sorted(k for k in metrics if k.startswith("val_"))) or "none"
             raise ConfigError(
                 f"TrainConfig.monitor is '{self.monitor}', but no such validation metric was "
                 f"logged; the validation metrics are: {available}. Set monitor to one of these, "
                 f"or pass a metrics_fn that returns '{self.monitor.removeprefix('val_')}'."
             )
-        score = float(value)
         if self._better(score):
             self.best_score = score
             self.best_epoch = -1 if trainer.sanity_checking else trainer.current_epoch
             self.best_state = copy_state(pl_module.net)  # type: ignore[arg-type]
-            self.best_metrics = {k: float(v) for k, v in metrics.items() if k.startswith("val_")}
+            self.best_metrics = {k: v for k, v in metrics.items() if k.startswith("val_")}
         if self.patience is not None and not trainer.sanity_checking and self._stop(score):
             trainer.should_stop = True
             self.stopped_epoch = trainer.current_epoch
@@ -177,9 +177,10 @@ class EpochHistory(L.Callback):
         if trainer.sanity_checking:
             return
         row: dict[str, Any] = {"epoch": trainer.current_epoch}
-        for key, value in sorted(trainer.callback_metrics.items()):
+        published: dict[str, float] = pl_module.published  # type: ignore[assignment]
+        for key, value in sorted(published.items()):
             if key.startswith(("train_", "val_")):
-                row[key] = float(value)
+                row[key] = value
         # The rate used during this epoch (epoch schedulers have already stepped by now).
         lr = getattr(pl_module, "epoch_lr", None)
         if lr is not None:

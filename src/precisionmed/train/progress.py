@@ -140,11 +140,8 @@ class EngineProgressBar(ProgressBar):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._enabled:
             return
-        metrics = {
-            k: float(v)
-            for k, v in trainer.callback_metrics.items()
-            if k.startswith(("train_", "val_"))
-        }
+        published: dict[str, float] = getattr(pl_module, "published", {})  # EngineModule's
+        metrics = {k: v for k, v in published.items() if k.startswith(("train_", "val_"))}
         line = f"Epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  {format_metrics(metrics)}"
         console = self._get_console()
         if self._progress is None:  # no live bar to draw around: a plain write (rich's print
