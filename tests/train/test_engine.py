@@ -305,3 +305,50 @@ def test_predict_outputs_accepts_bare_inputs(breast) -> None:
     assert out.shape == (78, 2)
     assert not net.training
     torch.testing.assert_close(out, net(x).detach())
+
+
+class _CountingNet(nn.Module):
+    """tiny_net with a non-tensor extra state: the number of training forwards so far."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = tiny_net()
+        self.forwards = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.forwards += 1
+        return self.body(x)
+
+    def get_extra_state(self) -> dict[str, int]:
+        return {"forwards": self.forwards}
+
+    def set_extra_state(self, state: dict[str, int]) -> None:
+        self.forwards = state["forwards"]
+
+
+def test_best_weights_restore_a_modules_extra_state_of_the_best_epoch(breast) -> None:
+    """The best epoch's copy holds tensors and any extra state a module saves in its
+    state_dict; both come back at the end, not those of the last epoch."""
+    small = Subset(breast["train"], range(256))  # 4 training forwards an epoch
+    wreck = {"optimizer": "sgd", "lr": 50.0, "momentum": 0.0, "max_epochs": 4, "patience": 1}
+    result = fit(_CountingNet(), small, breast["val"], loss_fn=ce, config=quick(**wreck))
+    assert result.best_epoch is not None
+    assert len(result.history) == result.best_epoch + 2  # stopped one epoch after the best
+    assert result.net.forwards == 4 * (result.best_epoch + 1)
+    outputs = predict_outputs(result.net, breast["val"])
+    assert float(ce(outputs, breast["val"].tensors[1])) == pytest.approx(
+        result.val_metrics["val_loss"], rel=1e-5
+    )
+
+
+def test_a_non_finite_validation_loss_stops_training_at_once(breast) -> None:
+    """A diverged network (here NaN after the first epoch) ends training in that epoch, however
+    long the patience: a NaN never improves, so patience alone would train on."""
+    small = Subset(breast["train"], range(256))
+    blow_up = {"optimizer": "sgd", "lr": 1e30, "momentum": 0.0, "max_epochs": 8, "patience": 8}
+    result = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=quick(**blow_up))
+    losses = [row["val_loss"] for row in result.history]
+    assert len(losses) == 1
+    assert not np.isfinite(losses[0])
+    assert result.best_epoch is None

@@ -14,24 +14,56 @@ import torch
 from precisionmed.errors import ConfigError
 
 
+def copy_state(net: torch.nn.Module) -> dict[str, Any]:
+    """A copy of ``net.state_dict()`` that later training steps leave alone: each tensor cloned
+    (a copy of its data only; ``copy.deepcopy`` of the dict also walks and rebuilds each
+    tensor's Python object, several times the cost on a small network), any other entry (a
+    module's extra state) deep-copied."""
+    return {
+        k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+        for k, v in net.state_dict().items()
+    }
+
+
 class BestWeights(L.Callback):
-    """Remember the network's weights at the best value of ``monitor``; restore them at the end.
+    """Remember the network's weights at the best value of ``monitor``; restore them at the end;
+    with ``patience``, stop training early.
 
     Every rank sees the same (globally computed) validation metrics, so every rank restores the
     same epoch's weights. The validation metrics of that epoch are kept too: they are the
     metrics of the restored network, so no further validation pass is needed. With
     ``include_start`` the validation of Lightning's sanity check (the whole validation set,
     before training: the engine sets ``num_sanity_val_steps=-1``) is a candidate too, as epoch -1.
+
+    Early stopping follows Lightning's ``EarlyStopping(check_finite=True)``: an epoch improves
+    when the monitor beats the last improving epoch's value by more than ``min_delta``; training
+    stops after ``patience`` epochs without improvement, or at a non-finite value. Decided here,
+    from the value this callback reads anyway, rather than by ``EarlyStopping``: its check costs
+    about 0.07 ms an epoch on CPU (tensor comparisons and messages; measured), 1% of a small
+    tabular network's epoch, and two callbacks would judge "better" twice.
     """
 
-    def __init__(self, monitor: str, mode: str, *, include_start: bool = False) -> None:
+    def __init__(
+        self,
+        monitor: str,
+        mode: str,
+        *,
+        include_start: bool = False,
+        patience: int | None = None,
+        min_delta: float = 0.0,
+    ) -> None:
         self.monitor = monitor
         self.mode = mode
         self.include_start = include_start
+        self.patience = patience
+        self.min_delta = abs(min_delta)
         self.best_score: float | None = None
         self.best_epoch: int | None = None
-        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_state: dict[str, Any] | None = None
         self.best_metrics: dict[str, float] = {}
+        self.stopped_epoch: int | None = None
+        self._reference: float | None = None  # the last value that improved by min_delta
+        self._waited = 0
 
     def _better(self, value: float) -> bool:
         if math.isnan(value):
@@ -43,22 +75,35 @@ class BestWeights(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking and not self.include_start:
             return
-        metrics = trainer.callback_metrics
-        value = metrics.get(self.monitor)
-        if value is None:
+        # the engine module's published metrics: trainer.callback_metrics costs more per read
+        metrics: dict[str, float] = pl_module.published  # type: ignore[assignment]
+        score = metrics.get(self.monitor)
+        if score is None:
             available = ", ".join(sorted(k for k in metrics if k.startswith("val_"))) or "none"
             raise ConfigError(
                 f"TrainConfig.monitor is '{self.monitor}', but no such validation metric was "
                 f"logged; the validation metrics are: {available}. Set monitor to one of these, "
                 f"or pass a metrics_fn that returns '{self.monitor.removeprefix('val_')}'."
             )
-        score = float(value)
         if self._better(score):
             self.best_score = score
             self.best_epoch = -1 if trainer.sanity_checking else trainer.current_epoch
-            net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
-            self.best_state = copy.deepcopy(net.state_dict())
-            self.best_metrics = {k: float(v) for k, v in metrics.items() if k.startswith("val_")}
+            self.best_state = copy_state(pl_module.net)  # type: ignore[arg-type]
+            self.best_metrics = {k: v for k, v in metrics.items() if k.startswith("val_")}
+        if self.patience is not None and not trainer.sanity_checking and self._stop(score):
+            trainer.should_stop = True
+            self.stopped_epoch = trainer.current_epoch
+
+    def _stop(self, score: float) -> bool:
+        """Whether this epoch's ``score`` ends training (see the class docstring)."""
+        if not math.isfinite(score):
+            return True
+        sign = 1.0 if self.mode == "min" else -1.0
+        if self._reference is None or sign * (score - self._reference) < -self.min_delta:
+            self._reference, self._waited = score, 0
+            return False
+        self._waited += 1
+        return self._waited >= self.patience  # type: ignore[operator]
 
     def restore(self, pl_module: L.LightningModule) -> None:
         if self.best_state is not None:
@@ -75,7 +120,7 @@ class WeightEMA(L.Callback):
     the start of validation until the end of that training epoch, so the copy is of the weights
     that were validated. The average itself is torch's ``AveragedModel`` with its EMA function.
 
-    Put it before :class:`BestWeights` and ``EarlyStopping`` in the callback list.
+    Put it before :class:`BestWeights` in the callback list.
     """
 
     def __init__(self, decay: float) -> None:
@@ -100,7 +145,7 @@ class WeightEMA(L.Callback):
         if self.average is None or self._raw is not None:
             return
         net: torch.nn.Module = pl_module.net  # type: ignore[assignment]
-        self._raw = copy.deepcopy(net.state_dict())
+        self._raw = copy_state(net)
         net.load_state_dict(self.average.module.state_dict())
 
     def _swap_out(self, pl_module: L.LightningModule) -> None:
@@ -132,9 +177,10 @@ class EpochHistory(L.Callback):
         if trainer.sanity_checking:
             return
         row: dict[str, Any] = {"epoch": trainer.current_epoch}
-        for key, value in sorted(trainer.callback_metrics.items()):
+        published: dict[str, float] = pl_module.published  # type: ignore[assignment]
+        for key, value in sorted(published.items()):
             if key.startswith(("train_", "val_")):
-                row[key] = float(value)
+                row[key] = value
         # The rate used during this epoch (epoch schedulers have already stepped by now).
         lr = getattr(pl_module, "epoch_lr", None)
         if lr is not None:

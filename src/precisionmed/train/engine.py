@@ -26,7 +26,6 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-from lightning.pytorch.callbacks import EarlyStopping
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
@@ -138,17 +137,16 @@ def fit(
         check_dataset(name, dataset, collate_fn)
     seed_everything(config.seed)
     module = EngineModule(net, loss_fn, config, metrics_fn)
-    best = BestWeights(config.monitor, config.direction, include_start=config.validate_start)
-    history = EpochHistory()
-    stopper = EarlyStopping(
-        monitor=config.monitor,
-        mode=config.direction,
-        patience=config.patience,
+    best = BestWeights(
+        config.monitor,
+        config.direction,
+        include_start=config.validate_start,
+        patience=config.patience,  # early stopping, as Lightning's EarlyStopping does it
         min_delta=config.min_delta,
-        check_finite=True,
     )
+    history = EpochHistory()
     # restore_best off: no best-weights copies and no early stopping, only the history
-    callbacks: list[L.Callback] = [best, history, stopper] if config.restore_best else [history]
+    callbacks: list[L.Callback] = [best, history] if config.restore_best else [history]
     if config.ema_decay is not None:  # first: the others see the averaged weights
         callbacks.insert(0, WeightEMA(config.ema_decay))
     tensors = None if collate_fn is not None else in_memory_tensors(train)

@@ -76,21 +76,15 @@ def train_loader(
     config: TrainConfig,
     collate_fn: CollateFn | None,
     epoch_steps: bool,
-) -> DataLoader:
+) -> DataLoader | EpochOrders:
     """Shuffled training batches; for in-memory tensors the fast path of
-    :mod:`~precisionmed.train.tensor_data` (the same batches)."""
+    :mod:`~precisionmed.train.tensor_data` (the same batches; with ``epoch_steps`` one item
+    per epoch, its row order)."""
     if tensors is None:
         return make_loader(train, config, shuffle=True, collate_fn=collate_fn)
     if not epoch_steps:  # several processes: batches sliced at once, Lightning's sampler
         return make_loader(TensorBatches(tensors), config, shuffle=True, collate_fn=as_batch)
-    generator = torch.Generator().manual_seed(config.seed)
-    # no workers: the orders come from one generator that must advance across epochs
-    return DataLoader(
-        EpochOrders(len(tensors[0]), config.batch_size, generator),
-        batch_size=None,
-        generator=generator,
-        collate_fn=as_batch,
-    )
+    return EpochOrders(len(tensors[0]), config.batch_size, config.seed)
 
 
 def eval_loader(dataset: Dataset, config: TrainConfig, collate_fn: CollateFn | None) -> DataLoader:

@@ -52,6 +52,7 @@ class EngineProgressBar(ProgressBar):
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._last_render = 0.0
+        self._is_terminal: bool | None = None
 
     def disable(self) -> None:
         self._enabled = False
@@ -70,7 +71,9 @@ class EngineProgressBar(ProgressBar):
 
     def _start(self) -> Progress | None:
         console = self._get_console()
-        if not console.is_terminal:  # logs and pipes get the epoch lines only, no live bar
+        if self._is_terminal is None:  # asked once: rich reads the environment on each call
+            self._is_terminal = console.is_terminal
+        if not self._is_terminal:  # logs and pipes get the epoch lines only, no live bar
             return None
         if self._progress is None:
             self._progress = Progress(
@@ -137,11 +140,8 @@ class EngineProgressBar(ProgressBar):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._enabled:
             return
-        metrics = {
-            k: float(v)
-            for k, v in trainer.callback_metrics.items()
-            if k.startswith(("train_", "val_"))
-        }
+        published: dict[str, float] = getattr(pl_module, "published", {})  # EngineModule's
+        metrics = {k: v for k, v in published.items() if k.startswith(("train_", "val_"))}
         line = f"Epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  {format_metrics(metrics)}"
         console = self._get_console()
         if self._progress is None:  # no live bar to draw around: a plain write (rich's print
