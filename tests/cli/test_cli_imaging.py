@@ -244,3 +244,15 @@ def test_a_fresh_process_loads_an_image_model(trained: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ImageClassifier"
+
+
+def test_temperature_scaling_choice_is_recorded_in_metrics_config_and_card(trained: Path) -> None:
+    metrics = json.loads((trained / "metrics.json").read_text())
+    choice = metrics["temperature_scaling"]
+    assert set(choice) == {"temperature", "kept", "fitted", "nll_unscaled", "nll_scaled", "margin"}
+    config = json.loads((trained / "config.json").read_text())
+    assert config["temperature"] == choice["temperature"]
+    assert choice["temperature"] == (choice["fitted"] if choice["kept"] else 1.0)
+    card = (trained / "model_card.md").read_text()
+    assert ("Calibrated by one temperature" if choice["kept"] else "Not temperature-scaled") in card
+    assert f"{choice['nll_unscaled']:.4f}" in card

@@ -103,7 +103,10 @@ def test_records_are_typed_json_safe_and_carry_the_model_version(
     assert set(data["values"]) == set(clf.labels)
     assert sum(data["values"].values()) == pytest.approx(1.0, abs=1e-6)
     assert data["prediction"] == max(data["values"], key=data["values"].get)
-    assert data["calibration"]["method"] == "temperature scaling"
+    kept = clf.metrics["temperature_scaling"]["kept"]
+    assert data["calibration"]["method"] == (
+        "temperature scaling" if kept else "none (not kept: no gain)"
+    )
     assert data["calibration"]["temperature"] == pytest.approx(clf.temperature)
     assert data["warnings"] == []  # a PNG like the training images: nothing to say
     arrays = clf.predict(test_images[:2])

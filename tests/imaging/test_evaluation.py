@@ -92,3 +92,29 @@ def test_report_and_plots(task: str, tmp_path: Path) -> None:
     rel = plot_reliability(logits, y, task=task, temperature=1.5, path=tmp_path / "c.png")
     for png in (roc, rel):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_temperature_is_kept_only_where_it_lowers_the_out_of_fold_nll() -> None:
+    from precisionmed.imaging.evaluation import choose_temperature
+
+    logits, y = _calibrated_logits(2000, 3, seed=3)
+    over = choose_temperature(3.0 * logits, y, "multi-class")  # 3x over-confident
+    assert over.kept
+    assert over.temperature == over.fitted == pytest.approx(3.0, rel=0.1)
+    assert over.nll_scaled < 0.9 * over.nll_unscaled
+    calibrated = choose_temperature(logits, y, "multi-class")  # nothing to fix
+    assert not calibrated.kept
+    assert calibrated.temperature == 1.0
+    assert calibrated.fitted != 1.0  # a fit on the validation set alone always moves a little
+    assert calibrated.nll_scaled > (1 - calibrated.margin) * calibrated.nll_unscaled
+
+
+def test_temperature_choice_works_for_small_and_multilabel_sets() -> None:
+    from precisionmed.imaging.evaluation import choose_temperature
+
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(400, 3))
+    y = (rng.random((400, 3)) < 1 / (1 + np.exp(-z))).astype(int)
+    assert choose_temperature(0.25 * z, y, "multi-label").kept  # under-confident
+    tiny = choose_temperature(z[:3, :2], y[:3, 0], "binary-class")  # 3 samples: 3 folds
+    assert tiny.temperature in (1.0, tiny.fitted)

@@ -1,9 +1,11 @@
 """Train an image classifier: the engine, calibration, test evaluation and a model directory.
 
 :func:`train_image_classifier` trains a registered network (or a deep ensemble of seeds) on a
-catalog dataset through the one training engine (:func:`precisionmed.train.fit`), fits a
-temperature on the validation set, evaluates on the test set and saves an ``image-classifier``
-model directory, which :class:`precisionmed.imaging.classifier.ImageClassifier` opens.
+catalog dataset through the one training engine (:func:`precisionmed.train.fit`), keeps a
+temperature fitted on the validation set only where it lowers the out-of-fold validation NLL
+(:func:`~precisionmed.imaging.evaluation.choose_temperature`), evaluates on the test set and saves
+an ``image-classifier`` model directory, which
+:class:`precisionmed.imaging.classifier.ImageClassifier` opens.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from precisionmed.artifacts import ModelCard, ModelContents, write_model_dir
 from precisionmed.imaging.classifier import KIND, classifier_input_spec
 from precisionmed.imaging.datasets import ClassificationData, load_classification_data
 from precisionmed.imaging.evaluation import (
+    choose_temperature,
     classification_report,
-    fit_temperature,
     medmnist_acc,
     medmnist_auc,
     plot_reliability,
@@ -195,7 +197,7 @@ def _train_and_report(
         },
         "train_config": config.model_dump(),
     }
-    card = _classifier_card(model, data, metrics, temperature=temperature, augment=augment)
+    card = _classifier_card(model, data, metrics, augment=augment)
     contents = ModelContents(
         kind=KIND,
         pillar="imaging",
@@ -229,10 +231,12 @@ def _build_member(
 def _calibrate_and_test(
     net: nn.Module, data: ClassificationData, *, n_boot: int, out_dir: Path
 ) -> tuple[dict[str, Any], float]:
-    """Fit the temperature on val; ``{"val", "test"}`` reports; ``roc.png``, ``reliability.png``."""
+    """Choose temperature scaling on val (kept only where it lowers the out-of-fold validation
+    NLL); ``{"val", "test", "temperature_scaling"}`` reports; ``roc.png``, ``reliability.png``."""
     val_logits = predict_outputs(net, data.split("val")).numpy()
     test_logits = predict_outputs(net, data.split("test")).numpy()
-    temperature = fit_temperature(val_logits, data.arrays["val"][1], data.task)
+    choice = choose_temperature(val_logits, data.arrays["val"][1], data.task)
+    temperature = choice.temperature
     kw: dict[str, Any] = {
         "task": data.task,
         "labels": data.labels,
@@ -243,6 +247,7 @@ def _calibrate_and_test(
     metrics: dict[str, Any] = {
         "val": classification_report(val_logits, data.arrays["val"][1], **kw),
         "test": classification_report(test_logits, y_test, **kw),
+        "temperature_scaling": choice.as_dict(),
     }
     probs = probabilities(test_logits, data.task, temperature)
     plot_roc(probs, y_test, task=data.task, labels=data.labels, path=out_dir / "roc.png")
@@ -274,12 +279,29 @@ def _architecture_config(
     }
 
 
+def _calibration_sentence(choice: Mapping[str, Any]) -> str:
+    """What the card says of temperature scaling: kept or not, and the validation evidence."""
+    evidence = (
+        f"out-of-fold validation NLL {choice['nll_scaled']:.4f} with a temperature vs "
+        f"{choice['nll_unscaled']:.4f} without (kept when at least {choice['margin']:.0%} lower)"
+    )
+    if choice["kept"]:
+        return (
+            f"Calibrated by one temperature fitted on the validation split (T = "
+            f"{choice['temperature']:.3f}; {evidence}); calibration may not transfer to other "
+            "sites."
+        )
+    return (
+        f"Not temperature-scaled: the fitted T = {choice['fitted']:.3f} did not lower the "
+        f"{evidence}; probabilities are the network's own."
+    )
+
+
 def _classifier_card(
     model: str,
     data: ClassificationData,
     metrics: Mapping[str, Any],
     *,
-    temperature: float,
     augment: str,
 ) -> ModelCard:
     """The model card's text: intended use, training data, calibration limits, test figures."""
@@ -299,8 +321,7 @@ def _classifier_card(
         ),
         limitations=[
             f"Trained on {size} px images; larger inputs are resized.",
-            "Calibrated by one temperature fitted on the validation split "
-            f"(T = {temperature:.3f}); calibration may not transfer to other sites.",
+            _calibration_sentence(metrics["temperature_scaling"]),
         ],
         details={
             "architecture": model,

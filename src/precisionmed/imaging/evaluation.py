@@ -13,6 +13,7 @@ the expected calibration error from :func:`precisionmed.evaluation.expected_cali
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,96 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, task: str) -> float
 
     res = minimize_scalar(objective, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(res.x))
+
+
+#: Smallest relative drop of the cross-fitted validation NLL for which a temperature is kept.
+TEMPERATURE_MARGIN = 0.01
+
+
+@dataclass(frozen=True)
+class TemperatureChoice:
+    """Whether temperature scaling is kept, and the evidence (recorded in the model card).
+
+    Attributes
+    ----------
+    temperature : float
+        The temperature applied: the one fitted on the whole validation set if ``kept``, else 1.
+    kept : bool
+        Whether scaling lowered the cross-fitted validation NLL by at least ``margin``.
+    fitted : float
+        The temperature fitted on the whole validation set (applied only if ``kept``).
+    nll_unscaled, nll_scaled : float
+        Validation NLL (nats) without scaling, and with a temperature fitted on the other folds
+        of the validation set (out-of-fold, so a temperature cannot look better by fitting the
+        same patients it is scored on).
+    margin : float
+        Relative drop of the NLL required.
+    """
+
+    temperature: float
+    kept: bool
+    fitted: float
+    nll_unscaled: float
+    nll_scaled: float
+    margin: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+def choose_temperature(
+    logits: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    *,
+    n_splits: int = 5,
+    margin: float = TEMPERATURE_MARGIN,
+    seed: int = 0,
+) -> TemperatureChoice:
+    """Temperature scaling only where it helps on data it was not fitted on.
+
+    The temperature is fitted (:func:`fit_temperature`) on ``n_splits - 1`` folds of the
+    validation set and scored on the held-out fold; the out-of-fold NLL is compared with the NLL
+    of the unscaled logits. Scaling is kept when it lowers that NLL by at least ``margin``
+    (relative); else the temperature is 1 (scaling fitted on the validation set alone can make a
+    test set's calibration worse).
+
+    Parameters
+    ----------
+    logits : array of shape (N, K)
+        Validation logits.
+    targets : array of shape (N,) or (N, K) for multi-label
+    task : str
+    n_splits : int
+        Folds of the cross-fit (fewer when the set is small; at least 2).
+    margin : float
+        Relative NLL drop required to keep the temperature.
+    seed : int
+        Seed of the fold assignment.
+    """
+    from sklearn.model_selection import KFold
+
+    y = np.asarray(targets)
+    folds = KFold(n_splits=max(2, min(n_splits, len(y))), shuffle=True, random_state=seed)
+    total = 0.0  # out-of-fold NLL summed over the samples
+    for fit_rows, score_rows in folds.split(logits):
+        t = fit_temperature(logits[fit_rows], y[fit_rows], task)
+        total += len(score_rows) * nll(
+            probabilities(logits[score_rows], task, t), y[score_rows], task
+        )
+    nll_scaled = total / len(y)
+    nll_unscaled = nll(probabilities(logits, task), y, task)
+    fitted = fit_temperature(logits, y, task)
+    kept = nll_scaled <= (1.0 - margin) * nll_unscaled
+    return TemperatureChoice(
+        temperature=fitted if kept else 1.0,
+        kept=bool(kept),
+        fitted=fitted,
+        nll_unscaled=nll_unscaled,
+        nll_scaled=nll_scaled,
+        margin=margin,
+    )
 
 
 def _stratum(targets: np.ndarray, task: str) -> np.ndarray | None:
