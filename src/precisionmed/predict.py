@@ -23,6 +23,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
@@ -257,6 +258,22 @@ class PredictionRecord:
         return out
 
 
+def write_records(records: Sequence[PredictionRecord], out_dir: str | Path) -> Path:
+    """Write ``out_dir/predictions.json``: the records as a JSON list (no NaN: see
+    :meth:`PredictionRecord.to_dict`); ``out_dir`` is created. Returns the file's path."""
+    import json
+
+    from precisionmed.jsonable import json_default
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "predictions.json"
+    path.write_text(
+        json.dumps([r.to_dict() for r in records], indent=2, allow_nan=False, default=json_default)
+    )
+    return path
+
+
 def _finite(value: Any, where: str, notes: list[str]) -> Any:
     """``value`` with NumPy scalars/arrays made plain and non-finite floats made None."""
     if hasattr(value, "tolist") and not isinstance(value, str | bytes):
@@ -354,4 +371,5 @@ __all__ = [
     "dicom_modalities",
     "input_spec_from_dict",
     "modality_warning",
+    "write_records",
 ]

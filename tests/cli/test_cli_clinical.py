@@ -196,3 +196,26 @@ def test_a_fresh_process_loads_and_predicts_a_clinical_model(cox_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     records = json.loads(done.stdout)
     assert [r["input"] for r in records] == ["row 1", "row 2"]
+
+
+def test_evaluate_out_writes_metrics_and_plots_outside_the_model(cox_dir, tmp_path):
+    out = tmp_path / "evaluation"
+    printed = _run("clinical", "evaluate", str(cox_dir), "--dataset", "gbsg2", "--n-boot", "30",
+                   "--out", str(out), "--json")  # fmt: skip
+    written = json.loads((out / "metrics.json").read_text())
+    assert written == printed
+    assert written["model_version"] == precisionmed_version(cox_dir)
+    assert {"survival_by_risk.png", "calibration_at_horizon.png"} <= {p.name for p in out.iterdir()}
+    inside = CliRunner().invoke(
+        app, ["clinical", "evaluate", str(cox_dir), "--dataset", "gbsg2", "--n-boot", "30",
+              "--out", str(cox_dir / "evaluation")],
+    )  # fmt: skip
+    assert inside.exit_code == 1
+    assert "inside the model directory" in str(inside.exception)
+    assert not (cox_dir / "evaluation").exists()
+
+
+def precisionmed_version(model_dir) -> str:
+    from precisionmed.artifacts import read_artifact
+
+    return read_artifact(model_dir).version

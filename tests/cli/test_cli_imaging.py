@@ -256,3 +256,15 @@ def test_temperature_scaling_choice_is_recorded_in_metrics_config_and_card(train
     card = (trained / "model_card.md").read_text()
     assert ("Calibrated by one temperature" if choice["kept"] else "Not temperature-scaled") in card
     assert f"{choice['nll_unscaled']:.4f}" in card
+
+
+def test_predict_out_writes_the_records(trained: Path, tmp_path: Path) -> None:
+    png = tmp_path / "x.png"
+    PILImage.fromarray(np.full((28, 28), 120, dtype=np.uint8)).save(png)
+    printed = _json(
+        CliRunner().invoke(
+            app,
+            ["imaging", "predict", str(trained), str(png), "--out", str(tmp_path / "o"), "--json"],
+        )
+    )
+    assert json.loads((tmp_path / "o" / "predictions.json").read_text()) == printed

@@ -194,6 +194,9 @@ def evaluate(
     time_unit: str = TIME_UNIT,
     n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples of the metric intervals."),
     seed: int = typer.Option(0, min=0, help="Seed of the bootstrap."),
+    out: Path = typer.Option(
+        None, help="Also write metrics.json and the evaluation plots here (outside MODEL_DIR)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Evaluate a saved model (held-out split of its own dataset, or all of another one)."""
@@ -207,8 +210,7 @@ def evaluate(
     )  # fmt: skip
     dataset = data.name
     predictor = precisionmed.load(model_dir)
-    result = evaluate_saved_model(predictor, data, n_boot=n_boot, seed=seed)
-    result = {"model_version": predictor.model_version, **result}
+    result = evaluate_saved_model(predictor, data, n_boot=n_boot, seed=seed, out_dir=out)
     if as_json:
         print_json(result)
         return
@@ -218,6 +220,8 @@ def evaluate(
         highlight=False,
     )
     _print_metrics(result)
+    if out is not None:
+        console.print(f"metrics and plots: {out}", highlight=False)
 
 
 @app.command()
@@ -233,19 +237,15 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Predict risk (with interval) for each patient of a CSV; survival: median time and curve."""
-    import json
-
     import precisionmed
-    from precisionmed.jsonable import json_default
+    from precisionmed.predict import write_records
 
     predictor = precisionmed.load(model_dir)
     prediction = predictor.predict_csv(patients, id_column=id_column)
-    records = [r.to_dict() for r in predictor.records(prediction)]
+    typed = predictor.records(prediction)
+    records = [r.to_dict() for r in typed]
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "predictions.json").write_text(
-            json.dumps(records, indent=2, allow_nan=False, default=json_default)
-        )
+        write_records(typed, out)
         if prediction.task == "survival":
             predictor.plot(prediction, out / "survival_curves.png")
     if as_json:

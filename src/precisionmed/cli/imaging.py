@@ -267,14 +267,18 @@ def evaluate(
 def predict(
     model_dir: Path = typer.Argument(..., help="A trained image model directory."),
     files: list[Path] = typer.Argument(..., help="DICOM, NIfTI, PNG/JPEG or npz files."),
+    out: Path = typer.Option(None, help="Also write the records to OUT/predictions.json."),
     as_json: bool = JSON,
 ) -> None:
     """Predict each file: calibrated class probabilities (classifiers) or segmented volumes
     (segmenters), with the model's version and warnings for inputs unlike its training data."""
     from precisionmed import load
+    from precisionmed.predict import write_records
 
     predictor = load(model_dir)
     records = predictor.predict(files)
+    if out is not None:
+        write_records(records, out)
     if as_json:
         print_json([r.to_dict() for r in records])
         return

@@ -8,6 +8,7 @@ explanations, fits bootstrap refits for prediction intervals and saves a model d
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 from pathlib import Path
@@ -36,6 +37,7 @@ from precisionmed.clinical.predictor import (
 )
 from precisionmed.clinical.schema import infer_schema
 from precisionmed.errors import ConfigError
+from precisionmed.jsonable import json_default
 
 log = logging.getLogger(__name__)
 
@@ -393,12 +395,19 @@ def _clinical_card(
 
 
 def evaluate_saved_model(
-    predictor: ClinicalPredictor, data: Any, *, n_boot: int = 1000, seed: int = 0
+    predictor: ClinicalPredictor,
+    data: Any,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate a loaded model on a cohort.
 
     On the cohort it was trained on, only its held-out patients are used (same split and seed as
-    at training); on any other cohort, every patient (external validation).
+    at training); on any other cohort, every patient (external validation). With ``out_dir``,
+    the figures (``metrics.json`` and the plots of a training run's evaluation: ROC or
+    calibration, risk groups, calibration at the horizon) are written there too.
     """
     from precisionmed.clinical.schema import validate_patients
 
@@ -417,8 +426,32 @@ def evaluate_saved_model(
         tr = te = np.arange(len(data.X))
         which = "all patients (external)"
     X, warnings = validate_patients(data.X.iloc[te], predictor.schema, source=data.name)
+    if out_dir is not None:
+        _check_outside_model(Path(out_dir), predictor)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
     metrics = evaluate_pipeline(
         predictor.pipeline, X, data.y[te], task=predictor.task, y_train=data.y[tr],
-        n_boot=n_boot, seed=seed,
+        n_boot=n_boot, seed=seed, out_dir=out_dir, time_unit=str(cfg.get("time_unit") or ""),
     )  # fmt: skip
-    return {"dataset": data.name, "patients": which, "n_warnings": len(warnings), **metrics}
+    result = {
+        "model_version": predictor.model_version,
+        "dataset": data.name,
+        "patients": which,
+        "n_warnings": len(warnings),
+        **metrics,
+    }
+    if out_dir is not None:
+        (Path(out_dir) / "metrics.json").write_text(
+            json.dumps(result, indent=2, allow_nan=False, default=json_default)
+        )
+    return result
+
+
+def _check_outside_model(out: Path, predictor: ClinicalPredictor) -> None:
+    """A model directory holds only the files it was saved with (its manifest refuses others)."""
+    model_dir = predictor.artifact.path if predictor.artifact is not None else None
+    if model_dir is not None and out.resolve().is_relative_to(Path(model_dir).resolve()):
+        raise ConfigError(
+            f"--out {out}: inside the model directory {model_dir}, whose manifest would then "
+            "refuse it; expected a folder outside it (e.g. next to it)."
+        )
