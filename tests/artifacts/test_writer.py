@@ -176,3 +176,16 @@ def test_the_manifest_records_files_in_sub_folders(tmp_path: Path) -> None:
     (writer.path / "member-0" / "metrics.csv").write_text("epoch,loss\n0,0.1\n")
     with pytest.raises(ArtifactError, match=r"member-0/metrics\.csv: sha256 .* differs"):
         read_artifact(writer.path)
+
+
+def test_an_output_inside_a_model_directory_is_refused(tmp_path):
+    from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.errors import ConfigError
+
+    model = tmp_path / "model"
+    model.mkdir()
+    check_outside_model_dir(tmp_path / "model-evaluation", model)  # beside it: fine
+    check_outside_model_dir(tmp_path / "modelx" / "heatmap.png", model)  # a name prefix only
+    for inside in (model, model / "heatmap.png", model / "eval" / "x"):
+        with pytest.raises(ConfigError, match="inside the model directory"):
+            check_outside_model_dir(inside, model)

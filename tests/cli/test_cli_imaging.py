@@ -268,3 +268,22 @@ def test_predict_out_writes_the_records(trained: Path, tmp_path: Path) -> None:
         )
     )
     assert json.loads((tmp_path / "o" / "predictions.json").read_text()) == printed
+
+
+def test_outputs_inside_the_model_directory_are_refused_and_it_still_loads(
+    trained: Path, tmp_path: Path
+) -> None:
+    from precisionmed import load
+
+    png = tmp_path / "x.png"
+    PILImage.fromarray(np.full((28, 28), 120, dtype=np.uint8)).save(png)
+    runner = CliRunner()
+    for args in (
+        ["imaging", "explain", str(trained), str(png), "--out", str(trained / "heatmap.png")],
+        ["imaging", "predict", str(trained), str(png), "--out", str(trained / "preds")],
+        ["imaging", "evaluate", str(trained), "--dataset", "breastmnist", "--out", str(trained)],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1
+        assert "inside the model directory" in str(result.exception)
+    assert load(trained).labels  # nothing was written into it

@@ -5,7 +5,7 @@ from precisionmed.artifacts.contents import ModelContents, write_model_dir
 from precisionmed.artifacts.registry import load, register_predictor
 from precisionmed.artifacts.skops_types import SKOPS_TRUSTED_TYPES
 from precisionmed.artifacts.store import Artifact, read_artifact, save_artifact
-from precisionmed.artifacts.writer import ModelWriter
+from precisionmed.artifacts.writer import ModelWriter, check_outside_model_dir
 
 __all__ = [
     "SKOPS_TRUSTED_TYPES",
@@ -13,6 +13,7 @@ __all__ = [
     "ModelCard",
     "ModelContents",
     "ModelWriter",
+    "check_outside_model_dir",
     "load",
     "read_artifact",
     "register_predictor",

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 
 from precisionmed.artifacts.manifest import MANIFEST
-from precisionmed.errors import ArtifactError
+from precisionmed.errors import ArtifactError, ConfigError
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -59,6 +59,24 @@ def _exchange(a: Path, b: Path) -> bool:
     if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
         return False
     raise ArtifactError(f"{b}: cannot swap in the new model ({os.strerror(err)}).")
+
+
+def check_outside_model_dir(out: str | Path, model_dir: str | Path) -> None:
+    """Refuse an output path inside a model directory.
+
+    A model directory holds only the files it was saved with (its manifest refuses any other),
+    so writing a report, a heat map or a mask into it would make the model unloadable.
+
+    Raises
+    ------
+    ConfigError
+        ``out`` is ``model_dir`` or lies inside it.
+    """
+    if Path(out).resolve().is_relative_to(Path(model_dir).resolve()):
+        raise ConfigError(
+            f"--out {out}: inside the model directory {model_dir}, whose manifest would then "
+            "refuse it; expected a path outside it (e.g. next to it)."
+        )
 
 
 def staging_prefix(target: Path) -> str:

@@ -238,8 +238,11 @@ def predict(
 ) -> None:
     """Predict risk (with interval) for each patient of a CSV; survival: median time and curve."""
     import precisionmed
+    from precisionmed.artifacts import check_outside_model_dir
     from precisionmed.predict import write_records
 
+    if out is not None:
+        check_outside_model_dir(out, model_dir)
     predictor = precisionmed.load(model_dir)
     prediction = predictor.predict_csv(patients, id_column=id_column)
     typed = predictor.records(prediction)

@@ -273,8 +273,11 @@ def predict(
     """Predict each file: calibrated class probabilities (classifiers) or segmented volumes
     (segmenters), with the model's version and warnings for inputs unlike its training data."""
     from precisionmed import load
+    from precisionmed.artifacts import check_outside_model_dir
     from precisionmed.predict import write_records
 
+    if out is not None:
+        check_outside_model_dir(out, model_dir)
     predictor = load(model_dir)
     records = predictor.predict(files)
     if out is not None:
@@ -312,8 +315,10 @@ def explain(
 ) -> None:
     """Grad-CAM heat map over the image (a slice montage for 3D volumes)."""
     from precisionmed import load
+    from precisionmed.artifacts import check_outside_model_dir
     from precisionmed.imaging.gradcam import explain_file
 
+    check_outside_model_dir(out, model_dir)
     clf = load(model_dir)
     result = explain_file(clf, file, out, target=target)
     if as_json:
@@ -333,7 +338,10 @@ def segment(
     as_json: bool = JSON,
 ) -> None:
     """Segment lesions; print each one's location and size."""
+    from precisionmed.artifacts import check_outside_model_dir
     from precisionmed.imaging.segmenter import segment_file
+
+    check_outside_model_dir(out, model_dir)
 
     result = segment_file(model_dir, file, out, as_json=as_json)
     if as_json:

@@ -18,7 +18,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from precisionmed.artifacts import ModelCard, ModelContents, write_model_dir
+from precisionmed.artifacts import (
+    ModelCard,
+    ModelContents,
+    check_outside_model_dir,
+    write_model_dir,
+)
 from precisionmed.clinical.metrics import (
     classification_metrics,
     evaluation_times,
@@ -427,7 +432,8 @@ def evaluate_saved_model(
         which = "all patients (external)"
     X, warnings = validate_patients(data.X.iloc[te], predictor.schema, source=data.name)
     if out_dir is not None:
-        _check_outside_model(Path(out_dir), predictor)
+        if predictor.artifact is not None:
+            check_outside_model_dir(out_dir, predictor.artifact.path)
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     metrics = evaluate_pipeline(
         predictor.pipeline, X, data.y[te], task=predictor.task, y_train=data.y[tr],
@@ -445,13 +451,3 @@ def evaluate_saved_model(
             json.dumps(result, indent=2, allow_nan=False, default=json_default)
         )
     return result
-
-
-def _check_outside_model(out: Path, predictor: ClinicalPredictor) -> None:
-    """A model directory holds only the files it was saved with (its manifest refuses others)."""
-    model_dir = predictor.artifact.path if predictor.artifact is not None else None
-    if model_dir is not None and out.resolve().is_relative_to(Path(model_dir).resolve()):
-        raise ConfigError(
-            f"--out {out}: inside the model directory {model_dir}, whose manifest would then "
-            "refuse it; expected a folder outside it (e.g. next to it)."
-        )

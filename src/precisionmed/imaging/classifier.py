@@ -383,7 +383,10 @@ def evaluate_image_classifier(
     import json
 
     from precisionmed import load
+    from precisionmed.artifacts import check_outside_model_dir
 
+    if out_dir:
+        check_outside_model_dir(out_dir, model_dir)
     clf = load(model_dir)
     if not isinstance(clf, ImageClassifier):
         raise ArtifactError(f"{model_dir}: not an {KIND} model directory.")
