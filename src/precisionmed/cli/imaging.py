@@ -69,24 +69,25 @@ def train(
     ),
     model: str = typer.Option(
         None,
-        help="Classifier: reference-cnn (default), resnet18, resnet50, densenet121. "
+        help="Classifier: resnet18 (default: narrow, widen_factor 0.25; full width with "
+        "--network-arg widen_factor=1), reference-cnn, resnet50, densenet121. "
         "Segmenter: unet (default), unet-small.",
     ),
     out: Path = typer.Option(None, help="Model directory (default runs/<dataset>-<model>)."),
     seed: int = typer.Option(0, min=0, help="Random seed (also of the --data-dir split)."),
-    max_epochs: int = typer.Option(None, min=1, help="Upper bound on epochs."),
-    batch_size: int = typer.Option(None, min=1, help="Images per step."),
-    lr: float = typer.Option(None, help="Learning rate."),
-    optimizer: str = typer.Option(None, help="adam, adamw or sgd."),
-    weight_decay: float = typer.Option(None, help="Weight decay."),
-    scheduler: str = typer.Option(None, help="none, cosine, step or plateau."),
+    max_epochs: int = typer.Option(None, min=1, help="Upper bound on epochs (classifier: 10)."),
+    batch_size: int = typer.Option(None, min=1, help="Images per step (classifier: 64)."),
+    lr: float = typer.Option(None, help="Learning rate (classifier: 2e-3 with AdamW)."),
+    optimizer: str = typer.Option(None, help="adam, adamw or sgd (classifier: adamw)."),
+    weight_decay: float = typer.Option(None, help="Weight decay (classifier: 1e-4 with AdamW)."),
+    scheduler: str = typer.Option(None, help="none, cosine, step or plateau (classifier: cosine)."),
     patience: int = typer.Option(None, help="Epochs without improvement before stopping."),
     monitor: str = typer.Option("val_auc", help="Validation metric for model selection."),
     devices: int = typer.Option(None, help="Processes / devices (with --strategy ddp)."),
     strategy: str = typer.Option(None, help="Lightning strategy, e.g. ddp."),
     accelerator: str = typer.Option(None, help="cpu (default), gpu or auto."),
     num_nodes: int = typer.Option(None, help="Machines (multi-node DDP; see docs/distributed.md)."),
-    augment: str = typer.Option("light", help="Augmentation: none, light or strong."),
+    augment: str = typer.Option(None, help="Augmentation: none, light (default) or strong."),
     network_arg: list[str] = typer.Option(
         None,
         "--network-arg",
@@ -138,17 +139,27 @@ def train(
         else:
             data = load_image_folder(data_dir, size=size, seed=seed, subset=subset)
         name = data.name
-    model = model or ("unet" if segmentation else "reference-cnn")
+    train_params: dict[str, Any] = {
+        "max_epochs": max_epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "optimizer": optimizer,
+        "weight_decay": weight_decay,
+        "scheduler": scheduler,
+        "patience": patience,
+    }
+    kwargs = _network_kwargs(network_arg or [])
+    if segmentation:
+        model = model or "unet"
+    else:
+        from precisionmed.imaging.recipe import DEFAULT_AUGMENT, classifier_recipe
+
+        model, kwargs, train_params = classifier_recipe(model, kwargs, train_params)
+        augment = augment or DEFAULT_AUGMENT
     out = out or Path("runs") / f"{name}-{model}"
     config = _train_config(
         seed=seed,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        weight_decay=weight_decay,
-        scheduler=scheduler,
-        patience=patience,
+        **train_params,
         monitor=None if segmentation else monitor,
         mode=None,  # the direction of the monitored metric, from the metric registry
         devices=devices,
@@ -170,7 +181,13 @@ def train(
         from precisionmed.imaging.crossval import cross_validate_classifier
 
         summary = cross_validate_classifier(
-            data, model, n_splits=cv, config=config, subset=subset, out_dir=out
+            data,
+            model,
+            n_splits=cv,
+            config=config,
+            subset=subset,
+            out_dir=out,
+            network_kwargs=kwargs,
         )
         if as_json:
             print_json(summary)
@@ -192,7 +209,7 @@ def train(
         augment=augment,
         subset=subset,
         n_boot=n_boot,
-        network_kwargs=_network_kwargs(network_arg or []),
+        network_kwargs=kwargs,
         n_members=members,
         overwrite=overwrite,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ def cross_validate_classifier(
     config: TrainConfig | None = None,
     subset: int | None = None,
     out_dir: str | Path | None = None,
+    network_kwargs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Stratified k-fold cross-validation on the pooled train + validation splits.
 
@@ -47,6 +49,8 @@ def cross_validate_classifier(
         Only the first ``subset`` images of each split.
     out_dir : path, optional
         Where ``cv_metrics.json`` and each fold's training curve go.
+    network_kwargs : mapping, optional
+        Extra arguments of the network builder (e.g. ``{"widen_factor": 0.25}``).
 
     Returns
     -------
@@ -69,6 +73,7 @@ def cross_validate_classifier(
             in_channels=data.n_channels,
             out_channels=data.n_outputs,
             size=data.size,
+            **dict(network_kwargs or {}),
         )
 
     result = cross_validate(
