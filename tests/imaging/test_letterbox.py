@@ -13,7 +13,8 @@ import pytest
 from precisionmed.imaging.classifier import classifier_input_spec, read_input_image
 from precisionmed.imaging.folder import load_image_folder
 from precisionmed.imaging.gradcam import cam_on_image
-from precisionmed.imaging.transforms import fit_to_size, letterbox_geometry, prepare_image
+from precisionmed.imaging.letterbox import fit_to_size, letterbox_geometry
+from precisionmed.imaging.transforms import prepare_image
 from precisionmed.io.image import Image
 from precisionmed.predict import ImageInputSpec
 from tests.conftest import require_path

@@ -27,8 +27,9 @@ from precisionmed.imaging.evaluation import (
     probabilities,
 )
 from precisionmed.imaging.frames import FrameInput, Frames, load_frames
+from precisionmed.imaging.letterbox import default_resize
 from precisionmed.imaging.networks import MeanEnsemble, build_network
-from precisionmed.imaging.transforms import NORMALISATION, default_resize, prepare_image
+from precisionmed.imaging.transforms import NORMALISATION, prepare_image
 from precisionmed.predict import ImageInputSpec, PredictionRecord, Predictor, dicom_modalities
 from precisionmed.train import predict_outputs
 
@@ -61,7 +62,7 @@ def classifier_input_spec(
         Range of the training images as stored (MedMNIST: 0-255).
     resize : {"stretch", "letterbox"}, optional
         How other shapes are fitted to ``size``; default
-        :func:`~precisionmed.imaging.transforms.default_resize` (letterbox in 2D).
+        :func:`~precisionmed.imaging.letterbox.default_resize` (letterbox in 2D).
     """
     modality = None
     if dataset:

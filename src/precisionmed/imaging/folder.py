@@ -177,7 +177,8 @@ def load_image_folder(
     ConfigError
         A class has too few images to be split.
     """
-    from precisionmed.imaging.transforms import default_resize, to_model_input
+    from precisionmed.imaging.letterbox import default_resize
+    from precisionmed.imaging.transforms import to_model_input
 
     root = Path(root)
     if not root.is_dir():

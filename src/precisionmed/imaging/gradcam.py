@@ -148,7 +148,7 @@ def cam_on_image(cam: np.ndarray, shape: Sequence[int], *, resize: str) -> np.nd
         The original image's (H, W).
     resize : {"stretch", "letterbox"}
         How the image was fitted to the input (:attr:`ImageInputSpec.resize`): for a letterbox
-        the padding is cut off first (:func:`~precisionmed.imaging.transforms.letterbox_geometry`),
+        the padding is cut off first (:func:`~precisionmed.imaging.letterbox.letterbox_geometry`),
         so the map lands on the image with its aspect ratio.
 
     Returns
@@ -158,7 +158,7 @@ def cam_on_image(cam: np.ndarray, shape: Sequence[int], *, resize: str) -> np.nd
     """
     import torch.nn.functional as F  # noqa: N812
 
-    from precisionmed.imaging.transforms import letterbox_geometry
+    from precisionmed.imaging.letterbox import letterbox_geometry
 
     shape = (int(shape[0]), int(shape[1]))
     if resize == "letterbox":

@@ -19,14 +19,13 @@ import numpy as np
 import torch
 
 from precisionmed.errors import ConfigError, DataFormatError
+from precisionmed.imaging.letterbox import fit_to_size, letterbox_geometry
 
 if TYPE_CHECKING:
     from precisionmed.io.image import Image
     from precisionmed.predict import ImageInputSpec
 
 AUGMENTATIONS = ("none", "light", "strong")
-#: How an image of another shape is fitted to the model's input size (ImageInputSpec.resize).
-RESIZE_MODES = ("stretch", "letterbox")
 NORMALISATION = (
     "images scaled to [0, 1] by the range their file declares: 8-bit PNG/JPEG/npz (and the "
     "MedMNIST training images) divided by 255, 16-bit by 65535; DICOM after Rescale "
@@ -211,68 +210,6 @@ def scale_intensities(
     return np.clip((a - lo) / (hi - lo), 0.0, 1.0).astype(np.float32), warnings
 
 
-def letterbox_geometry(
-    shape: Sequence[int], size: Sequence[int]
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Where an image of ``shape`` lands when letterboxed into ``size``.
-
-    Parameters
-    ----------
-    shape : sequence of int
-        The image's spatial shape, e.g. (H, W).
-    size : sequence of int
-        The model's spatial input shape, same length.
-
-    Returns
-    -------
-    scaled : tuple of int
-        The image's shape after one common scale factor (the largest that fits).
-    before : tuple of int
-        Zero padding before the image along each axis (``(size - scaled) // 2``, as MONAI's
-        symmetric ``SpatialPad``); the rest is padded after.
-    """
-    scale = min(t / s for s, t in zip(shape, size, strict=True))
-    scaled = tuple(max(1, min(int(t), round(s * scale))) for s, t in zip(shape, size, strict=True))
-    before = tuple((int(t) - s) // 2 for s, t in zip(scaled, size, strict=True))
-    return scaled, before
-
-
-def fit_to_size(array: np.ndarray, size: Sequence[int], *, resize: str = "stretch") -> np.ndarray:
-    """Resize a (C, *spatial) array to ``size`` by stretching or letterboxing (MONAI).
-
-    Parameters
-    ----------
-    array : np.ndarray of shape (C, H, W) or (C, D, H, W)
-    size : sequence of int
-        Target spatial shape.
-    resize : {"stretch", "letterbox"}
-        ``"stretch"``: each axis resized on its own. ``"letterbox"``: one scale factor for all
-        axes (aspect ratio kept, :func:`letterbox_geometry`), then zero padding to ``size``.
-        Area interpolation when shrinking, (bi/tri)linear when enlarging.
-
-    Returns
-    -------
-    np.ndarray of float32, shape (C, *size)
-    """
-    from monai.transforms import Resize, SpatialPad
-
-    if resize not in RESIZE_MODES:
-        raise ConfigError(
-            f"The 'resize' parameter must be one of {RESIZE_MODES}. Got {resize!r} instead."
-        )
-    size = tuple(int(s) for s in size)
-    shape = tuple(array.shape[1:])
-    target = size if resize == "stretch" else letterbox_geometry(shape, size)[0]
-    out = torch.as_tensor(np.ascontiguousarray(array, dtype=np.float32))
-    if shape != target:
-        down = all(s >= t for s, t in zip(shape, target, strict=True))
-        mode = "area" if down else ("bilinear" if len(size) == 2 else "trilinear")
-        out = torch.as_tensor(Resize(spatial_size=target, mode=mode)(out))
-    if target != size:
-        out = torch.as_tensor(SpatialPad(spatial_size=size, method="symmetric")(out))
-    return np.asarray(out, dtype=np.float32)
-
-
 def scale_image(image: Image, spec: ImageInputSpec) -> tuple[np.ndarray, list[str]]:
     """A read image as channel-first intensities in [0, 1] at its own resolution.
 
@@ -345,8 +282,9 @@ def prepare_image(image: Image, spec: ImageInputSpec) -> tuple[torch.Tensor, lis
     to grey luminance (or grey repeated to 3 channels) as the model needs; NaN/inf values are
     replaced by the lowest finite value; intensities are scaled to [0, 1] by the range the file
     declares (:attr:`precisionmed.io.Image.value_range`) or else by the training range
-    (``spec.source_range``). Then (:func:`fit_to_size`) the image is fitted to ``spec.size`` as
-    ``spec.resize`` says: stretched, or letterboxed (aspect ratio kept, zero padding).
+    (``spec.source_range``). Then the image is fitted to ``spec.size`` as ``spec.resize`` says:
+    stretched, or letterboxed (aspect ratio kept, zero padding; see
+    :func:`~precisionmed.imaging.letterbox.fit_to_size`).
 
     Parameters
     ----------
@@ -416,8 +354,9 @@ def to_model_input(
         The training images' value range, used where the file declares none (float arrays);
         without either the image is min-max scaled.
     resize : {"stretch", "letterbox"}
-        How an image of another shape is fitted to ``size`` (:func:`fit_to_size`); training on
-        a folder uses :func:`default_resize`, as the saved model's input spec records.
+        How an image of another shape is fitted to ``size``
+        (:func:`~precisionmed.imaging.letterbox.fit_to_size`); training on a folder uses
+        :func:`~precisionmed.imaging.letterbox.default_resize`, as the saved model's spec records.
 
     Returns
     -------
@@ -445,10 +384,3 @@ def to_model_input(
         resize=resize,
     )
     return prepare_image(image, spec)[0]
-
-
-def default_resize(spatial_dims: int) -> str:
-    """How a newly trained classifier fits images to its input: ``"letterbox"`` for 2D (a
-    non-square radiograph keeps its proportions), ``"stretch"`` for 3D volumes (whose slice
-    counts and voxel sizes differ by axis anyway)."""
-    return "letterbox" if spatial_dims == 2 else "stretch"
