@@ -204,29 +204,23 @@ def test_predict_frames_all_gives_one_record_per_frame_in_a_fresh_process(
 
 
 def test_predict_frames_k_picks_frame_k(trained: Path, multiframe: Path) -> None:
-    """Frame 3's record is the model's answer for frame 3 scaled and resized on its own."""
-    import pydicom
-    import torch
-    import torch.nn.functional as F  # noqa: N812
-
-    from precisionmed import load
+    """Frame 3's record is the model's answer for the slice file frame 3 was converted from."""
+    from tests.imaging.multiframe import source_slice
 
     args = ["imaging", "predict", str(trained), str(multiframe), "--json"]
     (three,) = _json(CliRunner().invoke(app, [*args, "--frames", "3"]))
     every = _json(CliRunner().invoke(app, [*args, "--frames", "all"]))
     some = _json(CliRunner().invoke(app, [*args, "--frames", "5,3"]))
-    assert three["input"].endswith("#frame=3")
+    assert three["input"] == f"{multiframe}#frame=3"
+    assert [r["details"]["frame"] for r in some] == [5, 3]
+    alone_args = ["imaging", "predict", str(trained), str(source_slice(multiframe, 3)), "--json"]
+    (alone,) = _json(CliRunner().invoke(app, alone_args))
     mine = np.array(list(three["values"].values()))
+    np.testing.assert_allclose(mine, list(alone["values"].values()), atol=1e-6)
     theirs = np.array([list(r["values"].values()) for r in every])
     gaps = np.abs(theirs - mine).max(axis=1)  # batch of one vs six: float noise only
     assert gaps[3] < 1e-6
-    assert np.delete(gaps, 3).min() > 5e-6  # and every other frame answers differently
-    assert [r["details"]["frame"] for r in some] == [5, 3]
-    ds = pydicom.dcmread(multiframe)  # signed 16-bit: the declared range is [-32768, 32767]
-    frame = (ds.pixel_array[3].astype(np.float32) + 32768) / 65535
-    x = F.adaptive_avg_pool2d(torch.as_tensor(frame)[None, None], (28, 28))
-    expected = load(trained).predict_proba(x)[0]
-    np.testing.assert_allclose(mine, expected, atol=1e-6)
+    assert np.delete(gaps, 3).min() > 1e-4  # and every other frame answers differently
 
 
 def test_a_multiframe_file_without_frames_fails_with_the_hint(

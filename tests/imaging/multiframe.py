@@ -33,3 +33,20 @@ def build_multiframe_mr(out: Path, n_frames: int = 6) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save_as(out)
     return out
+
+
+def source_slice(multiframe: Path, frame: int) -> Path:
+    """The single-frame file of the ADC series whose stored pixels are frame ``frame``'s (the
+    conversion orders frames by position, not by file name), found with pydicom alone."""
+    import numpy as np
+    import pydicom
+
+    stored = pydicom.dcmread(multiframe).pixel_array[frame]
+    series = require_path(ADC_SERIES)
+    matches = [
+        p
+        for p in sorted(series.glob("*.dcm"))
+        if np.array_equal(pydicom.dcmread(p).pixel_array, stored)
+    ]
+    assert len(matches) == 1, matches
+    return matches[0]

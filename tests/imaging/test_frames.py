@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F  # noqa: N812
 
 from precisionmed.errors import ConfigError, DataFormatError
 from precisionmed.imaging.classifier import classifier_input_spec, read_input_image
 from precisionmed.imaging.frames import load_frames, parse_frames, split_frames
+from precisionmed.imaging.transforms import prepare_image
 from tests.conftest import require_path
-from tests.imaging.multiframe import build_multiframe_mr
+from tests.imaging.multiframe import build_multiframe_mr, source_slice
 
 SPEC_2D = classifier_input_spec(None, n_channels=1, spatial_dims=2, size=(28, 28))
 
@@ -41,8 +40,10 @@ def test_bad_frames_are_a_config_error(text: str) -> None:
 def test_frame_k_is_the_files_frame_k(multiframe: Path) -> None:
     import pydicom
 
+    from precisionmed.io import read_medical_image
+
     stored = pydicom.dcmread(multiframe).pixel_array  # an independent read of the frames
-    image = read_input_image(multiframe)
+    image = read_medical_image(multiframe)  # in stored units (no window), to compare
     assert image.array.shape == (6, 256, 256)
     every = split_frames(image, "all")
     assert [k for k, _ in every] == list(range(6))
@@ -55,16 +56,21 @@ def test_frame_k_is_the_files_frame_k(multiframe: Path) -> None:
     assert not np.array_equal(stored[3], stored[2])  # the frames really differ
 
 
-def test_load_frames_names_each_frame_and_scales_as_a_single_image(multiframe: Path) -> None:
+def test_load_frames_names_each_frame_and_scales_it_as_its_own_slice_file(
+    multiframe: Path,
+) -> None:
+    """Frame 4 of the enhanced MR becomes the same model input as the single-frame file it was
+    converted from: windowed by the per-frame VOI as that file by its top-level window."""
     image = read_input_image(multiframe)
+    assert image.metadata["voi"] == "frame window"
     loaded = load_frames(image, SPEC_2D, (1, 4), name="mf.dcm")
     assert [(f.name, f.frame) for f in loaded] == [("mf.dcm#frame=1", 1), ("mf.dcm#frame=4", 4)]
     assert all(tuple(f.x.shape) == (1, 28, 28) for f in loaded)
-    # frame 4 as model input: the stored values scaled by the declared range, area-resized
-    lo, hi = image.value_range
-    scaled = torch.as_tensor((image.array[4] - lo) / (hi - lo))[None]
-    expected = F.adaptive_avg_pool2d(scaled, (28, 28))
-    np.testing.assert_allclose(loaded[1].x.numpy(), expected.numpy(), atol=1e-5)
+    alone = read_input_image(source_slice(multiframe, 4))
+    assert alone.metadata["voi"] == "window"
+    np.testing.assert_allclose(loaded[1].image.array, alone.array, atol=1e-6)
+    x, _ = prepare_image(alone, SPEC_2D)
+    np.testing.assert_allclose(loaded[1].x.numpy(), x.numpy(), atol=1e-6)
     assert not np.allclose(loaded[0].x.numpy(), loaded[1].x.numpy())
 
 

@@ -103,12 +103,9 @@ def read_input_image(path: str | Path) -> Any:
     try:
         fmt = detect_format(path)
         if fmt == "dicom":
-            from precisionmed.io.dicom import dcmread
+            from precisionmed.io.dicom import dcmread, declares_voi
 
-            header = dcmread(path, stop_before_pixels=True)
-            voi = "VOILUTSequence" in header or (
-                "WindowCenter" in header and "WindowWidth" in header
-            )
+            voi = declares_voi(dcmread(path, stop_before_pixels=True))
             return read_medical_image(path, apply_voi=voi)
         image = read_medical_image(path)
         windowed = image.metadata.get("window_center") is not None
