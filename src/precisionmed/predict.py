@@ -84,6 +84,11 @@ class ImageInputSpec:
         Training voxel size (segmentation models).
     orientation : str or None
         Training axis codes, e.g. ``"RAS"`` (segmentation models).
+    resize : {"stretch", "letterbox"}
+        How an image of another shape is fitted to ``size``: ``"stretch"`` resizes each axis on
+        its own (aspect ratio lost; models saved before this was recorded); ``"letterbox"``
+        keeps the aspect ratio and pads the rest with zeros (2D classifiers, at train and
+        predict time alike).
     """
 
     modality: str | None
@@ -97,6 +102,7 @@ class ImageInputSpec:
     scaling: str
     spacing_mm: tuple[float, ...] | None = None
     orientation: str | None = None
+    resize: str = "stretch"
     kind: Literal["image"] = "image"
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +129,7 @@ class ImageInputSpec:
             scaling=str(data.get("scaling", "")),
             spacing_mm=tup("spacing_mm", float),
             orientation=data.get("orientation"),
+            resize=str(data.get("resize") or "stretch"),
         )
 
 

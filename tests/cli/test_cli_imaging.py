@@ -148,8 +148,121 @@ def test_explain_writes_an_overlay(trained: Path, tmp_path: Path) -> None:
         )
     )
     assert out.read_bytes()[:4] == b"\x89PNG"
+    with PILImage.open(out) as drawn:
+        assert drawn.size == (28, 28)  # the input image's own size
     assert record["target"] in ("malignant", "normal, benign")
     assert all(0 <= i < 28 for i in record["peak"])
+    assert record["resize"] == "letterbox"
+
+
+def test_explain_draws_on_a_non_square_image_at_its_own_size(trained: Path, tmp_path: Path) -> None:
+    """A real 2140 x 1760 hip radiograph (DICOM) and a 28 x 16 crop of a BreastMNIST image: the
+    heat map comes back at the image's width x height, computed on the letterboxed input."""
+    hip = require_path("imaging/dicom/xray/RG2_J2KR_hip_CR.dcm")
+    with np.load(require_path("imaging/medmnist/breastmnist.npz")) as npz:
+        image = npz["test_images"][0]
+    crop = tmp_path / "crop.png"
+    PILImage.fromarray(image[:, 6:22]).save(crop)
+    for path, size in ((hip, (1760, 2140)), (crop, (16, 28))):
+        out = tmp_path / f"{path.stem}_cam.png"
+        args = ["imaging", "explain", str(trained), str(path), "--out", str(out), "--json"]
+        record = _json(CliRunner().invoke(app, args))
+        with PILImage.open(out) as drawn:
+            assert drawn.size == size
+            title = drawn.text["Title"]
+        assert record["size"] == list(size)
+        assert 0 <= record["peak"][0] < size[1]
+        assert 0 <= record["peak"][1] < size[0]
+        assert all(0 <= i < 28 for i in record["input_peak"])
+        assert path.name in title
+        assert json.loads(out.with_suffix(".json").read_text()) == record
+
+
+@pytest.fixture(scope="module")
+def multiframe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.imaging.multiframe import build_multiframe_mr
+
+    return build_multiframe_mr(tmp_path_factory.mktemp("mf") / "adc_multiframe.dcm")
+
+
+def test_predict_frames_all_gives_one_record_per_frame_in_a_fresh_process(
+    trained: Path, multiframe: Path
+) -> None:
+    args = ["imaging", "predict", str(trained), str(multiframe), "--frames", "all", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "precisionmed.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    records = json.loads(done.stdout)
+    assert [r["input"] for r in records] == [f"{multiframe}#frame={k}" for k in range(6)]
+    assert [r["details"]["frame"] for r in records] == list(range(6))
+    assert all(sum(r["values"].values()) == pytest.approx(1.0) for r in records)
+
+
+def test_predict_frames_k_picks_frame_k(trained: Path, multiframe: Path) -> None:
+    """Frame 3's record is the model's answer for the slice file frame 3 was converted from."""
+    from tests.imaging.multiframe import source_slice
+
+    args = ["imaging", "predict", str(trained), str(multiframe), "--json"]
+    (three,) = _json(CliRunner().invoke(app, [*args, "--frames", "3"]))
+    every = _json(CliRunner().invoke(app, [*args, "--frames", "all"]))
+    some = _json(CliRunner().invoke(app, [*args, "--frames", "5,3"]))
+    assert three["input"] == f"{multiframe}#frame=3"
+    assert [r["details"]["frame"] for r in some] == [5, 3]
+    alone_args = ["imaging", "predict", str(trained), str(source_slice(multiframe, 3)), "--json"]
+    (alone,) = _json(CliRunner().invoke(app, alone_args))
+    mine = np.array(list(three["values"].values()))
+    np.testing.assert_allclose(mine, list(alone["values"].values()), atol=1e-6)
+    theirs = np.array([list(r["values"].values()) for r in every])
+    gaps = np.abs(theirs - mine).max(axis=1)  # batch of one vs six: float noise only
+    assert gaps[3] < 1e-6
+    assert np.delete(gaps, 3).min() > 1e-4  # and every other frame answers differently
+
+
+def test_a_multiframe_file_without_frames_fails_with_the_hint(
+    trained: Path, multiframe: Path, tmp_path: Path
+) -> None:
+    for command in ("predict", "explain"):
+        args = ["imaging", command, str(trained), str(multiframe)]
+        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o.png")])
+        assert result.exit_code == 1
+        message = str(result.exception)
+        assert isinstance(result.exception, DataFormatError)
+        assert "\n" not in message
+        assert f"{multiframe}: expected a 2D image" in message
+        assert "6 frames of 256 x 256" in message
+        assert "--frames all" in message
+    bad = CliRunner().invoke(
+        app, ["imaging", "predict", str(trained), str(multiframe), "--frames", "x"]
+    )
+    assert bad.exit_code == 1
+    assert "--frames: expected 'all'" in str(bad.exception)
+
+
+def test_explain_frames_writes_one_png_per_frame(
+    trained: Path, multiframe: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "cams" / "heatmap.png"
+    args = ["imaging", "explain", str(trained), str(multiframe), "--out", str(out)]
+    result = _json(CliRunner().invoke(app, [*args, "--frames", "1,4", "--json"]))
+    assert [r["frame"] for r in result["frames"]] == [1, 4]
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "heatmap_frame001.json",
+        "heatmap_frame001.png",
+        "heatmap_frame004.json",
+        "heatmap_frame004.png",
+    ]
+    for record in result["frames"]:
+        with PILImage.open(record["png"]) as drawn:
+            assert drawn.size == (256, 256)
+    human = CliRunner().invoke(app, [*args, "--frames", "2"])
+    assert human.exit_code == 0, human.output
+    assert "frame 2" in human.output
+    assert (out.parent / "heatmap_frame002.png").is_file()
 
 
 def test_unreadable_and_wrong_dimension_files_fail_with_one_line(
@@ -166,6 +279,7 @@ def test_unreadable_and_wrong_dimension_files_fail_with_one_line(
         assert "\n" not in message
         assert str(path) in message
         assert expected in message
+    assert "--frames" in message  # a volume into a 2D model: its slices can be scored
 
 
 def test_console_error_is_one_line_and_exit_1(trained: Path) -> None:

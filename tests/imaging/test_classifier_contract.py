@@ -4,6 +4,7 @@ of a chest X-ray agree; a CT slice carries a warning; 0-255 arrays and NaN are r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def test_a_model_saved_before_the_spec_gets_one_derived_from_its_config(pneumoni
     clf = load(pneumonia)
     old_config = {k: v for k, v in clf.config.items() if k != "input_spec"}
     old = ImageClassifier(clf.net, old_config)
-    assert old.input_spec == clf.input_spec
+    # the same spec, but fitted as such models always were: stretched, not letterboxed
+    assert old.input_spec == dataclasses.replace(clf.input_spec, resize="stretch")
+    assert clf.input_spec.resize == "letterbox"
     assert old.model_version is None  # built in memory, not loaded from a directory
 
 

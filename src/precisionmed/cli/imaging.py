@@ -20,6 +20,12 @@ app = typer.Typer(
 )
 
 JSON = typer.Option(False, "--json", help="Print only machine-readable JSON.")
+FRAMES = typer.Option(
+    None,
+    "--frames",
+    help="2D models: score frames of a multi-frame file (or slices of a volume): 'all', a "
+    "0-based index K, or a list such as 0,3,5; one result per frame.",
+)
 
 
 def _train_config(**kwargs: Any) -> Any:
@@ -285,18 +291,28 @@ def predict(
     model_dir: Path = typer.Argument(..., help="A trained image model directory."),
     files: list[Path] = typer.Argument(..., help="DICOM, NIfTI, PNG/JPEG or npz files."),
     out: Path = typer.Option(None, help="Also write the records to OUT/predictions.json."),
+    frames: str = FRAMES,
     as_json: bool = JSON,
 ) -> None:
     """Predict each file: calibrated class probabilities (classifiers) or segmented volumes
-    (segmenters), with the model's version and warnings for inputs unlike its training data."""
+    (segmenters), with the model's version and warnings for inputs unlike its training data.
+    With --frames, one record per frame, named FILE#frame=K."""
     from precisionmed import load
     from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.imaging.classifier import ImageClassifier
+    from precisionmed.imaging.frames import parse_frames
     from precisionmed.predict import write_records
 
     if out is not None:
         check_outside_model_dir(out, model_dir)
+    chosen = parse_frames(frames)
     predictor = load(model_dir)
-    records = predictor.predict(files)
+    if chosen is None:
+        records = predictor.predict(files)
+    elif isinstance(predictor, ImageClassifier):
+        records = predictor.predict(files, frames=chosen)
+    else:
+        raise ConfigError(f"--frames applies to image classifiers; {model_dir} is a segmenter.")
     if out is not None:
         write_records(records, out)
     if as_json:
@@ -307,7 +323,7 @@ def predict(
     for r in records:
         pred = r.prediction
         table.add_row(
-            Path(r.input).name,
+            Path(r.input).name,  # FILE#frame=K keeps its frame
             ", ".join(pred) if isinstance(pred, list) else str(pred),
             *("-" if r.values[k] is None else f"{r.values[k]:.3f}" for k in keys),
         )
@@ -328,23 +344,30 @@ def explain(
     file: Path = typer.Argument(..., help="The image to explain."),
     out: Path = typer.Option(Path("heatmap.png"), help="PNG to write."),
     target: str = typer.Option(None, help="Class to explain (default: the predicted one)."),
+    frames: str = FRAMES,
     as_json: bool = JSON,
 ) -> None:
-    """Grad-CAM heat map over the image (a slice montage for 3D volumes)."""
+    """Grad-CAM heat map drawn over the original image at its own size (2D; a slice montage of
+    the model input for 3D volumes). With --frames, one OUT_frameKKK.png per frame."""
     from precisionmed import load
     from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.imaging.frames import parse_frames
     from precisionmed.imaging.gradcam import explain_file
 
     check_outside_model_dir(out, model_dir)
+    chosen = parse_frames(frames)
     clf = load(model_dir)
-    result = explain_file(clf, file, out, target=target)
+    result = explain_file(clf, file, out, target=target, frames=chosen)
     if as_json:
         print_json(result)
         return
-    console.print(
-        f"Grad-CAM for class '{result['target']}' (p = {result['probability']:.3f}): {out}",
-        highlight=False,
-    )
+    for record in result.get("frames", [result]):
+        frame = f" frame {record['frame']}" if "frame" in record else ""
+        console.print(
+            f"Grad-CAM{frame} for class '{record['target']}' (p = {record['probability']:.3f}): "
+            f"{record['png']}",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -26,6 +26,8 @@ from precisionmed.imaging.evaluation import (
     plot_roc,
     probabilities,
 )
+from precisionmed.imaging.frames import FrameInput, Frames, load_frames
+from precisionmed.imaging.letterbox import default_resize
 from precisionmed.imaging.networks import MeanEnsemble, build_network
 from precisionmed.imaging.transforms import NORMALISATION, prepare_image
 from precisionmed.predict import ImageInputSpec, PredictionRecord, Predictor, dicom_modalities
@@ -44,6 +46,7 @@ def classifier_input_spec(
     spatial_dims: int,
     size: Sequence[int],
     source_range: tuple[float, float] | None = TRAINING_SOURCE_RANGE,
+    resize: str | None = None,
 ) -> ImageInputSpec:
     """The :class:`~precisionmed.predict.ImageInputSpec` of a classifier trained on ``dataset``.
 
@@ -57,6 +60,9 @@ def classifier_input_spec(
         The network's spatial input shape.
     source_range : (float, float) or None
         Range of the training images as stored (MedMNIST: 0-255).
+    resize : {"stretch", "letterbox"}, optional
+        How other shapes are fitted to ``size``; default
+        :func:`~precisionmed.imaging.letterbox.default_resize` (letterbox in 2D).
     """
     modality = None
     if dataset:
@@ -76,6 +82,7 @@ def classifier_input_spec(
         source_range=source_range,
         intensity_range=(0.0, 1.0),
         scaling=NORMALISATION,
+        resize=resize or default_resize(spatial_dims),
     )
 
 
@@ -96,12 +103,9 @@ def read_input_image(path: str | Path) -> Any:
     try:
         fmt = detect_format(path)
         if fmt == "dicom":
-            from precisionmed.io.dicom import dcmread
+            from precisionmed.io.dicom import dcmread, declares_voi
 
-            header = dcmread(path, stop_before_pixels=True)
-            voi = "VOILUTSequence" in header or (
-                "WindowCenter" in header and "WindowWidth" in header
-            )
+            voi = declares_voi(dcmread(path, stop_before_pixels=True))
             return read_medical_image(path, apply_voi=voi)
         image = read_medical_image(path)
         windowed = image.metadata.get("window_center") is not None
@@ -172,6 +176,7 @@ class ImageClassifier(Predictor):
             n_channels=self.n_channels,
             spatial_dims=self.spatial_dims,
             size=self.input_size,
+            resize="stretch",  # as such models were always used
         )
 
     @property
@@ -274,15 +279,23 @@ class ImageClassifier(Predictor):
         return self.load_input(path)[0]
 
     def predict(
-        self, inputs: str | Path | Sequence[str | Path] | np.ndarray | torch.Tensor
+        self,
+        inputs: str | Path | Sequence[str | Path] | np.ndarray | torch.Tensor,
+        *,
+        frames: Frames = None,
     ) -> list[PredictionRecord]:
-        """One record per image: calibrated class probabilities and warnings.
+        """One record per image (per frame with ``frames``): class probabilities and warnings.
 
         Parameters
         ----------
         inputs : path, sequence of paths, or array of shape (N, C, *input_size)
             Image files (DICOM, NIfTI, PNG/JPEG, npz), or images already scaled to [0, 1]
             (named ``image 1``, ``image 2``... in the records).
+        frames : "all", int or sequence of int, optional
+            2D models: score these frames (0-based) of a multi-frame file or slices of a
+            volume, one record each, named ``FILE#frame=K`` with ``details["frame"] = K``
+            (:func:`~precisionmed.imaging.frames.split_frames`). Without it such a file is
+            refused.
 
         Returns
         -------
@@ -300,21 +313,33 @@ class ImageClassifier(Predictor):
             probs = self.predict_proba(inputs)
             names = [f"image {i + 1}" for i in range(len(probs))]
             notes: list[list[str]] = [[] for _ in names]
+            index: list[int | None] = [None] * len(names)
         else:
             paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-            loaded = [self.load_input(p) for p in paths]
+            loaded = [fr for p in paths for fr in self.load_frames(p, frames)]
             probs = (
-                self.predict_proba(torch.stack([x for x, _ in loaded]))
+                self.predict_proba(torch.stack([fr.x for fr in loaded]))
                 if loaded
                 else np.empty((0, len(self.labels)))
             )
-            names = [str(p) for p in paths]
-            notes = [w for _, w in loaded]
+            names = [fr.name for fr in loaded]
+            notes = [fr.warnings for fr in loaded]
+            index = [fr.frame for fr in loaded]
         return [
-            self._record(name, p, warns) for name, p, warns in zip(names, probs, notes, strict=True)
+            self._record(name, p, warns, frame)
+            for name, p, warns, frame in zip(names, probs, notes, index, strict=True)
         ]
 
-    def _record(self, name: str, p: np.ndarray, warnings: list[str]) -> PredictionRecord:
+    def load_frames(self, path: str | Path, frames: Frames = None) -> list[FrameInput]:
+        """Read a file as model inputs: one, or one per requested frame of a multi-frame file.
+
+        See :func:`~precisionmed.imaging.frames.split_frames` for ``frames``.
+        """
+        return load_frames(read_input_image(path), self.input_spec, frames, name=str(path))
+
+    def _record(
+        self, name: str, p: np.ndarray, warnings: list[str], frame: int | None = None
+    ) -> PredictionRecord:
         if self.task == "multi-label":
             prediction: Any = [lab for lab, v in zip(self.labels, p, strict=True) if v > 0.5]
         else:
@@ -325,7 +350,7 @@ class ImageClassifier(Predictor):
             {lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
             calibration=self.calibration,
             warnings=tuple(warnings),
-            details={"task": self.task},
+            details={"task": self.task} if frame is None else {"task": self.task, "frame": frame},
         )
 
     def predict_file(self, path: str | Path) -> dict[str, Any]:

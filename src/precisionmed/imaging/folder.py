@@ -9,7 +9,8 @@ Classification (:func:`load_image_folder`), one of two layouts:
 
 Images are DICOM files or series folders, NIfTI, PNG/JPEG or npz, read with
 :func:`precisionmed.io.read_medical_image` and turned into model inputs by the same
-:func:`~precisionmed.imaging.transforms.to_model_input` that prediction uses, resized to ``size``.
+:func:`~precisionmed.imaging.transforms.to_model_input` that prediction uses, fitted to ``size``
+(2D images letterboxed: aspect ratio kept, zero padding; the model's input spec records it).
 Without a ``split`` column the images are split 70/10/20 into train/validation/test, stratified
 by class and seeded (:func:`precisionmed.data.train_val_test_indices`).
 
@@ -152,7 +153,8 @@ def load_image_folder(
     root : str or Path
         Class subfolders (``root/<label>/<image>``) or ``root/labels.csv`` (``file,label[,split]``).
     size : int
-        Side of the model input in pixels (voxels for 3D volumes); every image is resized to it.
+        Side of the model input in pixels (voxels for 3D volumes); every 2D image is letterboxed
+        to it (scaled to fit, aspect ratio kept, zero padding), every volume resized to it.
     seed : int
         Seed of the stratified split (when the labels file has no ``split`` column).
     val_fraction, test_fraction : float
@@ -175,6 +177,7 @@ def load_image_folder(
     ConfigError
         A class has too few images to be split.
     """
+    from precisionmed.imaging.letterbox import default_resize
     from precisionmed.imaging.transforms import to_model_input
 
     root = Path(root)
@@ -206,10 +209,15 @@ def load_image_folder(
         images.append(image)
     spatial_dims, n_channels = next(iter(first_of))
     shape = (size,) * spatial_dims
+    # the fit the saved model's input spec records (classifier_input_spec), so that
+    # prediction letterboxes a non-square 2D image exactly as training did
+    resize = default_resize(spatial_dims)
     x = np.stack(
         [
             np.asarray(
-                to_model_input(im, spatial_dims=spatial_dims, n_channels=n_channels, size=shape)
+                to_model_input(
+                    im, spatial_dims=spatial_dims, n_channels=n_channels, size=shape, resize=resize
+                )
             )
             for im in images
         ]

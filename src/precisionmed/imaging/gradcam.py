@@ -1,8 +1,10 @@
 """Grad-CAM explanations (Selvaraju et al., 2017) with MONAI: heat maps for any prediction.
 
-:func:`gradcam` gives the class-activation map of one image; :func:`explain_file` reads a file,
-explains the predicted (or a chosen) class and writes a PNG overlay: the image and the map side
-by side for 2D, a montage of axial slices for 3D volumes.
+:func:`gradcam` gives the class-activation map of one model input; :func:`explain_file` reads a
+file, explains the predicted (or a chosen) class and writes a PNG: for 2D models the map, computed
+at the network's input, is mapped back (:func:`cam_on_image`, undoing the letterbox) and drawn
+over the original image at its own resolution and aspect ratio (:func:`write_overlay`), one PNG
+per frame of a multi-frame file; for 3D models a montage of slices of the model input.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from precisionmed.errors import ConfigError
+from precisionmed.imaging.frames import FrameInput, Frames
 from precisionmed.imaging.networks import cam_layers
 
 
@@ -134,31 +137,126 @@ def plot_overlay(
     return path
 
 
+def cam_on_image(cam: np.ndarray, shape: Sequence[int], *, resize: str) -> np.ndarray:
+    """Map a 2D Grad-CAM from the network's input back onto the original image.
+
+    Parameters
+    ----------
+    cam : np.ndarray of shape (h, w)
+        The map at the model's input size.
+    shape : (int, int)
+        The original image's (H, W).
+    resize : {"stretch", "letterbox"}
+        How the image was fitted to the input (:attr:`ImageInputSpec.resize`): for a letterbox
+        the padding is cut off first (:func:`~precisionmed.imaging.letterbox.letterbox_geometry`),
+        so the map lands on the image with its aspect ratio.
+
+    Returns
+    -------
+    np.ndarray of float32, shape (H, W)
+        Bilinearly upsampled, values in [0, 1] as at the input.
+    """
+    import torch.nn.functional as F  # noqa: N812
+
+    from precisionmed.imaging.letterbox import letterbox_geometry
+
+    shape = (int(shape[0]), int(shape[1]))
+    if resize == "letterbox":
+        (h, w), (top, left) = letterbox_geometry(shape, cam.shape)
+        cam = cam[top : top + h, left : left + w]
+    if tuple(cam.shape) == shape:
+        return np.asarray(cam, dtype=np.float32)
+    t = torch.as_tensor(np.ascontiguousarray(cam, dtype=np.float32))[None, None]
+    return F.interpolate(t, size=shape, mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def write_overlay(
+    image: np.ndarray, cam: np.ndarray, path: Path, *, title: str, alpha: float = 0.4
+) -> Path:
+    """Write the Grad-CAM drawn over the original image, as a PNG of the image's own size.
+
+    Parameters
+    ----------
+    image : np.ndarray of shape (C, H, W), C = 1 or 3
+        The image at its resolution, intensities in [0, 1]; shown contrast-stretched to its own
+        minimum and maximum.
+    cam : np.ndarray of shape (H, W)
+        The map on the image (:func:`cam_on_image`), in [0, 1], drawn in the "jet" colour map.
+    path : Path
+        The PNG to write: W pixels wide, H high; ``title`` is stored in its text chunk.
+    alpha : float
+        Weight of the heat map in the blend.
+    """
+    import matplotlib
+    from PIL import Image as PILImage
+    from PIL.PngImagePlugin import PngInfo
+
+    shown = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
+    lo, hi = float(shown.min()), float(shown.max())
+    grey = np.round((shown - lo) / (hi - lo) * 255) if hi > lo else np.zeros_like(shown)
+    base = PILImage.fromarray(grey.astype(np.uint8)).convert("RGB")
+    # a 256-colour lookup table keeps a 4664 x 3064 mammogram's overlay in uint8 memory
+    lut = np.round(matplotlib.colormaps["jet"](np.linspace(0, 1, 256))[:, :3] * 255)
+    heat = lut.astype(np.uint8)[np.round(np.clip(cam, 0, 1) * 255).astype(np.uint8)]
+    info = PngInfo()
+    info.add_text("Title", title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PILImage.blend(base, PILImage.fromarray(heat), alpha).save(path, pnginfo=info)
+    return path
+
+
 def explain_file(
-    classifier: Any, file: str | Path, out: str | Path, *, target: str | None = None
+    classifier: Any,
+    file: str | Path,
+    out: str | Path,
+    *,
+    target: str | None = None,
+    frames: Frames = None,
 ) -> dict[str, Any]:
     """Explain a classifier's prediction for one image file with Grad-CAM.
+
+    The map is computed at the network's input (the image fitted as at prediction, letterboxed
+    where the model records it) and, for a 2D model, drawn on the original image at its own
+    resolution: the PNG has the input image's width and height. A 3D model gets a montage of
+    slices of its input.
 
     Parameters
     ----------
     classifier : ImageClassifier
         A loaded predictor (:func:`precisionmed.load`).
     file : path
-        DICOM, NIfTI, PNG/JPEG or npz; must match the model's dimensionality.
+        DICOM, NIfTI, PNG/JPEG or npz; must match the model's dimensionality (a multi-frame
+        file into a 2D model: give ``frames``).
     out : path
-        The PNG to write; a JSON of the same name holds the figures.
+        The PNG to write; a JSON of the same name holds the figures. With ``frames``, one
+        ``OUT_frameKKK.png`` (and ``.json``) per frame instead.
     target : str, optional
         Class (label) name to explain; default the most probable one.
+    frames : "all", int or sequence of int, optional
+        Frames of a multi-frame file (:func:`~precisionmed.imaging.frames.split_frames`).
 
     Returns
     -------
     dict
-        ``file``, ``target``, ``class_index``, ``probability`` (calibrated), ``peak`` (array
-        index of the map's maximum, in model-input pixels), ``png`` and ``json``.
+        ``file``, ``target``, ``class_index``, ``probability`` (calibrated), ``peak`` (row,
+        column of the map's maximum on the original image), ``input_peak`` (the same in
+        model-input pixels), ``size`` (the PNG's width, height), ``resize``, ``png`` and
+        ``json``; with ``frames`` a dict with ``file`` and ``frames``, one such record each
+        (with its ``frame`` index).
     """
     out = Path(out)
-    x = classifier.load_file(file)
-    probs = classifier.predict_proba(x[None])[0]
+    loaded = classifier.load_frames(file, frames)
+    records = []
+    for fr in loaded:
+        png = out if frames is None else out.with_name(f"{out.stem}_frame{fr.frame or 0:03d}.png")
+        records.append(_explain_one(classifier, fr, png, str(file), target))
+    return records[0] if frames is None else {"file": str(file), "frames": records}
+
+
+def _explain_one(
+    classifier: Any, fr: FrameInput, out: Path, file: str, target: str | None
+) -> dict[str, Any]:
+    probs = classifier.predict_proba(fr.x[None])[0]
     if target is None:
         index = int(np.argmax(probs))
     elif target in classifier.labels:
@@ -168,16 +266,36 @@ def explain_file(
             f"The 'target' parameter must be one of {classifier.labels}. Got {target!r} instead."
         )
     layers = cam_layers(classifier.architecture, classifier.net)
-    cam = gradcam(classifier.net, x, layer=layers, class_index=index)
+    cam = gradcam(classifier.net, fr.x, layer=layers, class_index=index)
     label = classifier.labels[index]
-    title = f"{Path(file).name}: {label} (p = {probs[index]:.3f})"
-    plot_overlay(x.numpy(), cam, out, title=title)
-    record = {
-        "file": str(file),
+    frame = "" if fr.frame is None else f" frame {fr.frame}"
+    title = f"{Path(file).name}{frame}: {label} (p = {probs[index]:.3f})"
+    spec = classifier.input_spec
+    record: dict[str, Any] = {"file": file}
+    if fr.frame is not None:
+        record["frame"] = fr.frame
+    record |= {
         "target": label,
         "class_index": index,
         "probability": float(probs[index]),
-        "peak": [int(i) for i in np.unravel_index(int(np.argmax(cam)), cam.shape)],
+        "input_peak": [int(i) for i in np.unravel_index(int(np.argmax(cam)), cam.shape)],
+    }
+    if cam.ndim == 2:
+        from precisionmed.imaging.transforms import scale_image
+
+        image, _ = scale_image(fr.image, spec)
+        full = cam_on_image(cam, image.shape[1:], resize=spec.resize)
+        write_overlay(image, full, out, title=title)
+        peak = np.unravel_index(int(np.argmax(full)), full.shape)
+        size = [int(full.shape[1]), int(full.shape[0])]
+    else:
+        plot_overlay(fr.x.numpy(), cam, out, title=title)
+        peak = np.unravel_index(int(np.argmax(cam)), cam.shape)
+        size = None
+    record |= {
+        "peak": [int(i) for i in peak],
+        "size": size,
+        "resize": spec.resize,
         "png": str(out),
         "json": str(out.with_suffix(".json")),
     }

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from precisionmed.errors import ConfigError, DataFormatError
+from precisionmed.imaging.letterbox import fit_to_size, letterbox_geometry
 
 if TYPE_CHECKING:
     from precisionmed.io.image import Image
@@ -29,8 +30,8 @@ NORMALISATION = (
     "images scaled to [0, 1] by the range their file declares: 8-bit PNG/JPEG/npz (and the "
     "MedMNIST training images) divided by 255, 16-bit by 65535; DICOM after Rescale "
     "Slope/Intercept by its VOI window where it has one, else by its Bits Stored range; float "
-    "arrays without a declared range by the training images' range; resized to the model's "
-    "input size with area interpolation"
+    "arrays without a declared range by the training images' range; fitted to the model's "
+    "input size with area interpolation (2D: letterboxed, aspect ratio kept and zero padding)"
 )
 
 
@@ -209,14 +210,11 @@ def scale_intensities(
     return np.clip((a - lo) / (hi - lo), 0.0, 1.0).astype(np.float32), warnings
 
 
-def prepare_image(image: Image, spec: ImageInputSpec) -> tuple[torch.Tensor, list[str]]:
-    """Turn a read clinical image into one model input, saying how it differs from training.
+def scale_image(image: Image, spec: ImageInputSpec) -> tuple[np.ndarray, list[str]]:
+    """A read image as channel-first intensities in [0, 1] at its own resolution.
 
-    Steps: a single-slice volume becomes a 2D image; colour is converted to grey luminance (or
-    grey repeated to 3 channels) as the model needs; NaN/inf values are replaced by the lowest
-    finite value; intensities are scaled to [0, 1] by the range the file declares
-    (:attr:`precisionmed.io.Image.value_range`) or else by the training range
-    (``spec.source_range``); the image is resized to ``spec.size``.
+    The first steps of :func:`prepare_image` (all but fitting to the model's size): channels as
+    the model needs, NaN/inf replaced, intensities scaled by the declared or training range.
 
     Parameters
     ----------
@@ -227,30 +225,25 @@ def prepare_image(image: Image, spec: ImageInputSpec) -> tuple[torch.Tensor, lis
 
     Returns
     -------
-    x : Tensor of shape (spec.channels, *spec.size)
-        float32 in [0, 1].
+    scaled : np.ndarray of float32, shape (spec.channels, *image spatial shape)
     warnings : list of str
-        Plain sentences: a DICOM modality other than the training one, a colour conversion,
-        replaced NaN values, intensities outside the range, a resize by more than
-        :data:`~precisionmed.predict.RESIZE_WARNING_FACTOR`.
-
-    Raises
-    ------
-    DataFormatError
-        Wrong number of spatial dimensions or channels for the model, or no finite value (one
-        line naming the file, what was expected and what was got).
     """
-    from monai.transforms import Resize
-
     from precisionmed.io.image import check_spatial_dims
-    from precisionmed.predict import RESIZE_WARNING_FACTOR, modality_warning
+    from precisionmed.predict import modality_warning
 
     other_modality = modality_warning(image.modality, spec, "image")
     warnings: list[str] = [other_modality] if other_modality else []
     array = np.asarray(image.array)
-    if spec.spatial_dims == 2 and not image.is_color and array.ndim == 3 and array.shape[0] == 1:
-        array = array[0]  # a single-slice volume is a 2D image (its modality and range kept)
-        image = dataclasses.replace(image, array=array, spacing=image.spacing[1:], affine=None)
+    if spec.spatial_dims == 2 and not image.is_color and array.ndim == 3:
+        if array.shape[0] == 1:  # a single-slice volume is a 2D image (modality, range kept)
+            array = array[0]
+            image = dataclasses.replace(image, array=array, spacing=image.spacing[1:], affine=None)
+        else:
+            raise DataFormatError(
+                f"{image.path}: expected a 2D image (H, W) or (H, W, 3), got {array.shape[0]} "
+                f"frames of {array.shape[1]} x {array.shape[2]} (a multi-frame image or volume); "
+                "choose frames with --frames all, --frames K (0-based) or --frames 0,3,5"
+            )
     check_spatial_dims(image, spec.spatial_dims)
     if image.is_color:
         channels = np.moveaxis(array, -1, 0)
@@ -279,10 +272,51 @@ def prepare_image(image: Image, spec: ImageInputSpec) -> tuple[torch.Tensor, lis
     scaled, notes = scale_intensities(
         finite, declared or spec.source_range, declared=declared is not None
     )
-    warnings += notes
+    return scaled, warnings + notes
+
+
+def prepare_image(image: Image, spec: ImageInputSpec) -> tuple[torch.Tensor, list[str]]:
+    """Turn a read clinical image into one model input, saying how it differs from training.
+
+    Steps (:func:`scale_image`): a single-slice volume becomes a 2D image; colour is converted
+    to grey luminance (or grey repeated to 3 channels) as the model needs; NaN/inf values are
+    replaced by the lowest finite value; intensities are scaled to [0, 1] by the range the file
+    declares (:attr:`precisionmed.io.Image.value_range`) or else by the training range
+    (``spec.source_range``). Then the image is fitted to ``spec.size`` as ``spec.resize`` says:
+    stretched, or letterboxed (aspect ratio kept, zero padding; see
+    :func:`~precisionmed.imaging.letterbox.fit_to_size`).
+
+    Parameters
+    ----------
+    image : precisionmed.io.Image
+        ``array`` of shape (H, W), (H, W, 3) or (D, H, W).
+    spec : ImageInputSpec
+        The model's input specification.
+
+    Returns
+    -------
+    x : Tensor of shape (spec.channels, *spec.size)
+        float32 in [0, 1].
+    warnings : list of str
+        Plain sentences: a DICOM modality other than the training one, a colour conversion,
+        replaced NaN values, intensities outside the range, a resize by more than
+        :data:`~precisionmed.predict.RESIZE_WARNING_FACTOR`.
+
+    Raises
+    ------
+    DataFormatError
+        Wrong number of spatial dimensions or channels for the model (a multi-frame image for a
+        2D model included: choose its frames with :func:`precisionmed.imaging.frames.split_frames`),
+        or no finite value (one line naming the file, what was expected and what was got).
+    """
+    from precisionmed.predict import RESIZE_WARNING_FACTOR
+
+    scaled, warnings = scale_image(image, spec)
     size = tuple(spec.size or scaled.shape[1:])
     if tuple(scaled.shape[1:]) != size:
-        factor = max(max(s / t, t / s) for s, t in zip(scaled.shape[1:], size, strict=True))
+        letterbox = spec.resize == "letterbox"
+        fitted = letterbox_geometry(scaled.shape[1:], size)[0] if letterbox else size
+        factor = max(max(s / t, t / s) for s, t in zip(scaled.shape[1:], fitted, strict=True))
         if factor > RESIZE_WARNING_FACTOR:
             got = " x ".join(map(str, scaled.shape[1:]))
             want = " x ".join(map(str, size))
@@ -290,10 +324,7 @@ def prepare_image(image: Image, spec: ImageInputSpec) -> tuple[torch.Tensor, lis
                 f"The image ({got}) was resized to the model's {want} input, by a factor of "
                 f"{factor:.1f}; detail finer than that resolution is lost."
             )
-        down = all(s >= t for s, t in zip(scaled.shape[1:], size, strict=True))
-        mode = "area" if down else ("bilinear" if spec.spatial_dims == 2 else "trilinear")
-        resized = Resize(spatial_size=size, mode=mode)(torch.as_tensor(scaled))
-        scaled = np.asarray(torch.as_tensor(resized))
+        scaled = fit_to_size(scaled, size, resize=spec.resize)
     return torch.as_tensor(np.ascontiguousarray(scaled, dtype=np.float32)), warnings
 
 
@@ -304,6 +335,7 @@ def to_model_input(
     n_channels: int,
     size: Sequence[int],
     source_range: tuple[float, float] | None = None,
+    resize: str = "stretch",
 ) -> torch.Tensor:
     """Turn a read clinical image into one model input (:func:`prepare_image` without warnings).
 
@@ -321,6 +353,10 @@ def to_model_input(
     source_range : (float, float), optional
         The training images' value range, used where the file declares none (float arrays);
         without either the image is min-max scaled.
+    resize : {"stretch", "letterbox"}
+        How an image of another shape is fitted to ``size``
+        (:func:`~precisionmed.imaging.letterbox.fit_to_size`); training on a folder uses
+        :func:`~precisionmed.imaging.letterbox.default_resize`, as the saved model's spec records.
 
     Returns
     -------
@@ -345,5 +381,6 @@ def to_model_input(
         source_range=source_range,
         intensity_range=(0.0, 1.0),
         scaling=NORMALISATION,
+        resize=resize,
     )
     return prepare_image(image, spec)[0]

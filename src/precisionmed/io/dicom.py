@@ -27,7 +27,7 @@ from precisionmed.io.image import LPS_TO_RAS, Image
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-__all__ = ["dcmread", "read_dicom"]
+__all__ = ["dcmread", "declares_voi", "read_dicom"]
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +146,9 @@ def _pixels(ds: Dataset, path: PathLike, apply_voi: bool) -> tuple[np.ndarray, s
         elif "WindowCenter" in ds and "WindowWidth" in ds:
             arr = apply_windowing(arr, ds)
             info["voi"] = "window"
+        elif windows := _frame_windows(ds):
+            arr = np.stack([apply_windowing(a, w) for a, w in zip(arr, windows, strict=True)])
+            info["voi"] = "frame window"
         else:
             lo, hi = float(arr.min()), float(arr.max())
             info["voi"] = "min-max"
@@ -155,6 +158,41 @@ def _pixels(ds: Dataset, path: PathLike, apply_voi: bool) -> tuple[np.ndarray, s
         arr = lo + hi - arr  # inverted so that higher is brighter, in the same range
     info["value_range"] = (lo, hi)  # Image.value_range: what image models scale to [0, 1]
     return arr.astype(np.float32), "MONOCHROME2", info
+
+
+def _frame_windows(ds: Dataset) -> list[Dataset]:
+    """One windowing view per frame of an enhanced multi-frame object, or [] where it has none.
+
+    Enhanced (and legacy-converted) objects keep their window in the Frame VOI LUT functional
+    group, not at the top level where pydicom's ``apply_windowing`` looks; each view carries a
+    frame's window with the header fields that set the window's output range, so a frame is
+    windowed exactly as the same slice stored on its own.
+    """
+    from pydicom.dataset import Dataset
+
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    items = _frame_items(ds, "FrameVOILUTSequence") if frames > 1 else []
+    items = items * frames if len(items) == 1 else items
+    if len(items) != frames or not all("WindowCenter" in i and "WindowWidth" in i for i in items):
+        return []
+    slope, intercept = _rescale(ds)
+    views = []
+    for item in items:
+        view = Dataset()
+        view.WindowCenter, view.WindowWidth = item.WindowCenter, item.WindowWidth
+        view.VOILUTFunction = item.get("VOILUTFunction", "LINEAR")
+        view.PhotometricInterpretation = ds.PhotometricInterpretation
+        view.BitsStored = ds.get("BitsStored", ds.get("BitsAllocated", 16))
+        view.PixelRepresentation = ds.get("PixelRepresentation", 0)
+        view.RescaleSlope, view.RescaleIntercept = slope, intercept
+        views.append(view)
+    return views
+
+
+def declares_voi(ds: Dataset) -> bool:
+    """True where a DICOM header carries a VOI LUT or window (top level or per frame)."""
+    top = "VOILUTSequence" in ds or ("WindowCenter" in ds and "WindowWidth" in ds)
+    return top or bool(_frame_windows(ds))
 
 
 def _first_value(value: Any) -> float | None:
@@ -249,8 +287,9 @@ def read_dicom(path: PathLike, *, apply_voi: bool = False) -> Image:
     path : str or Path
         A DICOM file of any image SOP class and any transfer syntax pydicom can decode.
     apply_voi : bool
-        Apply the file's VOI LUT or window (or a min-max window when it has none) and scale
-        to ``[0, 1]``. By default values stay in modality units (e.g. Hounsfield units).
+        Apply the file's VOI LUT or window (an enhanced multi-frame object's per-frame window
+        included; a min-max window when it has none) and scale to ``[0, 1]``. By default
+        values stay in modality units (e.g. Hounsfield units).
 
     Returns
     -------
