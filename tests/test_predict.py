@@ -74,9 +74,17 @@ def test_records_hold_plain_json_values_and_never_nan() -> None:
 
 def test_every_registered_predictor_implements_the_contract() -> None:
     pytest.importorskip("torch")
+    import importlib
+
     import precisionmed.clinical
-    import precisionmed.imaging  # noqa: F401  (registers the predictors)
+    import precisionmed.imaging
     from precisionmed.artifacts.registry import PREDICTORS
+
+    # what precisionmed.load does: each pillar's PREDICTOR_MODULES register its predictors (run
+    # alone, this test once saw only those that the pillars' __init__ happened to import)
+    for pillar in (precisionmed.clinical, precisionmed.imaging):
+        for module in pillar.PREDICTOR_MODULES:
+            importlib.import_module(module)
 
     assert {"clinical-model", "image-classifier", "image-segmenter"} <= set(PREDICTORS.names())
     for name, cls in PREDICTORS.items():
