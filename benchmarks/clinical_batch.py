@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _common import ROOT, use_shared_mirror
 
 RESULT = ROOT / "benchmarks" / "results" / "clinical_batch.json"
