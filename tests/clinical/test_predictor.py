@@ -237,7 +237,7 @@ def test_a_huge_input_is_an_error_naming_row_and_column_never_nan(tmp_path, data
 def test_survival_on_grid_equals_the_models_own_step_functions(tmp_path, gbsg2, model):
     """The vectorised curves (Breslow form, or the model's array) are the StepFunctions' values,
     before the first event time, on it, between and past the last."""
-    from precisionmed.clinical.predictor import survival_on_grid
+    from precisionmed.clinical.curves import survival_on_grid
 
     params = {"n_estimators": 10} if model == "rsf" else {}
     train_clinical_model(gbsg2, model, tmp_path, interval_models=0, n_boot=10, explain=False,

@@ -24,6 +24,7 @@ from precisionmed.artifacts import (
     check_outside_model_dir,
     write_model_dir,
 )
+from precisionmed.clinical.curves import survival_on_grid
 from precisionmed.clinical.metrics import (
     classification_metrics,
     evaluation_times,
@@ -37,7 +38,6 @@ from precisionmed.clinical.predictor import (
     ClinicalPredictor,
     clinical_model_contents,
     interval_level,
-    survival_on_grid,
 )
 from precisionmed.clinical.schema import infer_schema
 from precisionmed.errors import ConfigError
