@@ -148,6 +148,13 @@ def test_classifier_predicts_probability_with_interval(tmp_path):
         assert 0 <= p["low"] <= p["high"] <= 1
     assert (tmp_path / "roc.png").is_file()
     assert (tmp_path / "calibration.png").is_file()
+    far = data.X.head(2).copy()
+    far.loc[0, "mean radius"] = 1000.0  # trained on about 7-28 mm
+    first, second = predictor.predict(far)
+    assert first.abstained
+    assert (first.prediction, first.values, first.interval) == (None, {"probability": None}, None)
+    assert not second.abstained
+    assert second.prediction == pytest.approx(probs[1])
 
 
 def test_predict_returns_json_safe_records_with_version_intervals_and_row_warnings(

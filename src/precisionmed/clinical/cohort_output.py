@@ -202,7 +202,7 @@ def write_cohort_outputs(
     if np.isfinite(risk).any():
         written.append(
             plot_risk_groups(
-                prediction.times,
+                np.asarray(prediction.times),
                 prediction.curves,
                 risk,
                 out / "survival_by_risk_group.png",

@@ -19,6 +19,12 @@ range of the refits, which holds a further refit's prediction with probability (
 for 5 refits), and is labelled so. The point prediction is the full-data model's; where it lies
 outside the interval, the model's prediction for that patient is unstable under resampling (often
 an input outside the training range). With ``interval_models=0`` no interval is given.
+
+Inputs are checked against the training schema first
+(:func:`~precisionmed.clinical.schema.validate_patients`): every extra column, imputed cell and
+out-of-range value is a warning on the patient's record (an error with ``strict=True``), and a
+patient with a value beyond the abstention margin gets a record with ``abstained=True`` and no
+values; the other patients are predicted exactly as without that one.
 """
 
 from __future__ import annotations

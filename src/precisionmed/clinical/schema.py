@@ -443,7 +443,7 @@ def check_finite_outputs(
     what: str,
     source: str = "input",
     issues: Sequence[InputIssue] = (),
-    rows: Sequence[int] | None = None,
+    rows: Sequence[int] | np.ndarray | None = None,
 ) -> None:
     """Refuse a model output that is NaN or infinite, naming the first patient's row.
 
