@@ -234,6 +234,9 @@ class PredictionRecord:
         Plain sentences about this input: unlike the training data, values replaced, resized.
     details : dict
         Pillar-specific, JSON-safe extras (a survival curve, a lesion list...).
+    abstained : bool
+        True where the model declined to predict (an input far outside its training data): the
+        headline and the values are None and a warning says why.
 
     Non-finite numbers anywhere in the record become None, with a warning naming the field, so
     that :meth:`to_dict` is always valid JSON (``allow_nan=False``).
@@ -250,6 +253,7 @@ class PredictionRecord:
     calibration: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    abstained: bool = False
 
     def __post_init__(self) -> None:
         notes: list[str] = []

@@ -219,3 +219,110 @@ def precisionmed_version(model_dir) -> str:
     from precisionmed.artifacts import read_artifact
 
     return read_artifact(model_dir).version
+
+
+def _cohort_csv(tmp_path, n: int = 12):
+    """``n`` GBSG2 patients with an identifier and their observed outcome, as a user has them."""
+    from precisionmed.data import load_dataset
+
+    data = load_dataset("gbsg2")
+    patients = data.X.head(n).copy()
+    patients.insert(0, "mrn", [f"P{i:02d}" for i in range(1, n + 1)])
+    patients["time"] = data.y["time"][:n]
+    patients["event"] = data.y["event"][:n].astype(int)
+    csv = tmp_path / "cohort.csv"
+    patients.to_csv(csv, index=False)
+    return csv
+
+
+def test_predict_out_writes_one_curve_table_a_cohort_plot_and_the_chosen_patients(
+    cox_dir, tmp_path
+):
+    import numpy as np
+    import pandas as pd
+
+    csv, out = _cohort_csv(tmp_path), tmp_path / "pred"
+    result = runner.invoke(app, [
+        "clinical", "predict", str(cox_dir), str(csv), "--out", str(out), "--id-column", "mrn",
+        "--ids", "P03, P11", "--time-column", "time", "--event-column", "event",
+    ])  # fmt: skip
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "warning" not in result.output  # the outcome and identifier columns are declared
+    times = json.loads((cox_dir / "config.json").read_text())["survival_times"]
+    curves = pd.read_csv(out / "survival_curves.csv")
+    assert list(curves.columns[:2]) == ["row", "id"]
+    assert np.allclose([float(c) for c in curves.columns[2:]], times, rtol=1e-5)
+    assert curves["id"].tolist() == [f"P{i:02d}" for i in range(1, 13)]
+    values = curves.iloc[:, 2:].to_numpy()
+    assert ((values >= 0) & (values <= 1)).all()
+    assert (np.diff(values, axis=1) <= 0).all()  # survival never increases
+    stored = np.load(out / "survival_curves.npz")
+    np.testing.assert_allclose(stored["survival"], values, atol=6e-5)
+    assert (stored["survival_low"] <= stored["survival_high"]).all()
+    table = pd.read_csv(out / "predictions.csv")
+    records = json.loads((out / "predictions.json").read_text())
+    assert table["risk"].tolist() == pytest.approx([r["prediction"] for r in records])
+    assert "survival" not in records[0]["details"]  # the curves are in the table, once
+    drawn = json.loads((out / "survival_curves.json").read_text())
+    assert drawn["labels"] == ["P03", "P11"]
+    groups = json.loads((out / "survival_by_risk_group.json").read_text())["labels"]
+    assert [g.split(" risk")[0] for g in groups[::2]] == ["low", "medium", "high"]
+    assert groups[1] == "low risk: Kaplan-Meier"
+    # without --ids: the first 10 patients only, however many there are
+    result = runner.invoke(app, ["clinical", "predict", str(cox_dir), str(csv), "--out",
+                                 str(tmp_path / "p2"), "--id-column", "mrn"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    labels = json.loads((tmp_path / "p2" / "survival_curves.json").read_text())["labels"]
+    assert labels == [f"P{i:02d}" for i in range(1, 11)]
+    unknown = runner.invoke(app, ["clinical", "predict", str(cox_dir), str(csv), "--out",
+                                  str(tmp_path / "p3"), "--id-column", "mrn",
+                                  "--ids", "P99"])  # fmt: skip
+    assert unknown.exit_code == 1
+    assert "--ids: 'P99' is not among the input's identifier column" in str(unknown.exception)
+
+
+def test_predict_table_shows_warnings_and_abstentions(cox_dir, tmp_path):
+    from precisionmed.data import load_dataset
+
+    patients = load_dataset("gbsg2").X.head(3).astype(object)
+    patients["smoker"] = "no"
+    patients.loc[0, "estrec"] = ""
+    patients.loc[2, "age"] = 150
+    csv = tmp_path / "p.csv"
+    patients.to_csv(csv, index=False)
+    result = runner.invoke(app, ["clinical", "predict", str(cox_dir), str(csv)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.count("column 'smoker' is not one of the model's inputs") == 1  # said once
+    assert "row 1, column 'estrec': missing; imputed with" in text
+    assert "row 3, column 'age': 150 is outside the training range" in text
+    assert any(
+        line.startswith("│ 3") and "abstained" in line for line in result.output.splitlines()
+    )
+    records = _run("clinical", "predict", str(cox_dir), str(csv), "--json")
+    assert [r["abstained"] for r in records] == [False, False, True]
+    assert all("column 'smoker' is not one of the model's inputs" in r["warnings"][0]
+               for r in records)  # fmt: skip
+
+
+def test_strict_predict_fails_in_a_fresh_process_naming_the_column_and_writes_nothing(
+    cox_dir, tmp_path
+):
+    import subprocess
+
+    from precisionmed.data import load_dataset
+
+    patients = load_dataset("gbsg2").X.head(3).astype(object)
+    patients.loc[1, "progrec"] = ""
+    csv, out = tmp_path / "p.csv", tmp_path / "pred"
+    patients.to_csv(csv, index=False)
+    code = "from precisionmed.cli.main import main; main()"
+    args = [sys.executable, "-c", code, "clinical", "predict", str(cox_dir), str(csv),
+            "--strict", "--out", str(out)]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    err = " ".join(done.stderr.split())
+    assert f"{csv}: row 2, column 'progrec': expected a value (strict mode imputes nothing); " \
+        "got an empty cell" in err  # fmt: skip
+    assert ".py" not in done.stderr
+    assert not out.exists()

@@ -148,6 +148,13 @@ def test_classifier_predicts_probability_with_interval(tmp_path):
         assert 0 <= p["low"] <= p["high"] <= 1
     assert (tmp_path / "roc.png").is_file()
     assert (tmp_path / "calibration.png").is_file()
+    far = data.X.head(2).copy()
+    far.loc[0, "mean radius"] = 1000.0  # trained on about 7-28 mm
+    first, second = predictor.predict(far)
+    assert first.abstained
+    assert (first.prediction, first.values, first.interval) == (None, {"probability": None}, None)
+    assert not second.abstained
+    assert second.prediction == pytest.approx(probs[1])
 
 
 def test_predict_returns_json_safe_records_with_version_intervals_and_row_warnings(
@@ -165,7 +172,7 @@ def test_predict_returns_json_safe_records_with_version_intervals_and_row_warnin
     recorded = json.loads((cox_dir / "config.json").read_text())["input_spec"]
     assert TableInputSpec.from_dict(recorded) == spec
     patients = gbsg2.X.head(3).copy()
-    patients.loc[1, "age"] = 120.0  # outside the training range
+    patients.loc[1, "age"] = 100.0  # outside the training range, within the margin
     csv = tmp_path / "p.csv"
     patients.to_csv(csv, index=False)
     records = predictor.predict(csv)
@@ -179,7 +186,7 @@ def test_predict_returns_json_safe_records_with_version_intervals_and_row_warnin
         assert data["interval"]["risk"] == pytest.approx([row["risk_low"], row["risk_high"]])
         assert data["interval_level"] == pytest.approx(0.6)
         assert data["calibration"]["test_calibration_error"] >= 0
-    assert records[1].warnings[0].startswith("row 2, column 'age': 120 is outside")
+    assert records[1].warnings[0].startswith("row 2, column 'age': 100 is outside")
     assert records[0].warnings == records[2].warnings == ()
 
 
@@ -231,3 +238,56 @@ def test_a_huge_input_is_an_error_naming_row_and_column_never_nan(tmp_path, data
     ok = predictor.predict_table(patients.drop(index=1))
     values = [p.get("risk", p.get("probability")) for p in ok.patients]
     assert np.isfinite(values).all()
+
+
+@pytest.mark.parametrize("model", ["coxph", "rsf"])
+def test_survival_on_grid_equals_the_models_own_step_functions(tmp_path, gbsg2, model):
+    """The vectorised curves (Breslow form, or the model's array) are the StepFunctions' values,
+    before the first event time, on it, between and past the last."""
+    from precisionmed.clinical.curves import survival_on_grid
+
+    params = {"n_estimators": 10} if model == "rsf" else {}
+    train_clinical_model(gbsg2, model, tmp_path, interval_models=0, n_boot=10, explain=False,
+                         params=params)  # fmt: skip
+    pipeline = precisionmed.load(tmp_path).pipeline
+    X = gbsg2.X.head(40)
+    times = np.array([0.0, 1.0, 72.0, 500.0, 1000.5, 2000.0, 1e5])
+    expected = [fn(np.clip(times, *fn.domain)) for fn in pipeline.predict_survival_function(X)]
+    np.testing.assert_allclose(survival_on_grid(pipeline, X, times), expected, rtol=1e-12)
+
+
+def test_each_record_says_what_was_imputed_ignored_and_out_of_range(cox_dir, gbsg2):
+    predictor = precisionmed.load(cox_dir)
+    patients = gbsg2.X.head(3).astype(object)
+    patients["smoker"] = "yes"
+    patients.loc[0, "pnodes"] = ""
+    patients.loc[2, "tsize"] = 130.0  # trained on up to 120 mm
+    records = predictor.predict(patients)
+    extra = "column 'smoker' is not one of the model's inputs and is ignored."
+    assert [r.warnings[0] for r in records] == [extra] * 3
+    assert records[0].warnings[1] == "row 1, column 'pnodes': missing; imputed with 3 (the " \
+        "training median)."  # fmt: skip
+    assert records[1].warnings == (extra,)
+    assert records[2].warnings[1].startswith("row 3, column 'tsize': 130 is outside the training")
+    assert not any(r.abstained for r in records)
+    with pytest.raises(SchemaError, match="input: header, column 'smoker': expected only"):
+        predictor.predict(patients, strict=True)
+
+
+def test_far_out_of_range_abstains_with_no_values_and_says_why(cox_dir, gbsg2):
+    predictor = precisionmed.load(cox_dir)
+    patients = gbsg2.X.head(3).copy()
+    patients.loc[1, "age"] = 150.0
+    records = predictor.predict(patients)
+    data = json.loads(json.dumps([r.to_dict() for r in records], allow_nan=False))
+    assert [d["abstained"] for d in data] == [False, True, False]
+    gone = data[1]
+    assert gone["prediction"] is None
+    assert gone["values"] == {"risk": None, "median_survival_time": None}
+    assert gone["interval"] is None
+    assert gone["details"]["survival"] is gone["details"]["survival_low"] is None
+    assert "no prediction is made for this patient" in gone["warnings"][0]
+    # the other patients are predicted as without the abstaining one
+    alone = predictor.predict(patients.drop(index=1))
+    assert [data[0]["prediction"], data[2]["prediction"]] == [r.prediction for r in alone]
+    assert data[0]["interval"] == alone[0].interval

@@ -73,24 +73,88 @@ def test_unknown_category_names_row_and_column(gbsg2, schema):
         validate_patients(bad, schema)
 
 
-def test_out_of_range_is_a_warning_not_an_error(gbsg2, schema):
+def test_out_of_range_is_a_warning_and_far_out_of_range_abstains(gbsg2, schema):
     rows = _as_text(gbsg2[0].head(3))
-    rows.loc[1, "age"] = "120"
-    out, warnings = validate_patients(rows, schema)
-    assert out.loc[1, "age"] == 120.0  # kept, not clipped
-    assert len(warnings) == 1
-    assert "row 2, column 'age': 120 is outside the training range [21, 80]" in warnings[0]
+    rows.loc[1, "age"] = "95"  # trained on 21-80: within half the range's width (to 109.5)
+    rows.loc[2, "age"] = "150"  # beyond it
+    out, issues = validate_patients(rows, schema)
+    assert out["age"].tolist()[1:] == [95.0, 150.0]  # kept, not clipped
+    assert [(i.kind, i.row, i.column) for i in issues] == [
+        ("out_of_range", 2, "age"),
+        ("abstain", 3, "age"),
+    ]
+    assert issues[0].message == (
+        "row 2, column 'age': 95 is outside the training range [21, 80]; the prediction "
+        "extrapolates."
+    )
+    assert issues[1].message.startswith("row 3, column 'age': 150 is outside the training range")
+    assert "limits [-8.5, 109.5]); no prediction is made for this patient" in issues[1].message
 
 
-def test_missing_values_are_imputed_with_a_warning(gbsg2, schema):
+def test_abstention_margin_is_half_the_training_range_on_each_side():
+    from precisionmed.clinical.schema import ABSTAIN_MARGIN, ColumnSchema, abstain_limits
+
+    assert ABSTAIN_MARGIN == 0.5
+    age = ColumnSchema("age", "numeric", "float64", min=20.0, max=90.0)
+    assert abstain_limits(age) == (-15.0, 125.0)  # an age of 150 abstains, 95 warns
+    schema = InputSchema([age])
+    kinds = [
+        [i.kind for i in validate_patients(pd.DataFrame({"age": [v]}), schema)[1]]
+        for v in ("150", "95", "125", "-16", "50")
+    ]
+    assert kinds == [["abstain"], ["out_of_range"], ["out_of_range"], ["abstain"], []]
+
+
+def test_missing_values_are_imputed_with_a_warning_naming_the_value(gbsg2, schema):
     rows = _as_text(gbsg2[0].head(2))
     rows.loc[0, "pnodes"] = "NA"
     rows.loc[1, "horTh"] = ""
-    out, warnings = validate_patients(rows, schema)
+    fill = {"pnodes": "3 (the training median)"}
+    out, issues = validate_patients(rows, schema, fill_values=fill)
     assert np.isnan(out.loc[0, "pnodes"])
     assert pd.isna(out.loc[1, "horTh"])
-    where = [w.split(":")[0] for w in warnings]
-    assert where == ["row 1, column 'pnodes'", "row 2, column 'horTh'"]
+    assert [i.message for i in issues] == [
+        "row 1, column 'pnodes': missing; imputed with 3 (the training median).",
+        "row 2, column 'horTh': missing; imputed with the training data's typical value.",
+    ]
+    assert [i.kind for i in issues] == ["imputed", "imputed"]
+
+
+def test_an_extra_column_is_reported_once_unless_it_is_known(gbsg2, schema):
+    rows = _as_text(gbsg2[0].head(2))
+    rows["smoker"] = "yes"
+    rows["mrn"] = ["A", "B"]
+    _, issues = validate_patients(rows, schema, known_columns=["mrn"])
+    assert [(i.kind, i.row, i.column) for i in issues] == [("extra_column", None, "smoker")]
+    assert issues[0].message == "column 'smoker' is not one of the model's inputs and is ignored."
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("smoker", "yes", "p.csv: header, column 'smoker': expected only the model's columns"),
+        ("pnodes", "", "p.csv: row 2, column 'pnodes': expected a value (strict mode imputes "
+                       "nothing); got an empty cell"),
+        ("age", "95", "p.csv: row 2, column 'age': expected a value in the training range "
+                      "[21, 80]; got 95"),
+        ("age", "150", "p.csv: row 2, column 'age': expected a value in the training range "
+                       "[21, 80]; got 150"),
+    ],
+    ids=["extra-column", "blank-cell", "out-of-range", "beyond-margin"],
+)  # fmt: skip
+def test_strict_refuses_each_issue_naming_file_row_and_column(
+    gbsg2, schema, column, value, expected
+):
+    rows = _as_text(gbsg2[0].head(3))
+    rows.loc[1, column] = value
+    if column == "smoker":
+        rows[column] = value
+    with pytest.raises(SchemaError) as info:
+        validate_patients(rows, schema, source="p.csv", strict=True)
+    message = str(info.value)
+    assert message.startswith(expected)
+    assert "\n" not in message
+    assert validate_patients(_as_text(gbsg2[0].head(3)), schema, strict=True)[1] == []
 
 
 def test_numeric_category_codes_match_whatever_their_spelling():
@@ -153,17 +217,24 @@ def test_unreadable_csv_is_a_one_line_error(tmp_path):
 
 
 def test_check_finite_outputs_names_the_first_bad_row_and_its_warnings():
-    from precisionmed.clinical.schema import check_finite_outputs
+    from precisionmed.clinical.schema import InputIssue, check_finite_outputs
 
     check_finite_outputs(np.array([0.1, 0.9]), what="probability")
-    warnings = ["row 1, column 'age': missing.", "row 3, column 'age': 1e+308 is outside."]
+    issues = [
+        InputIssue("imputed", 1, "age", "a value", "''", "row 1, column 'age': missing."),
+        InputIssue("out_of_range", 3, "age", "x", "y", "row 3, column 'age': 1e+308 is outside."),
+    ]
     with pytest.raises(DataFormatError) as info:
         check_finite_outputs(
             np.array([[0.2, 0.1], [0.3, 0.2], [np.nan, 0.1], [0.1, np.inf]]),
-            what="survival curve", source="p.csv", warnings=warnings,
+            what="survival curve", source="p.csv", issues=issues,
         )  # fmt: skip
     message = str(info.value)
     assert message.startswith("p.csv: row 3: the model's survival curve is not a finite number")
     assert "(and 1 more row(s): [4])" in message
     assert "1e+308 is outside" in message
     assert "missing" not in message
+    with pytest.raises(DataFormatError, match="p.csv: row 7: "):  # rows of the predicted subset
+        check_finite_outputs(
+            np.array([0.1, np.nan]), what="risk", source="p.csv", rows=[2, 7], issues=issues
+        )

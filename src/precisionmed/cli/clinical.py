@@ -229,62 +229,127 @@ def predict(
     model_dir: Path = typer.Argument(..., help="A model directory written by 'clinical train'."),
     patients: Path = typer.Argument(..., help="CSV with a header row, one patient per line."),
     out: Path = typer.Option(
-        None, help="Also write predictions.json (and survival_curves.png) here."
+        None,
+        help="Also write here: predictions.json and predictions.csv; survival models also "
+        "survival_curves.csv/.npz (one table on the model's time grid), "
+        "survival_by_risk_group.png and survival_curves.png (a few patients).",
     ),
     id_column: str = typer.Option(
         None, help="Column identifying each patient: shown beside each prediction."
     ),
+    ids: str = typer.Option(
+        None,
+        help="--out: the patients whose curves survival_curves.png draws, comma-separated "
+        "(values of --id-column, else row numbers); default: the first 10.",
+    ),
+    time_column: str = typer.Option(
+        None, help="--out: observed follow-up time column, for Kaplan-Meier curves per group."
+    ),
+    event_column: str = typer.Option(
+        None, help="--out: observed event column (1 = event, 0 = censored), with --time-column."
+    ),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Refuse (one-line error, nothing written) an unknown column, a missing cell or a "
+        "value outside the training range, instead of a warning on the prediction.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Predict risk (with interval) for each patient of a CSV; survival: median time and curve."""
+    """Predict risk (with interval) for each patient of a CSV; survival: median time and curve.
+
+    Unknown columns, imputed cells and values outside the training range are warnings on each
+    prediction (--strict: errors); a value beyond half the training range's width outside it
+    makes the patient's prediction abstain (no values)."""
     import precisionmed
     from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.clinical.schema import read_patients_csv
+    from precisionmed.errors import ConfigError
     from precisionmed.predict import write_records
 
     if out is not None:
         check_outside_model_dir(out, model_dir)
+    if (time_column is None) != (event_column is None):
+        raise ConfigError("Give both --time-column and --event-column (or neither).")
+    if out is None and (ids or time_column):
+        raise ConfigError("--ids, --time-column and --event-column describe the --out files.")
     predictor = precisionmed.load(model_dir)
-    prediction = predictor.predict_csv(patients, id_column=id_column)
-    typed = predictor.records(prediction)
-    records = [r.to_dict() for r in typed]
+    raw = read_patients_csv(patients)
+    outcome = [c for c in (time_column, event_column) if c]
+    prediction = predictor.predict_table(
+        raw, source=str(patients), id_column=id_column, strict=strict, known_columns=outcome
+    )
     if out is not None:
-        write_records(typed, out)
-        if prediction.task == "survival":
-            predictor.plot(prediction, out / "survival_curves.png")
+        from precisionmed.clinical.cohort_output import write_cohort_outputs
+        from precisionmed.clinical.csv_cohort import observed_survival
+
+        observed = (
+            observed_survival(raw, patients, time_column, event_column) if time_column else None
+        )
+        chosen = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
+        write_cohort_outputs(predictor, prediction, out, ids=chosen, observed=observed)
+        write_records(predictor.records(prediction, curves=False), out)
     if as_json:
-        print_json(records)
+        print_json([r.to_dict() for r in predictor.records(prediction)])
         return
-    for w in prediction.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    _print_prediction(prediction, id_column, limit=None if out is None else TERMINAL_ROWS)
+    if out is not None:
+        console.print(f"all {len(prediction.patients)} predictions: {out}", highlight=False)
+    console.print(f"interval: {prediction.interval}", highlight=False)
+    console.print(
+        f"model: {predictor.model_name} (version {str(predictor.model_version)[:12]})",
+        highlight=False,
+    )
+
+
+#: With --out, the terminal shows this many patients (every one is in the files).
+TERMINAL_ROWS = 20
+
+
+def _print_prediction(prediction: Any, id_column: str | None, *, limit: int | None) -> None:
+    """The prediction table, then its warnings (each column-wide one once)."""
     level = f"{prediction.interval_level:.0%} interval"
     first = "row" if id_column is None else id_column
+    shown = prediction.patients if limit is None else prediction.patients[:limit]
 
     def who(r: dict[str, Any]) -> str:
         return str(r.get("id", r["row"]))
 
     if prediction.task == "classification":
         table = Table(first, "probability", level)
-        for r in prediction.patients:
+        for r in shown:
+            if r["abstained"]:
+                table.add_row(who(r), "abstained", "-")
+                continue
             interval = f"{r['low']:.3f} to {r['high']:.3f}" if "low" in r else "-"
             table.add_row(who(r), f"{r['probability']:.3f}", interval)
     else:
         unit = prediction.time_unit
         table = Table(first, "risk", level, f"median survival ({unit})", level)
-        for r in prediction.patients:
+        for r in shown:
+            if r["abstained"]:
+                table.add_row(who(r), "abstained", "-", "-", "-")
+                continue
             med = r["median_survival_time"]
             lo, hi = r.get("median_survival_low"), r.get("median_survival_high")
             table.add_row(
                 who(r),
                 f"{r['risk']:.3f}",
                 f"{r['risk_low']:.3f} to {r['risk_high']:.3f}" if "risk_low" in r else "-",
-                "not reached" if med is None else f"{med:.0f}",
+                _fmt_time(med),
                 "-" if "risk_low" not in r else f"{_fmt_time(lo)} to {_fmt_time(hi)}",
             )
     console.print(table)
-    console.print(f"interval: {prediction.interval}", highlight=False)
-    if records:
-        version = str(records[0]["model_version"])[:12]
-        console.print(f"model: {records[0]['model']} (version {version})", highlight=False)
+    if limit is not None and len(prediction.patients) > limit:
+        console.print(f"(first {limit} of {len(prediction.patients)} patients)", highlight=False)
+    warnings = prediction.warnings
+    for w in warnings if limit is None else warnings[:limit]:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if limit is not None and len(warnings) > limit:
+        console.print(
+            f"... and {len(warnings) - limit} more warning(s), in predictions.csv",
+            highlight=False,
+        )
 
 
 def _fmt_time(t: float | None) -> str:

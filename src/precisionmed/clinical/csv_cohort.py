@@ -71,6 +71,41 @@ def _times(values: pd.Series, path: Path, column: str) -> np.ndarray:
     return out
 
 
+def observed_survival(
+    raw: pd.DataFrame, path: str | Path, time_column: str, event_column: str
+) -> np.ndarray:
+    """The observed outcome of a table of patients as a survival target.
+
+    Parameters
+    ----------
+    raw : DataFrame of shape (N, *)
+        Patients as read by :func:`~precisionmed.clinical.schema.read_patients_csv`.
+    path : str or Path
+        The file, for messages.
+    time_column, event_column : str
+        Follow-up time (positive, finite) and event indicator (0/1 or false/true).
+
+    Returns
+    -------
+    structured array of shape (N,)
+        ``("event", bool), ("time", float)`` (scikit-survival's form).
+
+    Raises
+    ------
+    SchemaError
+        A missing or non-binary event, a non-positive or missing time, or no event at all
+        (row and column named).
+    """
+    path = Path(path)
+    event = _binary(raw[event_column], path, event_column, "1 = event observed, 0 = censored")
+    if not event.any():
+        raise SchemaError(
+            f"{path}: column {event_column!r} holds no event (all 0); a survival model "
+            "needs observed events."
+        )
+    return survival_array(event, _times(raw[time_column], path, time_column))
+
+
 def _as_number(value: Any) -> float | None:
     try:
         return float(value)
@@ -185,14 +220,7 @@ def load_clinical_csv(
     if not features:
         raise SchemaError(f"{path}: no feature columns besides the outcome and identifier.")
     if survival:
-        t_col, e_col = str(time_column), str(event_column)
-        event = _binary(raw[e_col], path, e_col, "1 = event observed, 0 = censored")
-        if not event.any():
-            raise SchemaError(
-                f"{path}: column {e_col!r} holds no event (all 0); a survival model "
-                "needs observed events."
-            )
-        y = survival_array(event, _times(raw[t_col], path, t_col))
+        y = observed_survival(raw, path, str(time_column), str(event_column))
     else:
         y_col = str(target_column)
         y = _binary(raw[y_col], path, y_col, "1 = the positive class")

@@ -19,6 +19,12 @@ range of the refits, which holds a further refit's prediction with probability (
 for 5 refits), and is labelled so. The point prediction is the full-data model's; where it lies
 outside the interval, the model's prediction for that patient is unstable under resampling (often
 an input outside the training range). With ``interval_models=0`` no interval is given.
+
+Inputs are checked against the training schema first
+(:func:`~precisionmed.clinical.schema.validate_patients`): every extra column, imputed cell and
+out-of-range value is a warning on the patient's record (an error with ``strict=True``), and a
+patient with a value beyond the abstention margin gets a record with ``abstained=True`` and no
+values; the other patients are predicted exactly as without that one.
 """
 
 from __future__ import annotations
@@ -32,8 +38,11 @@ import numpy as np
 import pandas as pd
 
 from precisionmed.artifacts import Artifact, ModelCard, ModelContents, register_predictor
+from precisionmed.clinical.curves import median_survival, survival_on_grid
 from precisionmed.clinical.models import REFITS_FOR_95
+from precisionmed.clinical.preprocess import imputation_values
 from precisionmed.clinical.schema import (
+    InputIssue,
     InputSchema,
     check_finite_outputs,
     read_patients_csv,
@@ -43,29 +52,6 @@ from precisionmed.errors import ArtifactError, SchemaError
 from precisionmed.predict import PredictionRecord, Predictor, TableInputSpec
 
 KIND = "clinical-model"
-
-
-def survival_on_grid(pipeline: Any, X: pd.DataFrame, times: np.ndarray) -> np.ndarray:
-    """Survival probabilities of each patient at ``times``: array of shape (N, T).
-
-    Times before a curve's first step have probability 1 (well, the curve's left value); times
-    past its last step take its last value (the curve is flat beyond the follow-up it knows).
-    """
-    import sksurv  # noqa: F401  (adds predict_survival_function to sklearn's Pipeline)
-
-    fns = pipeline.predict_survival_function(X)
-    out = np.empty((len(fns), len(times)))
-    for i, fn in enumerate(fns):
-        lo, hi = fn.domain
-        out[i] = fn(np.clip(times, lo, hi))
-    return np.clip(out, 0.0, 1.0)
-
-
-def median_survival(times: np.ndarray, curves: np.ndarray) -> np.ndarray:
-    """First time each curve reaches 0.5 or below; ``inf`` where it does not. Shape (N,)."""
-    below = curves <= 0.5
-    first = below.argmax(axis=1)
-    return np.where(below.any(axis=1), np.asarray(times)[first], np.inf)
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -96,13 +82,14 @@ class ClinicalPrediction:
     ----------
     task : {"classification", "survival"}
     patients : list of dict
-        One record per input row (``row`` numbered from 1), see the module docstring.
-    warnings : list of str
-        Out-of-range / missing values found by schema validation.
+        One record per input row (``row`` numbered from 1, ``abstained`` True where an input
+        lies beyond the abstention margin: its values are None), see the module docstring.
+    issues : list of InputIssue
+        What schema validation found: extra columns, imputed cells, values out of range.
     times : array of shape (T,), optional
         Survival: the time grid of the curves (in ``time_unit``).
     curves, curves_low, curves_high : arrays of shape (N, T), optional
-        Survival curves and their pointwise bootstrap band.
+        Survival curves and their pointwise bootstrap band (NaN rows for abstained patients).
     interval : str
         How the intervals were obtained.
     interval_level : float
@@ -111,7 +98,7 @@ class ClinicalPrediction:
 
     task: str
     patients: list[dict[str, Any]]
-    warnings: list[str] = field(default_factory=list)
+    issues: list[InputIssue] = field(default_factory=list)
     times: np.ndarray | None = None
     curves: np.ndarray | None = None
     curves_low: np.ndarray | None = None
@@ -119,6 +106,20 @@ class ClinicalPrediction:
     time_unit: str = ""
     interval: str = ""
     interval_level: float = 0.0
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every issue's sentence: those about a whole column first, then by row."""
+        return [issue.message for issue in self.issues]
+
+    def row_warnings(self) -> list[tuple[str, ...]]:
+        """Per patient (input order): the column-wide warnings, then the row's own."""
+        common = tuple(i.message for i in self.issues if i.row is None)
+        by_row: dict[int, list[str]] = {}
+        for issue in self.issues:
+            if issue.row is not None:
+                by_row.setdefault(issue.row, []).append(issue.message)
+        return [(*common, *by_row.get(p["row"], ())) for p in self.patients]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (curves included per patient)."""
@@ -129,9 +130,13 @@ class ClinicalPrediction:
             "warnings": self.warnings,
             "patients": self.patients,
         }
-        if self.times is not None:
+        if self.times is not None and self.curves is not None:
             out["time_unit"] = self.time_unit
             out["times"] = self.times.tolist()
+            out["patients"] = [
+                {**p, "survival": None if p["abstained"] else c.round(5).tolist()}
+                for p, c in zip(self.patients, self.curves, strict=True)
+            ]
         return out
 
 
@@ -233,7 +238,11 @@ class ClinicalPredictor(Predictor):
         )
 
     def predict(
-        self, inputs: pd.DataFrame | str | Path, *, id_column: str | None = None
+        self,
+        inputs: pd.DataFrame | str | Path,
+        *,
+        id_column: str | None = None,
+        strict: bool = False,
     ) -> list[PredictionRecord]:
         """One :class:`~precisionmed.predict.PredictionRecord` per patient.
 
@@ -243,6 +252,9 @@ class ClinicalPredictor(Predictor):
             A table of patients, or a CSV file of them (header row, one patient per line).
         id_column : str, optional
             A column identifying each patient: each record's ``input`` (else ``"row N"``).
+        strict : bool
+            Refuse, instead of warning about, an extra column, a missing cell or a value outside
+            the training range (see :meth:`predict_table`).
 
         Returns
         -------
@@ -255,71 +267,85 @@ class ClinicalPredictor(Predictor):
             As :meth:`predict_table`.
         """
         if isinstance(inputs, pd.DataFrame):
-            prediction = self.predict_table(inputs, id_column=id_column)
+            prediction = self.predict_table(inputs, id_column=id_column, strict=strict)
         else:
-            prediction = self.predict_csv(inputs, id_column=id_column)
+            prediction = self.predict_csv(inputs, id_column=id_column, strict=strict)
         return self.records(prediction)
 
-    def records(self, prediction: ClinicalPrediction) -> list[PredictionRecord]:
+    def records(
+        self, prediction: ClinicalPrediction, *, curves: bool = True
+    ) -> list[PredictionRecord]:
         """The records of a :meth:`predict_table` result, one per patient.
 
         Classification: ``prediction`` and ``values["probability"]`` the probability of the
         positive class. Survival: ``prediction`` and ``values["risk"]`` the risk score (higher =
         earlier event), ``values["median_survival_time"]`` (None where not reached), and in
-        ``details`` the survival curve (``times``, ``survival``, its band). ``interval`` holds
-        the bootstrap-ensemble intervals at ``interval_level``; ``warnings`` the schema
-        warnings about this patient's row (values outside the training range, missing values).
+        ``details`` the survival curve (``times``, ``survival``, its band; left out with
+        ``curves=False``, e.g. where they are written as one table instead). ``interval`` holds
+        the bootstrap-ensemble intervals at ``interval_level``; ``warnings`` the schema issues of
+        this patient's row (and the input's extra columns). A patient whose input lies beyond
+        the abstention margin has ``abstained=True`` and every value None.
         """
         level = prediction.interval_level if prediction.interval_level > 0 else None
+        survival = prediction.task == "survival"
+        times = prediction.times.tolist() if survival and prediction.times is not None else None
+        calibration = self.calibration
         records = []
-        for i, row in enumerate(prediction.patients):
-            tag = f"row {row['row']},"
-            warns = tuple(w for w in prediction.warnings if w.startswith(tag))
+        for i, (row, warns) in enumerate(
+            zip(prediction.patients, prediction.row_warnings(), strict=True)
+        ):
+            abstained = bool(row["abstained"])
             details: dict[str, Any] = {"task": prediction.task, "row": row["row"]}
             details["interval_method"] = prediction.interval
-            if prediction.task == "survival":
+            if survival:
                 values = {"risk": row["risk"], "median_survival_time": row["median_survival_time"]}
-                interval = (
-                    {
+                interval = None
+                if "risk_low" in row and not abstained:
+                    interval = {
                         "risk": [row["risk_low"], row["risk_high"]],
                         "median_survival_time": [
                             row["median_survival_low"],
                             row["median_survival_high"],
                         ],
                     }
-                    if "risk_low" in row
-                    else None
-                )
-                details |= {"time_unit": prediction.time_unit, "survival": row["survival"]}
-                if prediction.times is not None:
-                    details["times"] = prediction.times.tolist()
-                for name, band in (
-                    ("survival_low", prediction.curves_low),
-                    ("survival_high", prediction.curves_high),
-                ):
-                    if band is not None:
-                        details[name] = band[i].round(5).tolist()
-                headline = row["risk"]
+                details["time_unit"] = prediction.time_unit
+                if curves and prediction.curves is not None:
+                    details |= {"times": times, "survival": None}
+                    for name, band in (
+                        ("survival", prediction.curves),
+                        ("survival_low", prediction.curves_low),
+                        ("survival_high", prediction.curves_high),
+                    ):
+                        if band is not None:
+                            details[name] = None if abstained else band[i].round(5).tolist()
             else:
                 values = {"probability": row["probability"]}
-                interval = {"probability": [row["low"], row["high"]]} if "low" in row else None
-                headline = row["probability"]
+                interval = None
+                if "low" in row and not abstained:
+                    interval = {"probability": [row["low"], row["high"]]}
             records.append(
                 self.record(
                     str(row.get("id", f"row {row['row']}")),
-                    headline,
+                    None if abstained else values[next(iter(values))],
                     values,
                     interval=interval,
                     interval_level=level if interval else None,
-                    calibration=self.calibration,
+                    calibration=calibration,
                     warnings=warns,
                     details=details,
+                    abstained=abstained,
                 )
             )
         return records
 
     def predict_table(
-        self, patients: pd.DataFrame, *, source: str = "input", id_column: str | None = None
+        self,
+        patients: pd.DataFrame,
+        *,
+        source: str = "input",
+        id_column: str | None = None,
+        strict: bool = False,
+        known_columns: Sequence[str] = (),
     ) -> ClinicalPrediction:
         """Validate ``patients`` against the schema and predict each one.
 
@@ -332,12 +358,18 @@ class ClinicalPredictor(Predictor):
         id_column : str, optional
             A column identifying each patient (e.g. a record number): its value is returned as
             each prediction's ``id`` and labels the survival curves. It may be a model input too.
+        strict : bool
+            Raise a :class:`~precisionmed.errors.SchemaError` on the first extra column, missing
+            cell or value outside the training range, instead of a warning on the record.
+        known_columns : sequence of str
+            Columns expected besides the model's inputs (e.g. an observed outcome): not
+            reported as extra. The identifier column is known too.
 
         Raises
         ------
         SchemaError
             Missing column (the identifier's included), text in a numeric column, unknown
-            category (row and column named).
+            category (row and column named); with ``strict``, any issue.
         """
         ids = None
         if id_column is not None:
@@ -347,114 +379,173 @@ class ClinicalPredictor(Predictor):
                     f"{[str(c) for c in patients.columns]}."
                 )
             ids = patients[id_column].astype(str).tolist()
-        X, warnings = validate_patients(patients, self.schema, source=source)
+        known = [*known_columns, *([id_column] if id_column else [])]
+        X, issues = validate_patients(
+            patients, self.schema, source=source, strict=strict, known_columns=known,
+            fill_values=imputation_values(self.pipeline),
+        )  # fmt: skip
+        abstain = np.zeros(len(X), dtype=bool)
+        abstain[[i.row - 1 for i in issues if i.kind == "abstain" and i.row is not None]] = True
         # An overflow (a huge but finite input) is not warned about here: every output is
         # checked to be finite, and a non-finite one is an error naming the patient's row.
         with np.errstate(over="ignore", invalid="ignore"):
             if self.task == "survival":
-                prediction = self._predict_survival(X, warnings, source)
+                prediction = self._predict_survival(X, issues, abstain, source)
             else:
-                prediction = self._predict_proba(X, warnings, source)
+                prediction = self._predict_proba(X, issues, abstain, source)
         if ids is not None:
             records = zip(prediction.patients, ids, strict=True)
             prediction.patients = [{"row": r["row"], "id": i, **r} for r, i in records]
         return prediction
 
-    def predict_csv(self, path: str | Path, *, id_column: str | None = None) -> ClinicalPrediction:
+    def predict_csv(
+        self,
+        path: str | Path,
+        *,
+        id_column: str | None = None,
+        strict: bool = False,
+        known_columns: Sequence[str] = (),
+    ) -> ClinicalPrediction:
         """:meth:`predict_table` on a CSV file of patients (header row, one patient per line)."""
-        return self.predict_table(read_patients_csv(path), source=str(path), id_column=id_column)
+        return self.predict_table(
+            read_patients_csv(path), source=str(path), id_column=id_column, strict=strict,
+            known_columns=known_columns,
+        )  # fmt: skip
 
     def _predict_proba(
-        self, X: pd.DataFrame, warnings: list[str], source: str = "input"
+        self, X: pd.DataFrame, issues: list[InputIssue], abstain: np.ndarray, source: str
     ) -> ClinicalPrediction:
-        p = self.pipeline.predict_proba(X)[:, 1]
-        boot = np.array([m.predict_proba(X)[:, 1] for m in self.interval_pipelines])
-        for values in (p, boot.T):
-            check_finite_outputs(values, what="probability", source=source, warnings=warnings)
-        rows = []
+        keep = ~abstain
+        rows = np.flatnonzero(keep) + 1
+        p = np.full(len(X), np.nan)
+        boot = np.full((len(self.interval_pipelines), len(X)), np.nan)
+        if keep.any():
+            Xk = X[keep]
+            p[keep] = self.pipeline.predict_proba(Xk)[:, 1]
+            for b, m in enumerate(self.interval_pipelines):
+                boot[b, keep] = m.predict_proba(Xk)[:, 1]
+            for values in (p[keep], boot[:, keep].T):
+                check_finite_outputs(
+                    values, what="probability", source=source, issues=issues, rows=rows
+                )
+        bounds = interval_bounds(boot) if len(boot) else None
+        patients = []
         for i in range(len(X)):
-            rec: dict[str, Any] = {"row": i + 1, "probability": float(p[i])}
-            if len(boot):
-                lo, hi = interval_bounds(boot[:, i])
-                rec |= {"low": float(lo), "high": float(hi)}
-            rows.append(rec)
+            rec: dict[str, Any] = {"row": i + 1, "abstained": bool(abstain[i])}
+            rec["probability"] = None if abstain[i] else float(p[i])
+            if bounds is not None and not abstain[i]:
+                rec |= {"low": float(bounds[0, i]), "high": float(bounds[1, i])}
+            patients.append(rec)
         return ClinicalPrediction(
             "classification",
-            rows,
-            warnings,
+            patients,
+            issues,
             interval=self.interval_description,
             interval_level=interval_level(len(boot)),
         )
 
     def _predict_survival(
-        self, X: pd.DataFrame, warnings: list[str], source: str = "input"
+        self, X: pd.DataFrame, issues: list[InputIssue], abstain: np.ndarray, source: str
     ) -> ClinicalPrediction:
         if self.times is None:
             raise ArtifactError("survival model saved without 'survival_times'.")
         times = self.times
-        risk = np.asarray(self.pipeline.predict(X), dtype=float)
-        curves = survival_on_grid(self.pipeline, X, times)
-        for what, values in (("risk score", risk), ("survival curve", curves)):
-            check_finite_outputs(values, what=what, source=source, warnings=warnings)
-        med = median_survival(times, curves)
+        keep = ~abstain
+        rows = np.flatnonzero(keep) + 1
+        n, n_refits = len(X), len(self.interval_pipelines)
+        # Computed for the predicted (not abstaining) patients only, then spread over all rows
+        # with NaN for the abstained ones.
+        risk, curves = np.full(n, np.nan), np.full((n, len(times)), np.nan)
         low = high = None
-        if self.interval_pipelines:
-            b_risk = np.array([m.predict(X) for m in self.interval_pipelines], dtype=float)
+        if n_refits:
+            low, high = np.full((2, n, len(times)), np.nan)
+            r_lo, r_hi, m_lo, m_hi = np.full((4, n), np.nan)
+        if keep.any():
+            Xk = X[keep]
+            risk[keep] = self.pipeline.predict(Xk)
+            curves[keep] = survival_on_grid(self.pipeline, Xk, times)
+            for what, values in (("risk score", risk[keep]), ("survival curve", curves[keep])):
+                check_finite_outputs(values, what=what, source=source, issues=issues, rows=rows)
+        if n_refits and keep.any():
+            b_risk = np.array([m.predict(Xk) for m in self.interval_pipelines], dtype=float)
+            b_curves = np.stack([survival_on_grid(m, Xk, times) for m in self.interval_pipelines])
             offsets = self.config.get("interval", {}).get("risk_offsets") or []
-            if len(offsets) == len(b_risk):  # align each refit's risk scale with the model's
+            if len(offsets) == n_refits:  # align each refit's risk scale with the model's
                 b_risk -= np.asarray(offsets, dtype=float)[:, None]
-            b_curves = np.stack([survival_on_grid(m, X, times) for m in self.interval_pipelines])
             for what, values in (("risk", b_risk.T), ("curve", np.moveaxis(b_curves, 1, 0))):
                 check_finite_outputs(
-                    values, what=f"bootstrap refits' {what}", source=source, warnings=warnings
-                )
+                    values, what=f"bootstrap refits' {what}", source=source, issues=issues,
+                    rows=rows,
+                )  # fmt: skip
+            low[keep], high[keep] = interval_bounds(b_curves)  # type: ignore[index]
+            r_lo[keep], r_hi[keep] = interval_bounds(b_risk)
+            # "nearest": no interpolation, so "not reached" (inf) refits stay inf
             b_med = np.stack([median_survival(times, c) for c in b_curves])
-            low, high = interval_bounds(b_curves)
-        rows = []
-        for i in range(len(X)):
-            rec: dict[str, Any] = {
-                "row": i + 1,
-                "risk": float(risk[i]),
-                "median_survival_time": _finite_or_none(med[i]),
-            }
-            if low is not None:
-                r_lo, r_hi = interval_bounds(b_risk[:, i])
-                # "nearest": no interpolation, so "not reached" (inf) refits stay inf
-                m_lo, m_hi = interval_bounds(b_med[:, i], method="nearest")
-                rec |= {
-                    "risk_low": float(r_lo),
-                    "risk_high": float(r_hi),
-                    "median_survival_low": _finite_or_none(m_lo),
-                    "median_survival_high": _finite_or_none(m_hi),
-                }
-            rec["survival"] = curves[i].round(5).tolist()
-            rows.append(rec)
+            m_lo[keep], m_hi[keep] = interval_bounds(b_med, method="nearest")
+        med = median_survival(times, curves)
+        patients = []
+        for i in range(n):
+            rec: dict[str, Any] = {"row": i + 1, "abstained": bool(abstain[i])}
+            if abstain[i]:
+                rec |= {"risk": None, "median_survival_time": None}
+            else:
+                rec |= {"risk": float(risk[i]), "median_survival_time": _finite_or_none(med[i])}
+                if n_refits:
+                    rec |= {
+                        "risk_low": float(r_lo[i]),
+                        "risk_high": float(r_hi[i]),
+                        "median_survival_low": _finite_or_none(m_lo[i]),
+                        "median_survival_high": _finite_or_none(m_hi[i]),
+                    }
+            patients.append(rec)
         return ClinicalPrediction(
             "survival",
-            rows,
-            warnings,
+            patients,
+            issues,
             times=times,
             curves=curves,
             curves_low=low,
             curves_high=high,
             time_unit=str(self.config.get("time_unit") or ""),
             interval=self.interval_description,
-            interval_level=interval_level(len(self.interval_pipelines)),
+            interval_level=interval_level(n_refits),
         )
 
-    def plot(self, prediction: ClinicalPrediction, path: str | Path) -> Path:
-        """Survival-curve PNG (with bands) of a survival prediction; JSON of the curves beside."""
+    def plot(
+        self, prediction: ClinicalPrediction, path: str | Path, *, rows: Sequence[int] | None = None
+    ) -> Path:
+        """Survival-curve PNG (with bands) of a survival prediction; JSON of the curves beside.
+
+        Parameters
+        ----------
+        prediction : ClinicalPrediction
+            A survival prediction.
+        path : str or Path
+            The PNG to write (``.json`` of the same name beside it).
+        rows : sequence of int, optional
+            0-based positions of the patients to draw (default: all); abstained ones are left
+            out (they have no curve).
+        """
         from precisionmed.clinical.metrics import plot_survival_curves
 
         if prediction.task != "survival" or prediction.curves is None:
             raise ArtifactError("plot(): only survival predictions have curves.")
+        chosen = [
+            i
+            for i in (range(len(prediction.patients)) if rows is None else rows)
+            if not prediction.patients[i]["abstained"]
+        ]
+        low, high = prediction.curves_low, prediction.curves_high
         return plot_survival_curves(
             prediction.times,  # type: ignore[arg-type]
-            prediction.curves,
+            prediction.curves[chosen],
             path,
-            labels=[r.get("id", f"row {r['row']}") for r in prediction.patients],
-            low=prediction.curves_low,
-            high=prediction.curves_high,
+            labels=[
+                prediction.patients[i].get("id", f"row {prediction.patients[i]['row']}")
+                for i in chosen
+            ],
+            low=None if low is None else low[chosen],
+            high=None if high is None else high[chosen],
             time_unit=prediction.time_unit,
         )
 

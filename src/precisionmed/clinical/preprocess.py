@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import Any
 
+import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -97,3 +99,38 @@ class _QuantileScaler(QuantileTransformer):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="n_quantiles .* is greater than")
             return super().fit(X, y)
+
+
+#: What each imputer of :func:`make_preprocessor` puts into a missing cell, for the warnings.
+_IMPUTED_WITH = {
+    "median": "the training median",
+    "most_frequent": "the most frequent training value",
+}
+
+
+def imputation_values(pipeline: Any) -> dict[str, str]:
+    """What a fitted pipeline puts into each input column's missing cells, as text.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A fitted pipeline of :func:`~precisionmed.clinical.make_pipeline` (its ``preprocess``
+        step a fitted :func:`make_preprocessor`).
+
+    Returns
+    -------
+    dict of str to str
+        ``column -> "53 (the training median)"``; empty for a pipeline without that step.
+    """
+    steps = getattr(pipeline, "named_steps", {})
+    preprocess = steps.get("preprocess") if hasattr(steps, "get") else None
+    out: dict[str, str] = {}
+    for _name, transformer, columns in getattr(preprocess, "transformers_", []):
+        imputer = getattr(transformer, "named_steps", {}).get("impute")
+        if not isinstance(imputer, SimpleImputer):
+            continue
+        how = _IMPUTED_WITH.get(str(imputer.strategy), f"the training {imputer.strategy}")
+        for column, value in zip(columns, imputer.statistics_, strict=True):
+            text = f"{value:g}" if isinstance(value, float | np.floating) else repr(value)
+            out[str(column)] = f"{text} ({how})"
+    return out

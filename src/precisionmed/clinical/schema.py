@@ -8,8 +8,11 @@ training dtype, the categories seen in training and the training range of numeri
   value that overflows such as ``1e999``) or of a magnitude above :data:`MAX_MAGNITUDE` (``1e308``)
   or a category never seen in training raises
   :class:`~precisionmed.errors.SchemaError` naming the row and the column;
-- a numeric value outside the training range is kept but reported as a warning (the model
-  extrapolates there), and so is a missing value (the pipeline imputes it).
+- everything else the model was not trained on is reported as an :class:`InputIssue` (a warning
+  sentence on the patient's prediction), or with ``strict=True`` raised as a one-line error: a
+  column the model does not know (ignored), a missing cell (imputed, the value named), a numeric
+  value outside the training range (the model extrapolates) and one beyond
+  :data:`ABSTAIN_MARGIN` (no prediction: the patient's record abstains).
 
 Rows are numbered from 1 in the order of the table (row 1 is the first patient, the line after
 the CSV header). No patient identifier is ever put into a message.
@@ -23,7 +26,7 @@ model) into an error naming the row, so that a prediction never holds NaN or inf
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -176,13 +179,84 @@ def check_number(number: float, text: object, *, source: str, row: int, column: 
         )
 
 
+#: Abstention margin, in widths of the training range: a numeric value outside
+#: ``[min - m * (max - min), max + m * (max - min)]`` is too far from anything the model saw for
+#: its extrapolation to mean anything, and the patient gets no prediction (``abstained``).
+#: With ``m = 0.5`` a model trained on ages 20-90 abstains below -15 and above 125 (an age of 150
+#: abstains; 95 only warns). A column that never varied in training (``min == max``) abstains on
+#: any other value: the model has learned nothing about it.
+ABSTAIN_MARGIN = 0.5
+
+IssueKind = Literal["extra_column", "imputed", "out_of_range", "abstain"]
+
+
+@dataclass(frozen=True)
+class InputIssue:
+    """Something about one input cell (or column) unlike the training data, said out loud.
+
+    Attributes
+    ----------
+    kind : {"extra_column", "imputed", "out_of_range", "abstain"}
+        An unknown column (ignored); a missing cell (imputed); a numeric value outside the
+        training range (the model extrapolates); one beyond :data:`ABSTAIN_MARGIN` (no
+        prediction for that patient).
+    row : int or None
+        1-based row; None for a whole column (an extra column concerns every row).
+    column : str
+    expected, got : str
+        What the model was trained on and what the input holds (for the strict error).
+    message : str
+        The warning sentence (``"row R, column 'C': ..."`` or ``"column 'C': ..."``).
+    """
+
+    kind: IssueKind
+    row: int | None
+    column: str
+    expected: str
+    got: str
+    message: str
+
+    def error(self, source: str) -> SchemaError:
+        """The strict-mode error: one line naming the source, row, column, expected and got."""
+        where = "header" if self.row is None else f"row {self.row}"
+        return SchemaError(
+            f"{source}: {where}, column {self.column!r}: expected {self.expected}; got "
+            f"{self.got} (strict mode refuses what it would otherwise warn about)."
+        )
+
+
+def abstain_limits(spec: ColumnSchema) -> tuple[float, float] | None:
+    """``(low, high)`` outside which a value of ``spec`` abstains (see :data:`ABSTAIN_MARGIN`)."""
+    if spec.min is None or spec.max is None:
+        return None
+    margin = ABSTAIN_MARGIN * (spec.max - spec.min)
+    return spec.min - margin, spec.max + margin
+
+
+def _imputed(i: int, value: Any, spec: ColumnSchema, fill_values: Mapping[str, str]) -> InputIssue:
+    fill = fill_values.get(spec.name, "the training data's typical value")
+    return InputIssue(
+        "imputed",
+        i + 1,
+        spec.name,
+        "a value (strict mode imputes nothing)",
+        "an empty cell" if value is None or str(value).strip() == "" else repr(value),
+        f"row {i + 1}, column {spec.name!r}: missing; imputed with {fill}.",
+    )
+
+
 def _numeric_column(
-    raw: pd.Series, spec: ColumnSchema, source: str, warnings: list[str]
+    raw: pd.Series,
+    spec: ColumnSchema,
+    source: str,
+    issues: list[InputIssue],
+    fill_values: Mapping[str, str],
 ) -> pd.Series:
     out = np.full(len(raw), np.nan)
+    limits = abstain_limits(spec)
     for i, value in enumerate(raw.tolist()):
         if is_missing(value):
-            warnings.append(f"row {i + 1}, column {spec.name!r}: missing; the model imputes it.")
+            issues.append(_imputed(i, value, spec, fill_values))
             continue
         try:
             out[i] = float(value)
@@ -191,16 +265,30 @@ def _numeric_column(
                 f"{source}: row {i + 1}, column {spec.name!r}: expected a number; got {value!r}."
             ) from None
         check_number(out[i], value, source=source, row=i + 1, column=spec.name)
-        if spec.min is not None and spec.max is not None and not spec.min <= out[i] <= spec.max:
-            warnings.append(
-                f"row {i + 1}, column {spec.name!r}: {out[i]:g} is outside the training range "
-                f"[{spec.min:g}, {spec.max:g}]; the prediction extrapolates."
+        if limits is None or spec.min <= out[i] <= spec.max:  # type: ignore[operator]
+            continue
+        where = f"row {i + 1}, column {spec.name!r}: {out[i]:g} is outside the training range "
+        trained = f"[{spec.min:g}, {spec.max:g}]"
+        if limits[0] <= out[i] <= limits[1]:
+            kind: IssueKind = "out_of_range"
+            message = f"{where}{trained}; the prediction extrapolates."
+        else:
+            kind = "abstain"
+            message = (
+                f"{where}{trained} by more than {ABSTAIN_MARGIN:g} of its width (limits "
+                f"[{limits[0]:g}, {limits[1]:g}]); no prediction is made for this patient."
             )
+        expected = f"a value in the training range {trained}"
+        issues.append(InputIssue(kind, i + 1, spec.name, expected, f"{out[i]:g}", message))
     return pd.Series(out, index=raw.index, name=spec.name)
 
 
 def _categorical_column(
-    raw: pd.Series, spec: ColumnSchema, source: str, warnings: list[str]
+    raw: pd.Series,
+    spec: ColumnSchema,
+    source: str,
+    issues: list[InputIssue],
+    fill_values: Mapping[str, str],
 ) -> pd.Series:
     categories = spec.categories or []
     by_text = {str(c): c for c in categories}
@@ -209,7 +297,7 @@ def _categorical_column(
     out: list[Any] = []
     for i, value in enumerate(raw.tolist()):
         if is_missing(value):
-            warnings.append(f"row {i + 1}, column {spec.name!r}: missing; the model imputes it.")
+            issues.append(_imputed(i, value, spec, fill_values))
             out.append(np.nan)
             continue
         text = str(value).strip()
@@ -229,31 +317,47 @@ def _categorical_column(
 
 
 def validate_patients(
-    data: pd.DataFrame, schema: InputSchema, *, source: str = "input"
-) -> tuple[pd.DataFrame, list[str]]:
+    data: pd.DataFrame,
+    schema: InputSchema,
+    *,
+    source: str = "input",
+    strict: bool = False,
+    known_columns: Sequence[str] = (),
+    fill_values: Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, list[InputIssue]]:
     """Check new patients against a model's schema and convert them to its dtypes.
 
     Parameters
     ----------
     data : DataFrame of shape (N, *)
-        One row per patient; extra columns (e.g. an identifier) are ignored. Values may be
-        strings as read from a CSV file.
+        One row per patient. Values may be strings as read from a CSV file.
     schema : InputSchema
         The model's recorded schema.
     source : str
         Name used in messages (e.g. the CSV path).
+    strict : bool
+        Raise on the first issue (extra column, missing cell, value outside the training range)
+        instead of reporting it.
+    known_columns : sequence of str
+        Columns that are not model inputs but are expected (an identifier, an observed
+        outcome): not reported as extra.
+    fill_values : mapping of str to str, optional
+        ``column -> "53 (the training median)"``: what the model imputes for a missing cell,
+        quoted in the warning.
 
     Returns
     -------
     X : DataFrame of shape (N, F)
         The schema's columns in order, with the training dtypes.
-    warnings : list of str
-        Out-of-range and missing values, ``"row R, column 'C': ..."``.
+    issues : list of InputIssue
+        Extra columns first, then by row: missing cells, values outside the training range and
+        values beyond the abstention margin (:data:`ABSTAIN_MARGIN`).
 
     Raises
     ------
     SchemaError
-        A column is missing, a numeric column holds text, or a category is unknown.
+        A column is missing, a numeric column holds text, or a category is unknown; with
+        ``strict``, any issue (the first one: file, row, column, expected, got).
     """
     missing = [name for name in schema.names if name not in data.columns]
     if missing:
@@ -263,16 +367,28 @@ def validate_patients(
         )
     if len(data) == 0:
         raise SchemaError(f"{source}: no rows; expected at least one patient.")
-    warnings: list[str] = []
+    issues: list[InputIssue] = []
+    for name in data.columns:
+        if name not in schema.names and name not in known_columns:
+            issues.append(
+                InputIssue(
+                    "extra_column",
+                    None,
+                    str(name),
+                    f"only the model's columns {schema.names}",
+                    f"the extra column {str(name)!r}",
+                    f"column {str(name)!r} is not one of the model's inputs and is ignored.",
+                )  # fmt: skip
+            )
     columns = {}
     for spec in schema.columns:
         raw = data[spec.name].reset_index(drop=True)
-        if spec.kind == "numeric":
-            columns[spec.name] = _numeric_column(raw, spec, source, warnings)
-        else:
-            columns[spec.name] = _categorical_column(raw, spec, source, warnings)
-    warnings.sort(key=lambda w: int(w.split(",")[0].removeprefix("row ")))  # by row, stable
-    return pd.DataFrame(columns), warnings
+        read = _numeric_column if spec.kind == "numeric" else _categorical_column
+        columns[spec.name] = read(raw, spec, source, issues, fill_values or {})
+    issues.sort(key=lambda issue: -1 if issue.row is None else issue.row)  # stable
+    if strict and issues:
+        raise issues[0].error(source)
+    return pd.DataFrame(columns), issues
 
 
 def read_patients_csv(path: str | Path) -> pd.DataFrame:
@@ -322,7 +438,12 @@ def read_patients_csv(path: str | Path) -> pd.DataFrame:
 
 
 def check_finite_outputs(
-    values: Any, *, what: str, source: str = "input", warnings: list[str] | None = None
+    values: Any,
+    *,
+    what: str,
+    source: str = "input",
+    issues: Sequence[InputIssue] = (),
+    rows: Sequence[int] | np.ndarray | None = None,
 ) -> None:
     """Refuse a model output that is NaN or infinite, naming the first patient's row.
 
@@ -334,9 +455,12 @@ def check_finite_outputs(
         What the values are, for the message (``"risk score"``, ``"probability"``).
     source : str
         Name used in the message (e.g. the CSV path).
-    warnings : list of str, optional
-        The validation warnings of the same patients: the offending row's are quoted (they say
+    issues : sequence of InputIssue
+        The validation issues of the same patients: the offending row's are quoted (they say
         which input is outside the training range).
+    rows : sequence of int, optional
+        The 1-based row of each of the N values (default ``1..N``): the predicted patients when
+        some abstained.
 
     Raises
     ------
@@ -347,12 +471,12 @@ def check_finite_outputs(
     bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1) if arr.size else np.array([])
     if not bad.any():
         return
-    rows = (np.flatnonzero(bad) + 1).tolist()
-    prefix = f"row {rows[0]},"
-    why = [w for w in warnings or [] if w.startswith(prefix)]
-    more = f" (and {len(rows) - 1} more row(s): {rows[1:6]})" if len(rows) > 1 else ""
+    numbers = np.arange(1, len(arr) + 1) if rows is None else np.asarray(rows)
+    bad_rows = numbers[np.flatnonzero(bad)].tolist()
+    why = [i.message for i in issues if i.row == bad_rows[0]]
+    more = f" (and {len(bad_rows) - 1} more row(s): {bad_rows[1:6]})" if len(bad_rows) > 1 else ""
     raise DataFormatError(
-        f"{source}: row {rows[0]}: the model's {what} is not a finite number{more}; expected "
+        f"{source}: row {bad_rows[0]}: the model's {what} is not a finite number{more}; expected "
         "inputs of the size seen in training"
         + (f" ({'; '.join(w.rstrip('.') for w in why)})" if why else "")
         + "."

@@ -24,13 +24,13 @@ from precisionmed.artifacts import (
     check_outside_model_dir,
     write_model_dir,
 )
+from precisionmed.clinical.curves import survival_on_grid
 from precisionmed.clinical.metrics import (
     classification_metrics,
     evaluation_times,
     plot_calibration,
     plot_roc,
     plot_survival_calibration,
-    plot_survival_curves,
     survival_metrics,
 )
 from precisionmed.clinical.models import get_model, make_pipeline
@@ -38,7 +38,6 @@ from precisionmed.clinical.predictor import (
     ClinicalPredictor,
     clinical_model_contents,
     interval_level,
-    survival_on_grid,
 )
 from precisionmed.clinical.schema import infer_schema
 from precisionmed.errors import ConfigError
@@ -115,30 +114,11 @@ def evaluate_pipeline(
 def _plot_risk_groups(
     pipeline: Any, X: pd.DataFrame, y: np.ndarray, risk: np.ndarray, path: Path, unit: str
 ) -> None:
-    from sksurv.nonparametric import kaplan_meier_estimator
+    from precisionmed.clinical.cohort_output import plot_risk_groups
 
     grid = np.linspace(0, float(y["time"].max()), 100)
     curves = survival_on_grid(pipeline, X, grid)
-    groups = np.digitize(risk, np.quantile(risk, [1 / 3, 2 / 3]))
-    names, mean_curves, colors = [], [], []
-    for g, (label, colour) in enumerate(
-        zip(("low", "medium", "high"), ("C0", "C1", "C3"), strict=True)
-    ):
-        sel = groups == g
-        if sel.sum() < 2:
-            continue
-        t, s = kaplan_meier_estimator(y["event"][sel], y["time"][sel])
-        km = np.ones_like(grid)
-        idx = np.searchsorted(t, grid, side="right") - 1
-        km[idx >= 0] = s[idx[idx >= 0]]
-        names += [f"{label} risk: predicted", f"{label} risk: Kaplan-Meier"]
-        mean_curves += [curves[sel].mean(axis=0), km]
-        colors += [colour, colour]
-    plot_survival_curves(
-        grid, np.array(mean_curves), path, labels=names, time_unit=unit, colors=colors,
-        linestyles=["-", "--"] * (len(colors) // 2),
-        title="Predicted vs observed survival by risk tertile",
-    )  # fmt: skip
+    plot_risk_groups(grid, curves, risk, path, time_unit=unit, observed=y)
 
 
 def cross_validated_scores(
@@ -430,7 +410,7 @@ def evaluate_saved_model(
     else:
         tr = te = np.arange(len(data.X))
         which = "all patients (external)"
-    X, warnings = validate_patients(data.X.iloc[te], predictor.schema, source=data.name)
+    X, issues = validate_patients(data.X.iloc[te], predictor.schema, source=data.name)
     if out_dir is not None:
         if predictor.artifact is not None:
             check_outside_model_dir(out_dir, predictor.artifact.path)
@@ -443,7 +423,7 @@ def evaluate_saved_model(
         "model_version": predictor.model_version,
         "dataset": data.name,
         "patients": which,
-        "n_warnings": len(warnings),
+        "n_warnings": len(issues),
         **metrics,
     }
     if out_dir is not None:
