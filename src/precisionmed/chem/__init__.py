@@ -28,10 +28,14 @@ _LAZY = {
     "murcko_scaffold": "precisionmed.chem.splits",
     "scaffold_split_indices": "precisionmed.chem.splits",
     "split_molecules": "precisionmed.chem.splits",
+    "PropertyModel": "precisionmed.chem.models",
+    "load_molecule_csv": "precisionmed.chem.own_data",
+    "train_property_model": "precisionmed.chem.training",
+    "PropertyPredictor": "precisionmed.chem.predictor",
 }
 
 #: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
-PREDICTOR_MODULES: tuple[str, ...] = ()
+PREDICTOR_MODULES = ("precisionmed.chem.predictor",)
 
 
 def __getattr__(name: str) -> Any:
