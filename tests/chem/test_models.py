@@ -79,8 +79,8 @@ def test_tree_models_fit_each_task_on_its_labelled_molecules(tox21):
             assert len(np.unique(Y[~np.isnan(Y[:, t]), t])) == 1
 
 
-@pytest.mark.parametrize("model", ["mlp", "rf"])
-def test_trained_model_reloads_and_repeats_its_test_metrics(tox21, tmp_path, model):
+@pytest.mark.parametrize(("model", "descriptors"), [("mlp", True), ("rf", False)])
+def test_trained_model_reloads_and_repeats_its_test_metrics(tox21, tmp_path, model, descriptors):
     from precisionmed.data.sources.molecules import MoleculeData
 
     small = MoleculeData(
@@ -89,11 +89,14 @@ def test_trained_model_reloads_and_repeats_its_test_metrics(tox21, tmp_path, mod
     )  # fmt: skip
     params = {"max_epochs": 3} if model == "mlp" else {"n_estimators": 20}
     metrics = train_property_model(
-        small, model, tmp_path / "m", n_members=2, params=params, progress=False
-    )
+        small, model, tmp_path / "m", n_members=2, params=params, progress=False,
+        descriptors=descriptors,
+    )  # fmt: skip
     predictor = precisionmed.load(tmp_path / "m")
     assert isinstance(predictor, Predictor)
-    assert isinstance(input_spec_from_dict(predictor.input_spec.to_dict()), MoleculeInputSpec)
+    spec = input_spec_from_dict(predictor.input_spec.to_dict())
+    assert isinstance(spec, MoleculeInputSpec)
+    assert spec.featurizer["rdkit_descriptors"] is descriptors
     split = json.loads((tmp_path / "m" / "split.json").read_text())
     test_rows = split["test"]
     records = predictor.predict([small.smiles[i] for i in test_rows])

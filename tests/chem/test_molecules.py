@@ -110,3 +110,18 @@ def test_fingerprint_spec_refuses_bad_sizes():
 
     with pytest.raises(ConfigError, match="n_bits"):
         FingerprintSpec(n_bits=0)
+
+
+def test_descriptor_scaler_uses_training_statistics_and_bounds_huge_values():
+    from precisionmed.chem.features import DescriptorScaler
+
+    mols = standardize_smiles(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCCCCCCC"]).valid_mols
+    table = rdkit_descriptors(mols)
+    scaler = DescriptorScaler.fit(table[:3])
+    scaled = scaler.transform(table)
+    assert scaled.dtype == np.float32
+    assert np.isfinite(scaled).all()
+    np.testing.assert_allclose(scaled[:3].mean(axis=0), 0.0, atol=1e-5)
+    assert np.abs(scaled).max() <= 10.0
+    again = DescriptorScaler.from_dict(scaler.to_dict()).transform(table)
+    np.testing.assert_array_equal(again, scaled)

@@ -110,6 +110,73 @@ def rdkit_descriptors(mols: Sequence[Any]) -> np.ndarray:
     return out
 
 
+@dataclass
+class DescriptorScaler:
+    """Scales RDKit descriptors for a model: signed log, median imputation, z-score, clip.
+
+    Written by hand rather than with a scikit-learn transformer so that its few numbers are
+    stored in ``config.json`` (no pickle). Descriptors span many orders of magnitude (``Ipc``
+    reaches 1e30), so each value first becomes ``sign(x) * log1p(|x|)``; a missing one takes
+    the training median; then each column is standardised with the training mean and std and
+    clipped to [-10, 10] (chemprop's ``rdkit_2d_normalized`` features serve the same end with
+    fitted CDFs).
+
+    Attributes
+    ----------
+    median, mean, std : ndarray of shape (n_descriptors,)
+        Of the signed-log training values.
+    """
+
+    median: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, descriptors: np.ndarray) -> DescriptorScaler:
+        """Fit on training descriptors (n, n_descriptors), NaN where missing."""
+        logged = _signed_log(descriptors)
+        with np.errstate(all="ignore"):
+            median = np.nan_to_num(np.nanmedian(logged, axis=0))
+        filled = np.where(np.isnan(logged), median, logged)
+        std = filled.std(axis=0)
+        return cls(median, filled.mean(axis=0), np.where(std > 0, std, 1.0))
+
+    def transform(self, descriptors: np.ndarray) -> np.ndarray:
+        """Scaled descriptors, float32 of shape (n, n_descriptors)."""
+        logged = _signed_log(descriptors)
+        filled = np.where(np.isnan(logged), self.median, logged)
+        return np.clip((filled - self.mean) / self.std, -10, 10).astype(np.float32)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {k: getattr(self, k).tolist() for k in ("median", "mean", "std")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DescriptorScaler:
+        return cls(*(np.asarray(data[k], dtype=float) for k in ("median", "mean", "std")))
+
+
+def _signed_log(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def model_inputs(
+    mols: Sequence[Any], spec: FingerprintSpec, scaler: DescriptorScaler | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fingerprints and the model's input matrix: the fingerprint, with the scaled RDKit
+    descriptors appended when ``scaler`` is given.
+
+    Returns
+    -------
+    (fingerprints, inputs)
+        uint8 (n, n_bits) and float32 (n, n_bits [+ n_descriptors]).
+    """
+    fps = morgan_fingerprints(mols, spec)
+    if scaler is None:
+        return fps, fps.astype(np.float32)
+    return fps, np.hstack([fps.astype(np.float32), scaler.transform(rdkit_descriptors(mols))])
+
+
 def tanimoto_nearest(
     queries: np.ndarray, reference: np.ndarray, *, exclude_self: bool = False, chunk: int = 1024
 ) -> np.ndarray:
@@ -154,8 +221,10 @@ def tanimoto_nearest(
 
 
 __all__ = [
+    "DescriptorScaler",
     "FingerprintSpec",
     "descriptor_names",
+    "model_inputs",
     "morgan_fingerprints",
     "rdkit_descriptors",
     "tanimoto_nearest",

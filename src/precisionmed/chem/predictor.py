@@ -19,7 +19,12 @@ import numpy as np
 
 from precisionmed.artifacts import Artifact, register_predictor
 from precisionmed.chem.evaluation import intervals
-from precisionmed.chem.features import FingerprintSpec, morgan_fingerprints, tanimoto_nearest
+from precisionmed.chem.features import (
+    DescriptorScaler,
+    FingerprintSpec,
+    model_inputs,
+    tanimoto_nearest,
+)
 from precisionmed.chem.models import PropertyModel, nets_from_state
 from precisionmed.chem.molecules import MoleculeBatch, read_molecules, standardize_smiles
 from precisionmed.chem.training import KIND
@@ -42,6 +47,8 @@ class PropertyPredictor(Predictor):
         self.train_fingerprints = train_fingerprints
         self.artifact = artifact
         self.fingerprint = FingerprintSpec(**config["fingerprint"])
+        scaler = config.get("descriptor_scaler")
+        self.scaler = None if scaler is None else DescriptorScaler.from_dict(scaler)
 
     @classmethod
     def from_artifact(cls, artifact: Artifact) -> PropertyPredictor:
@@ -53,7 +60,8 @@ class PropertyPredictor(Predictor):
         train_fps = np.unpackbits(packed, axis=1, count=n_bits)
         n_tasks = len(config["target_names"])
         name = config["model"]
-        nets = nets_from_state(state, n_bits, n_tasks, config["params"]) if name == "mlp" else []
+        n_inputs = int(config.get("n_inputs", n_bits))
+        nets = nets_from_state(state, n_inputs, n_tasks, config["params"]) if name == "mlp" else []
         estimators = artifact.estimator() if name != "mlp" else []
         model = PropertyModel(
             name=name,
@@ -91,14 +99,14 @@ class PropertyPredictor(Predictor):
             empty = np.empty((0, n_tasks))
             return {"mean": empty, "spread": None, "low": None, "high": None,
                     "similarity": np.empty(0)}  # fmt: skip
-        X = morgan_fingerprints(mols, self.fingerprint)
+        fps, X = model_inputs(mols, self.fingerprint, self.scaler)
         mean, spread = self.model.predict(X)
         low = high = None
         if self.config.get("interval_scale") is not None:
             q = np.asarray(self.config["interval_scale"], dtype=float)
             offset = self.config.get("interval_spread_offset")
             low, high = intervals(mean, None if offset is None else spread, offset, q)
-        similarity = tanimoto_nearest(X, self.train_fingerprints)
+        similarity = tanimoto_nearest(fps, self.train_fingerprints)
         return {"mean": mean, "spread": spread, "low": low, "high": high, "similarity": similarity}
 
     def predict(self, inputs: str | Path | Sequence[str]) -> list[PredictionRecord]:

@@ -5,7 +5,8 @@ The steps, each a function of this package:
 1. standardise every SMILES (:func:`~precisionmed.chem.molecules.standardize_smiles`): invalid
    rows and rows without any label are reported in ``metrics.json`` (index and reason) and left
    out of training, never silently;
-2. ECFP fingerprints; a random, stratified or scaffold split (:mod:`~precisionmed.chem.splits`);
+2. ECFP fingerprints (optionally with scaled RDKit 2D descriptors); a random, stratified or
+   scaffold split (:mod:`~precisionmed.chem.splits`);
 3. fit (:mod:`~precisionmed.chem.models`): the MLP members through the engine
    (:func:`precisionmed.train.fit_members`, early stopping on the validation molecules), the
    tree models per task;
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +37,15 @@ from precisionmed.chem.evaluation import (
     property_metrics,
     spread_offset,
 )
-from precisionmed.chem.features import FingerprintSpec, morgan_fingerprints, tanimoto_nearest
+from precisionmed.chem.features import (
+    DescriptorScaler,
+    FingerprintSpec,
+    morgan_fingerprints,
+    rdkit_descriptors,
+    tanimoto_nearest,
+)
 from precisionmed.chem.models import PropertyModel, fit_trees, loss_for, model_params
-from precisionmed.chem.molecules import STANDARDISATION, standardize_smiles
+from precisionmed.chem.molecules import STANDARDISATION, MoleculeBatch, standardize_smiles
 from precisionmed.chem.splits import split_molecules
 from precisionmed.data.sources.molecules import MoleculeData
 from precisionmed.errors import ConfigError
@@ -106,6 +114,70 @@ def _fit_mlp(
     return model, fits.summary(config.monitor)
 
 
+@dataclass
+class _Prepared:
+    """The molecules of a training run, standardised, featurised and split."""
+
+    batch: MoleculeBatch
+    rows: list[dict[str, Any]]  # the reported input rows (invalid, standardised, unlabelled)
+    unlabelled: list[int]
+    keep: np.ndarray  # input rows used (valid SMILES with at least one label)
+    fps: np.ndarray  # (len(keep), n_bits) fingerprints: the applicability domain's space
+    X: np.ndarray  # (len(keep), n_inputs) model inputs
+    Y: np.ndarray  # (len(keep), n_tasks) targets, NaN where missing
+    scaler: DescriptorScaler | None
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def _prepare(
+    data: MoleculeData,
+    spec: FingerprintSpec,
+    split: str,
+    *,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    descriptors: bool,
+    progress: bool,
+) -> _Prepared:
+    """Steps 1 and 2 of the module docstring."""
+    batch = standardize_smiles(data.smiles, progress=progress)
+    labelled = ~np.all(np.isnan(data.targets), axis=1)
+    rows = [r.to_dict() for r in batch.problems()]
+    unlabelled = [int(i) for i in np.flatnonzero(~labelled) if batch.rows[i].valid]
+    rows += [
+        {"index": i, "input": batch.rows[i].input, "status": "unlabelled", "reasons": ["no target"]}
+        for i in unlabelled
+    ]
+    keep = np.array([i for i in batch.valid_indices if labelled[i]], dtype=int)
+    if len(keep) < 10:
+        raise ConfigError(
+            f"{data.name}: {len(keep)} molecules with a valid SMILES and a label; at least 10 "
+            "are needed to train, validate and test."
+        )
+    mols = [batch.mols[i] for i in keep]
+    fps = morgan_fingerprints(mols, spec)
+    Y = data.targets[keep]
+    train, val, test = split_molecules(
+        split, mols, Y, task=data.task, val_fraction=val_fraction,
+        test_fraction=test_fraction, seed=seed,
+    )  # fmt: skip
+    if min(len(train), len(val), len(test)) == 0:
+        raise ConfigError(
+            f"{data.name}: the {split} split left an empty part (train {len(train)}, "
+            f"validation {len(val)}, test {len(test)}); use more molecules or another split."
+        )
+    scaler = None
+    X = fps.astype(np.float32)
+    if descriptors:  # scaled with the training molecules' statistics only
+        table = rdkit_descriptors(mols)
+        scaler = DescriptorScaler.fit(table[train])
+        X = np.hstack([X, scaler.transform(table)])
+    return _Prepared(batch, rows, unlabelled, keep, fps, X, Y, scaler, train, val, test)
+
+
 def train_property_model(
     data: MoleculeData,
     model: str,
@@ -116,6 +188,7 @@ def train_property_model(
     n_members: int = 5,
     params: Mapping[str, Any] | None = None,
     fingerprint: FingerprintSpec | None = None,
+    descriptors: bool = False,
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     interval_level: float = INTERVAL_LEVEL,
@@ -142,6 +215,9 @@ def train_property_model(
         Model hyper-parameters (see :data:`precisionmed.chem.models.DEFAULTS`).
     fingerprint : FingerprintSpec, optional
         ECFP4, 2048 bits by default.
+    descriptors : bool
+        Append RDKit's 2D descriptors, scaled (:class:`~precisionmed.chem.features.
+        DescriptorScaler`), to the fingerprint (chemprop's best MoleculeNet rows use them).
     val_fraction, test_fraction : float
     interval_level : float
         Coverage of the regression intervals.
@@ -167,34 +243,15 @@ def train_property_model(
     spec = fingerprint or FingerprintSpec()
     split = split or data.recommended_split
     start = time.perf_counter()
-    batch = standardize_smiles(data.smiles, progress=progress)
-    labelled = ~np.all(np.isnan(data.targets), axis=1)
-    rows = [r.to_dict() for r in batch.problems()]
-    unlabelled = [int(i) for i in np.flatnonzero(~labelled) if batch.rows[i].valid]
-    rows += [
-        {"index": i, "input": batch.rows[i].input, "status": "unlabelled", "reasons": ["no target"]}
-        for i in unlabelled
-    ]
-    keep = np.array([i for i in batch.valid_indices if labelled[i]], dtype=int)
-    if len(keep) < 10:
-        raise ConfigError(
-            f"{data.name}: {len(keep)} molecules with a valid SMILES and a label; at least 10 "
-            "are needed to train, validate and test."
-        )
-    mols = [batch.mols[i] for i in keep]
-    X = morgan_fingerprints(mols, spec)
-    Y = data.targets[keep]
-    train, val, test = split_molecules(
-        split, mols, Y, task=data.task, val_fraction=val_fraction,
-        test_fraction=test_fraction, seed=seed,
-    )  # fmt: skip
-    if min(len(train), len(val), len(test)) == 0:
-        raise ConfigError(
-            f"{data.name}: the {split} split left an empty part (train {len(train)}, "
-            f"validation {len(val)}, test {len(test)}); use more molecules or another split."
-        )
 
     def train_and_report(staging: Path) -> tuple[ModelContents, dict[str, Any]]:
+        prep = _prepare(
+            data, spec, split, seed=seed, val_fraction=val_fraction,
+            test_fraction=test_fraction, descriptors=descriptors, progress=progress,
+        )  # fmt: skip
+        batch, rows, unlabelled, keep = prep.batch, prep.rows, prep.unlabelled, prep.keep
+        fps, X, Y, scaler = prep.fps, prep.X, prep.Y, prep.scaler
+        train, val, test = prep.train, prep.val, prep.test
         if model == "mlp":
             fitted, training = _fit_mlp(
                 X, Y, (train, val), data.task, params_, n_members=n_members, seed=seed,
@@ -215,8 +272,8 @@ def train_property_model(
             offset = spread_offset(val_spread)
             q = conformal_scale(Y[val], val_mean, val_spread, offset, interval_level)
             low, high = intervals(test_mean, test_spread, offset, q)
-        val_sim = tanimoto_nearest(X[val], X[train])
-        test_sim = tanimoto_nearest(X[test], X[train])
+        val_sim = tanimoto_nearest(fps[val], fps[train])
+        test_sim = tanimoto_nearest(fps[test], fps[train])
         threshold = float(np.quantile(val_sim, APPLICABILITY_QUANTILE))
         in_domain = test_sim >= threshold
         test_metrics = property_metrics(
@@ -256,7 +313,11 @@ def train_property_model(
         input_spec = MoleculeInputSpec(
             format="smiles",
             standardisation=STANDARDISATION,
-            featurizer={"name": spec.name, **spec.to_dict()},
+            featurizer={
+                "name": spec.name + ("+rdkit2d" if descriptors else ""),
+                **spec.to_dict(),
+                "rdkit_descriptors": descriptors,
+            },  # fmt: skip
             n_training_molecules=len(train),
             applicability_threshold=threshold,
         )
@@ -273,6 +334,8 @@ def train_property_model(
             "params": params_,
             "n_members": n_members if model == "mlp" else 1,
             "fingerprint": spec.to_dict(),
+            "n_inputs": int(X.shape[1]),
+            "descriptor_scaler": None if scaler is None else scaler.to_dict(),
             "y_mean": None if fitted.y_mean is None else fitted.y_mean.tolist(),
             "y_std": None if fitted.y_std is None else fitted.y_std.tolist(),
             "interval_level": interval_level if q is not None else None,
@@ -284,7 +347,7 @@ def train_property_model(
         import torch
 
         state = fitted.state_dict()
-        state["train_fingerprints"] = torch.from_numpy(np.packbits(X[train] > 0, axis=1))
+        state["train_fingerprints"] = torch.from_numpy(np.packbits(fps[train] > 0, axis=1))
         card = ModelCard(
             title=f"{model} on {data.name}",
             intended_use=(
@@ -302,7 +365,12 @@ def train_property_model(
                 "Intervals are calibrated on the validation molecules; they cover less for "
                 "new scaffolds.",
             ],
-            details={"model": model, "fingerprint": spec.name, **params_},
+            details={
+                "model": model,
+                "fingerprint": spec.name,
+                "rdkit_descriptors": descriptors,
+                **params_,
+            },  # fmt: skip
         )
         contents = ModelContents(
             kind=KIND,

@@ -82,6 +82,9 @@ def train_property(
     out: Path = typer.Option(..., help="Model directory to write."),
     seed: int = typer.Option(0, min=0, help="Seed of the split and the model."),
     ensemble: int = typer.Option(5, min=1, help="mlp: number of ensemble members."),
+    descriptors: bool = typer.Option(
+        False, "--descriptors", help="Append RDKit's 2D descriptors (scaled) to the ECFP."
+    ),
     param: list[str] = typer.Option(
         None, "--param", help="Model hyper-parameter KEY=VALUE (repeatable)."
     ),
@@ -101,6 +104,7 @@ def train_property(
         split=split,
         seed=seed,
         n_members=ensemble,
+        descriptors=descriptors,
         params=_parse_params(param),
         overwrite=overwrite,
         progress=not as_json,
