@@ -77,6 +77,8 @@ def test_predict_reloads_the_model_and_gives_the_same_values(trained, tmp_path):
     low, high = records[0]["interval"]["solubility"]
     assert low < records[0]["values"]["solubility"] < high
     assert records[4]["details"]["applicability"]["in_domain"] in (True, False)
+    coverage = metrics["test"]["mean"]["coverage"]
+    assert records[0]["calibration"]["test_coverage"] == pytest.approx(coverage)
     # the library, in this process, gives the same numbers as the CLI did in another
     predictor = precisionmed.load(model_dir)
     again = predictor.predict(smi)
@@ -111,3 +113,22 @@ def test_a_csv_target_that_is_not_a_number_is_named(tmp_path):
     assert done.returncode == 1
     assert "line 3" in done.stderr
     assert "'y'" in done.stderr
+
+
+def test_a_catalog_set_trains_from_the_cli_with_its_published_units(tmp_path):
+    from tests.conftest import require_dataset
+
+    require_dataset("freesolv")
+    out = tmp_path / "freesolv"
+    done = _run([
+        "train-property", "--dataset", "freesolv", "--model", "gbm", "--param",
+        "n_estimators=30", "--out", str(out), "--json",
+    ])  # fmt: skip
+    metrics = json.loads(done.stdout)
+    assert metrics["split"] == "random"  # MoleculeNet's split for FreeSolv
+    assert sum(metrics["sizes"].values()) == 642
+    assert metrics["test"]["mean"]["rmse"] < 3.0  # kcal/mol; the targets' std is 3.8
+    parity = json.loads((out / "parity.json").read_text())
+    assert len(parity["tasks"][0]["measured"]) == metrics["sizes"]["test"]
+    predictor = precisionmed.load(out)
+    assert predictor.config["units"] == "kcal/mol"

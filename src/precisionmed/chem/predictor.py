@@ -81,6 +81,18 @@ class PropertyPredictor(Predictor):
         return MoleculeInputSpec.from_dict(self.config["input_spec"])
 
     @property
+    def calibration(self) -> dict[str, Any]:
+        """How the values and intervals are calibrated, with the test evidence from training."""
+        test = (self.artifact.metrics if self.artifact else {}).get("test", {}).get("mean", {})
+        if self.model.task == "classification":
+            return {"method": "none (the model's own probabilities)", "test_ece": test.get("ece")}
+        return {
+            "method": "split-conformal intervals on the validation molecules",
+            "interval_level": self.config.get("interval_level"),
+            "test_coverage": test.get("coverage"),
+        }
+
+    @property
     def target_names(self) -> list[str]:
         return list(self.config["target_names"])
 
@@ -125,6 +137,7 @@ class PropertyPredictor(Predictor):
         threshold = self.input_spec.applicability_threshold
         level = self.config.get("interval_level")
         position = {int(i): k for k, i in enumerate(batch.valid_indices)}
+        calibration = self.calibration
         out = []
         for row in batch.rows:
             details: dict[str, Any] = {"row": row.index, "line": row.line, "name": row.name,
@@ -168,6 +181,7 @@ class PropertyPredictor(Predictor):
                     values,
                     interval=interval,
                     interval_level=level if interval else None,
+                    calibration=calibration,
                     warnings=tuple(warnings),
                     details=details,
                 )  # fmt: skip
