@@ -194,13 +194,58 @@ class TableInputSpec:
         return cls(columns=tuple(ColumnSpec(**c) for c in data["columns"]))
 
 
-InputSpec = ImageInputSpec | TableInputSpec
+@dataclass(frozen=True)
+class MoleculeInputSpec:
+    """What a molecule model was trained on: SMILES, standardised and featurised so.
+
+    Attributes
+    ----------
+    format : str
+        ``"smiles"``.
+    standardisation : tuple of str
+        The steps applied to every input, in order (``"largest-organic-fragment"``...).
+    featurizer : dict
+        How a molecule becomes model input (``{"name": "ecfp4-2048", "radius": 2, ...}``).
+    n_training_molecules : int
+    applicability_threshold : float or None
+        Nearest-neighbour Tanimoto similarity to the training set below which a prediction
+        is flagged as outside the applicability domain.
+    """
+
+    format: str
+    standardisation: tuple[str, ...]
+    featurizer: dict[str, Any]
+    n_training_molecules: int
+    applicability_threshold: float | None = None
+    kind: Literal["molecule"] = "molecule"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, stored in ``config.json`` under ``input_spec``."""
+        return _listify(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MoleculeInputSpec:
+        """Inverse of :meth:`to_dict`."""
+        threshold = data.get("applicability_threshold")
+        return cls(
+            format=str(data["format"]),
+            standardisation=tuple(data.get("standardisation") or ()),
+            featurizer=dict(data.get("featurizer") or {}),
+            n_training_molecules=int(data["n_training_molecules"]),
+            applicability_threshold=None if threshold is None else float(threshold),
+        )
+
+
+InputSpec = ImageInputSpec | TableInputSpec | MoleculeInputSpec
 
 
 def input_spec_from_dict(data: Mapping[str, Any]) -> InputSpec:
-    """An :class:`ImageInputSpec` or :class:`TableInputSpec` from its ``to_dict()`` form."""
+    """An :class:`ImageInputSpec`, :class:`TableInputSpec` or :class:`MoleculeInputSpec` from
+    its ``to_dict()`` form."""
     if data.get("kind") == "table":
         return TableInputSpec.from_dict(data)
+    if data.get("kind") == "molecule":
+        return MoleculeInputSpec.from_dict(data)
     return ImageInputSpec.from_dict(data)
 
 
@@ -376,6 +421,7 @@ __all__ = [
     "ColumnSpec",
     "ImageInputSpec",
     "InputSpec",
+    "MoleculeInputSpec",
     "PredictionRecord",
     "Predictor",
     "TableInputSpec",
