@@ -25,7 +25,7 @@ $(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt
 install: $(STAMP)
 
 demo: install
-	$(BIN)/precisionmed imaging train --dataset pneumoniamnist --model reference-cnn \
+	$(BIN)/precisionmed imaging train --dataset pneumoniamnist \
 		--max-epochs 3 --seed 0 --out $(DEMO_OUT) --overwrite
 	$(BIN)/precisionmed imaging evaluate $(DEMO_OUT) --dataset pneumoniamnist --split test
 	@echo "Model, metrics, model card and plots: $(DEMO_OUT)/"
