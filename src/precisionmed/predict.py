@@ -227,6 +227,11 @@ class PredictionRecord:
         Plain sentences about this input: unlike the training data, values replaced, resized.
     details : dict
         Pillar-specific, JSON-safe extras (a survival curve, a lesion list...).
+    in_distribution : bool or None
+        Whether the input looks like the training data (imaging: metadata and a feature-space
+        score, see :mod:`precisionmed.imaging.ood`); None where the model cannot tell.
+    ood_score : float or None
+        The out-of-distribution score behind ``in_distribution`` (higher: less familiar).
 
     Non-finite numbers anywhere in the record become None, with a warning naming the field, so
     that :meth:`to_dict` is always valid JSON (``allow_nan=False``).
@@ -243,10 +248,13 @@ class PredictionRecord:
     calibration: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    in_distribution: bool | None = None
+    ood_score: float | None = None
 
     def __post_init__(self) -> None:
         notes: list[str] = []
-        for name in ("prediction", "values", "interval", "interval_level", "calibration"):
+        names = ("prediction", "values", "interval", "interval_level", "calibration", "ood_score")
+        for name in names:
             object.__setattr__(self, name, _finite(getattr(self, name), name, notes))
         object.__setattr__(self, "details", _finite(self.details, "details", notes))
         object.__setattr__(self, "warnings", (*(str(w) for w in self.warnings), *notes))

@@ -27,6 +27,13 @@ from precisionmed.imaging.evaluation import (
     probabilities,
 )
 from precisionmed.imaging.networks import MeanEnsemble, build_network
+from precisionmed.imaging.ood import (
+    OODAssessment,
+    assess,
+    load_reference,
+    metadata_mismatches,
+    network_features,
+)
 from precisionmed.imaging.transforms import NORMALISATION, prepare_image
 from precisionmed.predict import ImageInputSpec, PredictionRecord, Predictor, dicom_modalities
 from precisionmed.train import predict_outputs
@@ -159,6 +166,8 @@ class ImageClassifier(Predictor):
         self.input_size = tuple(int(s) for s in config["input_size"])
         self.architecture: str = config["architecture"]
         self.metrics: dict[str, Any] = dict(artifact.metrics) if artifact is not None else {}
+        #: The out-of-distribution guard's reference (None: saved without one, or in memory).
+        self.ood_reference = load_reference(artifact) if artifact is not None else None
 
     @property
     def input_spec(self) -> ImageInputSpec:
@@ -297,24 +306,30 @@ class ImageClassifier(Predictor):
             An unreadable file, an all-NaN image, arrays outside [0, 1].
         """
         if isinstance(inputs, np.ndarray | torch.Tensor):
-            probs = self.predict_proba(inputs)
-            names = [f"image {i + 1}" for i in range(len(probs))]
+            x = self._as_batch(inputs)
+            names = [f"image {i + 1}" for i in range(len(x))]
             notes: list[list[str]] = [[] for _ in names]
+            mismatches: list[list[str]] = [[] for _ in names]
         else:
             paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-            loaded = [self.load_input(p) for p in paths]
-            probs = (
-                self.predict_proba(torch.stack([x for x, _ in loaded]))
-                if loaded
-                else np.empty((0, len(self.labels)))
-            )
+            images = [read_input_image(p) for p in paths]
+            loaded = [prepare_image(image, self.input_spec) for image in images]
+            shape = (0, self.n_channels, *self.input_size)
+            x = torch.stack([t for t, _ in loaded]) if loaded else torch.empty(shape)
             names = [str(p) for p in paths]
             notes = [w for _, w in loaded]
+            mismatches = [metadata_mismatches(image, self.input_spec) for image in images]
+        features, logits = network_features(self.net, x)
+        probs = probabilities(logits, self.task, self.temperature)
+        guard = assess(self.ood_reference, self.input_spec, features, mismatches)
         return [
-            self._record(name, p, warns) for name, p, warns in zip(names, probs, notes, strict=True)
+            self._record(name, p, warns, ood)
+            for name, p, warns, ood in zip(names, probs, notes, guard, strict=True)
         ]
 
-    def _record(self, name: str, p: np.ndarray, warnings: list[str]) -> PredictionRecord:
+    def _record(
+        self, name: str, p: np.ndarray, warnings: list[str], ood: OODAssessment
+    ) -> PredictionRecord:
         if self.task == "multi-label":
             prediction: Any = [lab for lab, v in zip(self.labels, p, strict=True) if v > 0.5]
         else:
@@ -324,8 +339,10 @@ class ImageClassifier(Predictor):
             prediction,
             {lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
             calibration=self.calibration,
-            warnings=tuple(warnings),
-            details={"task": self.task},
+            warnings=(*warnings, *([ood.warning] if ood.warning else [])),
+            details={"task": self.task, "ood": ood.details},
+            in_distribution=ood.in_distribution,
+            ood_score=ood.score,
         )
 
     def predict_file(self, path: str | Path) -> dict[str, Any]:
