@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,12 +43,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import use_shared_mirror
+from _common import SHARED_DATA, use_shared_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "imaging_ood.json"
-DICOM = ROOT.parent / "shared" / "data" / "imaging" / "dicom"
-NIFTI = ROOT.parent / "shared" / "data" / "imaging" / "nifti" / "msd_task04_hippocampus"
 TARGET_AUROC = 0.95
 THREADS = 1
 N_NIFTI = 40
@@ -63,8 +62,14 @@ OTHER = {"pneumoniamnist": "breastmnist", "breastmnist": "pneumoniamnist"}
 POOLED = ("dicom_ct", "dicom_mr", "other_medmnist", "nifti_hippocampus")
 
 
+def mirror(*parts: str) -> Path:
+    """A folder of the data mirror (``PRECISIONMED_DATA_MIRROR``, else ``../shared/data``)."""
+    return Path(os.environ.get("PRECISIONMED_DATA_MIRROR") or SHARED_DATA).joinpath(*parts)
+
+
 def dicom_groups() -> dict[str, list[Path]]:
     """The DICOM files of each out-of-distribution group (the SEG and ECG files are no images)."""
+    DICOM = mirror("imaging", "dicom")  # noqa: N806
     return {
         "dicom_ct": sorted((DICOM / "ct").glob("*.dcm"))
         + sorted((DICOM / "ct_seg_liver").glob("ct_*.dcm")),
@@ -80,7 +85,8 @@ def nifti_slices() -> list:
     from precisionmed.io import read_medical_image
 
     images = []
-    for path in sorted((NIFTI / "imagesTr").glob("*.nii.gz"))[:N_NIFTI]:
+    folder = mirror("imaging", "nifti", "msd_task04_hippocampus", "imagesTr")
+    for path in sorted(folder.glob("*.nii.gz"))[:N_NIFTI]:
         volume = read_medical_image(path)
         mid = volume.array[volume.array.shape[0] // 2]
         images.append(
