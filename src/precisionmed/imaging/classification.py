@@ -32,7 +32,7 @@ from precisionmed.imaging.evaluation import (
     probabilities,
 )
 from precisionmed.imaging.networks import MeanEnsemble, build_network
-from precisionmed.imaging.ood import fit_classifier_reference, save_reference
+from precisionmed.imaging.ood import card_sentence, fit_classifier_reference, save_reference
 from precisionmed.imaging.transforms import NORMALISATION, augmentation
 from precisionmed.train import TrainConfig, predict_outputs
 from precisionmed.train.steps import MemberFits, check_n_members, fit_members
@@ -204,6 +204,7 @@ def _train_and_report(
         "ood_guard": ood.config(),
     }
     card = _classifier_card(model, data, metrics, augment=augment)
+    card.limitations.append(card_sentence(ood))
     contents = ModelContents(
         kind=KIND,
         pillar="imaging",

@@ -145,6 +145,8 @@ class ImageClassifier(Predictor):
     input_size : tuple of int
     artifact : Artifact or None
         The model directory it was loaded from (gives :attr:`model_version`).
+    ood_reference : OODReference or None
+        The out-of-distribution guard's reference (:mod:`precisionmed.imaging.ood`).
     """
 
     def __init__(
@@ -298,7 +300,9 @@ class ImageClassifier(Predictor):
         list of PredictionRecord
             ``prediction``: the most probable class (multi-label: the labels above 0.5);
             ``values``: label -> probability; ``calibration``: temperature and test ECE;
-            ``warnings``: how the image differs from the training images.
+            ``warnings``: how the image differs from the training images;
+            ``in_distribution`` and ``ood_score``: the out-of-distribution guard
+            (:mod:`precisionmed.imaging.ood`; details under ``details["ood"]``).
 
         Raises
         ------

@@ -193,7 +193,7 @@ def _train_and_report(
             "ood_guard": ood.config(),
         },
         metrics=metrics,
-        card=_segmenter_card(model, data.labels, name, source, segmenter, split),
+        card=_segmenter_card(model, data.labels, name, source, segmenter, split, ood),
         state_dict=result.net.state_dict(),
     )
     return contents, None
@@ -280,9 +280,11 @@ def _segmenter_card(
     source: Mapping[str, Any],
     segmenter: Any,
     split: Mapping[str, Any],
+    ood: Any,
 ) -> Any:
     """The model card's text: what it segments, on what data, and its limits."""
     from precisionmed.artifacts import ModelCard
+    from precisionmed.imaging.ood import card_sentence
 
     structures = ", ".join(labels[k] for k in sorted(labels) if k)
     modality = source["modality"].upper()
@@ -301,6 +303,7 @@ def _segmenter_card(
             "Trained on one public dataset from one centre; accuracy elsewhere is unknown.",
             f"Expects {modality} volumes near {segmenter.preprocessing['spacing']} mm "
             "spacing, framed like the training crops; nothing is resampled.",
+            card_sentence(ood, "volume"),
         ],
         details={"architecture": arch["name"], "channels": arch["channels"], "patch": patch},
     )
