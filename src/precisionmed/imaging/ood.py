@@ -356,7 +356,7 @@ def segmenter_patch(volume: np.ndarray, patch_size: Sequence[int]) -> torch.Tens
     orientation: z-scored, padded and centre-cropped as the validation patches in training."""
     from monai.transforms import CenterSpatialCrop, NormalizeIntensity, SpatialPad
 
-    x = NormalizeIntensity()(np.asarray(volume, np.float32)[None])
+    x = torch.as_tensor(NormalizeIntensity()(np.asarray(volume, np.float32)[None]))
     x = CenterSpatialCrop(patch_size)(SpatialPad(patch_size)(x))
     return torch.as_tensor(np.asarray(x), dtype=torch.float32)[None]
 
