@@ -318,11 +318,12 @@ class ImageClassifier(Predictor):
             paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
             images = [read_input_image(p) for p in paths]
             loaded = [prepare_image(image, self.input_spec) for image in images]
-            shape = (0, self.n_channels, *self.input_size)
-            x = torch.stack([t for t, _ in loaded]) if loaded else torch.empty(shape)
+            x = torch.stack([t for t, _ in loaded]) if loaded else torch.empty(0)
             names = [str(p) for p in paths]
             notes = [w for _, w in loaded]
             mismatches = [metadata_mismatches(image, self.input_spec) for image in images]
+        if not len(x):
+            return []
         features, logits = network_features(self.net, x)
         probs = probabilities(logits, self.task, self.temperature)
         guard = assess(self.ood_reference, self.input_spec, features, mismatches)
@@ -357,7 +358,8 @@ class ImageClassifier(Predictor):
         dict
             ``file``, ``prediction`` (the most probable class, or the labels above 0.5 for
             multi-label tasks), ``probabilities`` (label -> probability), ``task``,
-            ``temperature``, ``warnings``; :meth:`predict` gives the full record.
+            ``temperature``, ``warnings``, ``in_distribution``; :meth:`predict` gives the full
+            record.
         """
         (record,) = self.predict([path])
         return {
@@ -367,6 +369,7 @@ class ImageClassifier(Predictor):
             "task": self.task,
             "temperature": self.temperature,
             "warnings": list(record.warnings),
+            "in_distribution": record.in_distribution,
         }
 
 
