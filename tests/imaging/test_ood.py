@@ -70,6 +70,7 @@ def test_the_reference_is_a_manifest_file_and_its_threshold_a_validation_percent
     scores = clf.ood_reference.score(network_features(clf.net, val)[0])
     assert guard["threshold"] == pytest.approx(np.percentile(scores, 99))
     assert np.sum(scores > guard["threshold"]) <= np.ceil(0.01 * len(scores))
+    assert clf.predict([]) == []  # nothing to predict, no empty forward pass
 
 
 def test_an_mr_dicom_into_the_chest_model_is_flagged_with_a_warning(chest: Path) -> None:
