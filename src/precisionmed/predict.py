@@ -282,6 +282,11 @@ class PredictionRecord:
     abstained : bool
         True where the model declined to predict (an input far outside its training data): the
         headline and the values are None and a warning says why.
+    in_distribution : bool or None
+        Whether the input looks like the training data (imaging: metadata and a feature-space
+        score, see :mod:`precisionmed.imaging.ood`); None where the model cannot tell.
+    ood_score : float or None
+        The out-of-distribution score behind ``in_distribution`` (higher: less familiar).
 
     Non-finite numbers anywhere in the record become None, with a warning naming the field, so
     that :meth:`to_dict` is always valid JSON (``allow_nan=False``).
@@ -299,10 +304,13 @@ class PredictionRecord:
     warnings: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
     abstained: bool = False
+    in_distribution: bool | None = None
+    ood_score: float | None = None
 
     def __post_init__(self) -> None:
         notes: list[str] = []
-        for name in ("prediction", "values", "interval", "interval_level", "calibration"):
+        names = ("prediction", "values", "interval", "interval_level", "calibration", "ood_score")
+        for name in names:
             object.__setattr__(self, name, _finite(getattr(self, name), name, notes))
         object.__setattr__(self, "details", _finite(self.details, "details", notes))
         object.__setattr__(self, "warnings", (*(str(w) for w in self.warnings), *notes))

@@ -319,18 +319,23 @@ def predict(
         print_json([r.to_dict() for r in records])
         return
     keys = list(records[0].values) if records else []
-    table = Table("file", "prediction", *keys)
+    table = Table("file", "prediction", *keys, "in distribution")
+    flag = {True: "yes", False: "[red]NO[/]", None: "unknown"}
     for r in records:
         pred = r.prediction
         table.add_row(
             Path(r.input).name,  # FILE#frame=K keeps its frame
             ", ".join(pred) if isinstance(pred, list) else str(pred),
             *("-" if r.values[k] is None else f"{r.values[k]:.3f}" for k in keys),
+            flag[r.in_distribution],
         )
     console.print(table)
     for r in records:
         for w in r.warnings:
             console.print(f"[yellow]warning:[/] {Path(r.input).name}: {w}", highlight=False)
+    notes = {r.details.get("ood", {}).get("note") for r in records} - {None}
+    for note in sorted(notes):
+        console.print(f"note: {note}", highlight=False)
     if records:
         console.print(
             f"model: {records[0].model} (version {str(records[0].model_version)[:12]})",

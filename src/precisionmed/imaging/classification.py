@@ -32,6 +32,7 @@ from precisionmed.imaging.evaluation import (
     probabilities,
 )
 from precisionmed.imaging.networks import MeanEnsemble, build_network
+from precisionmed.imaging.ood import card_sentence, fit_classifier_reference, save_reference
 from precisionmed.imaging.transforms import NORMALISATION, augmentation
 from precisionmed.train import TrainConfig, predict_outputs
 from precisionmed.train.steps import MemberFits, check_n_members, fit_members
@@ -183,6 +184,10 @@ def _train_and_report(
     net = fits.first.net if n_members == 1 else MeanEnsemble(fits.nets)
     metrics, temperature = _calibrate_and_test(net, data, n_boot=n_boot, out_dir=staging)
     metrics.update(fits.summary(config.monitor))
+    ood = fit_classifier_reference(  # the out-of-distribution guard's reference (imaging.ood)
+        net, data.arrays["train"], data.arrays["val"][0], multi_label=data.multi_label
+    )
+    save_reference(ood, staging)
     model_config = {
         **_architecture_config(model, network_kwargs, n_members, data),
         "labels": data.labels,
@@ -196,8 +201,10 @@ def _train_and_report(
             "sizes": {k: len(v[1]) for k, v in data.arrays.items()},
         },
         "train_config": config.model_dump(),
+        "ood_guard": ood.config(),
     }
     card = _classifier_card(model, data, metrics, augment=augment)
+    card.limitations.append(card_sentence(ood))
     contents = ModelContents(
         kind=KIND,
         pillar="imaging",

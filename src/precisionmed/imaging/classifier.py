@@ -29,6 +29,13 @@ from precisionmed.imaging.evaluation import (
 from precisionmed.imaging.frames import FrameInput, Frames, load_frames
 from precisionmed.imaging.letterbox import default_resize
 from precisionmed.imaging.networks import MeanEnsemble, build_network
+from precisionmed.imaging.ood import (
+    OODAssessment,
+    assess,
+    load_reference,
+    metadata_mismatches,
+    network_features,
+)
 from precisionmed.imaging.transforms import NORMALISATION, prepare_image
 from precisionmed.predict import ImageInputSpec, PredictionRecord, Predictor, dicom_modalities
 from precisionmed.train import predict_outputs
@@ -142,6 +149,8 @@ class ImageClassifier(Predictor):
     input_size : tuple of int
     artifact : Artifact or None
         The model directory it was loaded from (gives :attr:`model_version`).
+    ood_reference : OODReference or None
+        The out-of-distribution guard's reference (:mod:`precisionmed.imaging.ood`).
     """
 
     def __init__(
@@ -163,6 +172,8 @@ class ImageClassifier(Predictor):
         self.input_size = tuple(int(s) for s in config["input_size"])
         self.architecture: str = config["architecture"]
         self.metrics: dict[str, Any] = dict(artifact.metrics) if artifact is not None else {}
+        #: The out-of-distribution guard's reference (None: saved without one, or in memory).
+        self.ood_reference = load_reference(artifact) if artifact is not None else None
 
     @property
     def input_spec(self) -> ImageInputSpec:
@@ -302,7 +313,9 @@ class ImageClassifier(Predictor):
         list of PredictionRecord
             ``prediction``: the most probable class (multi-label: the labels above 0.5);
             ``values``: label -> probability; ``calibration``: temperature and test ECE;
-            ``warnings``: how the image differs from the training images.
+            ``warnings``: how the image differs from the training images;
+            ``in_distribution`` and ``ood_score``: the out-of-distribution guard
+            (:mod:`precisionmed.imaging.ood`; details under ``details["ood"]``).
 
         Raises
         ------
@@ -310,24 +323,32 @@ class ImageClassifier(Predictor):
             An unreadable file, an all-NaN image, arrays outside [0, 1].
         """
         if isinstance(inputs, np.ndarray | torch.Tensor):
-            probs = self.predict_proba(inputs)
-            names = [f"image {i + 1}" for i in range(len(probs))]
+            x = self._as_batch(inputs)
+            names = [f"image {i + 1}" for i in range(len(x))]
             notes: list[list[str]] = [[] for _ in names]
+            mismatches: list[list[str]] = [[] for _ in names]
             index: list[int | None] = [None] * len(names)
         else:
             paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-            loaded = [fr for p in paths for fr in self.load_frames(p, frames)]
-            probs = (
-                self.predict_proba(torch.stack([fr.x for fr in loaded]))
-                if loaded
-                else np.empty((0, len(self.labels)))
-            )
+            loaded: list[FrameInput] = []
+            mismatches = []
+            for path in paths:
+                image = read_input_image(path)
+                of_file = load_frames(image, self.input_spec, frames, name=str(path))
+                loaded += of_file
+                mismatches += [metadata_mismatches(image, self.input_spec)] * len(of_file)
+            x = torch.stack([fr.x for fr in loaded]) if loaded else torch.empty(0)
             names = [fr.name for fr in loaded]
             notes = [fr.warnings for fr in loaded]
             index = [fr.frame for fr in loaded]
+        if not len(x):
+            return []
+        features, logits = network_features(self.net, x)
+        probs = probabilities(logits, self.task, self.temperature)
+        guard = assess(self.ood_reference, self.input_spec, features, mismatches)
         return [
-            self._record(name, p, warns, frame)
-            for name, p, warns, frame in zip(names, probs, notes, index, strict=True)
+            self._record(name, p, warns, ood, frame)
+            for name, p, warns, ood, frame in zip(names, probs, notes, guard, index, strict=True)
         ]
 
     def load_frames(self, path: str | Path, frames: Frames = None) -> list[FrameInput]:
@@ -338,7 +359,12 @@ class ImageClassifier(Predictor):
         return load_frames(read_input_image(path), self.input_spec, frames, name=str(path))
 
     def _record(
-        self, name: str, p: np.ndarray, warnings: list[str], frame: int | None = None
+        self,
+        name: str,
+        p: np.ndarray,
+        warnings: list[str],
+        ood: OODAssessment,
+        frame: int | None = None,
     ) -> PredictionRecord:
         if self.task == "multi-label":
             prediction: Any = [lab for lab, v in zip(self.labels, p, strict=True) if v > 0.5]
@@ -349,8 +375,14 @@ class ImageClassifier(Predictor):
             prediction,
             {lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
             calibration=self.calibration,
-            warnings=tuple(warnings),
-            details={"task": self.task} if frame is None else {"task": self.task, "frame": frame},
+            warnings=(*warnings, *([ood.warning] if ood.warning else [])),
+            details={
+                "task": self.task,
+                "ood": ood.details,
+                **({} if frame is None else {"frame": frame}),
+            },
+            in_distribution=ood.in_distribution,
+            ood_score=ood.score,
         )
 
     def predict_file(self, path: str | Path) -> dict[str, Any]:
@@ -361,7 +393,8 @@ class ImageClassifier(Predictor):
         dict
             ``file``, ``prediction`` (the most probable class, or the labels above 0.5 for
             multi-label tasks), ``probabilities`` (label -> probability), ``task``,
-            ``temperature``, ``warnings``; :meth:`predict` gives the full record.
+            ``temperature``, ``warnings``, ``in_distribution``; :meth:`predict` gives the full
+            record.
         """
         (record,) = self.predict([path])
         return {
@@ -371,6 +404,7 @@ class ImageClassifier(Predictor):
             "task": self.task,
             "temperature": self.temperature,
             "warnings": list(record.warnings),
+            "in_distribution": record.in_distribution,
         }
 
 

@@ -127,6 +127,7 @@ def _train_and_report(
 ) -> tuple[Any, None]:
     """Train the U-Net, test it case by case, and say what to save (the save step)."""
     from precisionmed.artifacts import ModelContents
+    from precisionmed.imaging.ood import fit_segmenter_reference, save_reference
     from precisionmed.imaging.segmenter import ImageSegmenter, evaluate_segmenter
     from precisionmed.train.steps import fit_members
 
@@ -160,6 +161,14 @@ def _train_and_report(
         "spacing": list(first.spacing),
     }
     segmenter = ImageSegmenter(result.net, arch, preprocessing, data.labels)
+    ood = fit_segmenter_reference(  # the out-of-distribution guard's reference (imaging.ood)
+        result.net,
+        [p[0] for p in train_cases],
+        [p[0] for p in val_cases],
+        orientation=orientation,
+        patch_size=patch,
+    )
+    save_reference(ood, staging)
     evaluation = evaluate_segmenter(segmenter, test_pairs, n_boot=int(options.get("n_boot", 1000)))
     metrics = {
         "val": result.val_metrics,
@@ -179,9 +188,12 @@ def _train_and_report(
     contents = ModelContents(
         kind="image-segmenter",
         pillar="imaging",
-        config=_segmenter_config(segmenter, data.labels, name, source, split, config),
+        config={
+            **_segmenter_config(segmenter, data.labels, name, source, split, config),
+            "ood_guard": ood.config(),
+        },
         metrics=metrics,
-        card=_segmenter_card(model, data.labels, name, source, segmenter, split),
+        card=_segmenter_card(model, data.labels, name, source, segmenter, split, ood),
         state_dict=result.net.state_dict(),
     )
     return contents, None
@@ -268,9 +280,11 @@ def _segmenter_card(
     source: Mapping[str, Any],
     segmenter: Any,
     split: Mapping[str, Any],
+    ood: Any,
 ) -> Any:
     """The model card's text: what it segments, on what data, and its limits."""
     from precisionmed.artifacts import ModelCard
+    from precisionmed.imaging.ood import card_sentence
 
     structures = ", ".join(labels[k] for k in sorted(labels) if k)
     modality = source["modality"].upper()
@@ -289,6 +303,7 @@ def _segmenter_card(
             "Trained on one public dataset from one centre; accuracy elsewhere is unknown.",
             f"Expects {modality} volumes near {segmenter.preprocessing['spacing']} mm "
             "spacing, framed like the training crops; nothing is resampled.",
+            card_sentence(ood, "volume"),
         ],
         details={"architecture": arch["name"], "channels": arch["channels"], "patch": patch},
     )

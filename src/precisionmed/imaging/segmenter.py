@@ -22,6 +22,7 @@ from torch import nn
 from precisionmed.artifacts import Artifact, register_predictor
 from precisionmed.errors import ConfigError
 from precisionmed.imaging.lesions import find_lesions
+from precisionmed.imaging.ood import assess_volume, load_reference
 from precisionmed.imaging.transforms import replace_non_finite
 from precisionmed.imaging.unet import dice_per_label, net_from_architecture
 from precisionmed.imaging.volumes import NORMALISATION, read_volume, reorient, undo_reorient
@@ -118,6 +119,8 @@ class ImageSegmenter(Predictor):
         self.labels = {int(k): str(v) for k, v in labels.items()}
         self.overlap = overlap
         self.sw_batch_size = sw_batch_size
+        #: The out-of-distribution guard's reference (None: saved without one, or in memory).
+        self.ood_reference = load_reference(artifact) if artifact is not None else None
 
     @classmethod
     def from_artifact(cls, artifact: Artifact) -> ImageSegmenter:
@@ -285,6 +288,7 @@ class ImageSegmenter(Predictor):
         for path in paths:
             image = read_volume(path)
             mask, warns = self.mask_and_warnings(image)
+            ood = assess_volume(self, image)
             lesions = self._lesions(mask, image, MAX_LESIONS_PER_LABEL)
             volumes = self.volumes_mm3(mask, image)
             values: dict[str, float | None] = {}
@@ -298,12 +302,15 @@ class ImageSegmenter(Predictor):
                     str(path),
                     found,
                     values,
-                    warnings=tuple(warns),
+                    warnings=(*warns, *([ood.warning] if ood.warning else [])),
                     details={
                         "shape": list(mask.shape),
                         "spacing_mm": [float(v) for v in image.spacing],
                         "lesions": lesions,
+                        "ood": ood.details,
                     },
+                    in_distribution=ood.in_distribution,
+                    ood_score=ood.score,
                 )
             )
         return records
@@ -455,6 +462,7 @@ def segment_file(
             "write the mask as .nii.gz instead."
         )
     mask, warns = predictor.mask_and_warnings(image)
+    ood = assess_volume(predictor, image)
     lesions = predictor._lesions(mask, image, MAX_LESIONS_PER_LABEL)
     stem = out.name[: -len(".dcm")] if name.endswith(".dcm") else out.name.split(".nii")[0]
     nifti_path = out if not name.endswith(".dcm") else out.with_name(stem + ".nii.gz")
@@ -483,7 +491,9 @@ def segment_file(
         "volume_mm3": volumes,
         "model": predictor.model_name,
         "model_version": predictor.model_version,
-        "warnings": warns,
+        "warnings": [*warns, *([ood.warning] if ood.warning else [])],
+        "in_distribution": ood.in_distribution,
+        "ood_score": ood.score,
     }
     if as_json:
         return json.loads(json.dumps(result, default=str))
