@@ -1,10 +1,11 @@
 """Drug-target affinity networks: DeepDTA and GraphDTA's GIN, with their inputs and batches.
 
-``deepdta`` (Öztürk et al. 2018): the label-encoded SMILES (:data:`SMILES_MAX_LEN` characters)
-and protein sequence (:data:`PROTEIN_MAX_LEN` residues) are each embedded (128), passed through
-three 1-D convolutions (32, 64, 96 filters; kernel 4 for SMILES, 8 for proteins, DeepDTA's Davis
-setting) and global max pooling; the two codes are concatenated and regressed by a 1024-1024-512
-feed-forward head (dropout 0.1) to one affinity, trained with MSE.
+``deepdta`` (Öztürk et al. 2018): the label-encoded SMILES (``smiles_max_len`` characters: 85,
+DeepDTA's Davis setting; 100 for KIBA) and protein sequence (``protein_max_len``: 1000) are each
+embedded (128), passed through three 1-D convolutions (32, 64, 96 filters; kernel 4 for SMILES,
+8 for proteins, DeepDTA's Davis setting) and global max pooling; the two codes are concatenated
+and regressed by a 1024-1024-512 feed-forward head (dropout 0.1) to one affinity, trained with
+MSE.
 
 ``gin`` (GraphDTA, Nguyen et al. 2021): the drug is an RDKit atom graph with GraphDTA's 78
 atom features (:func:`atom_features`), encoded by five GIN layers (Xu et al. 2019; MLP
@@ -36,12 +37,14 @@ from precisionmed.errors import ConfigError
 
 #: Default hyper-parameters (DeepDTA's and GraphDTA's published settings; epochs as theirs).
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "deepdta": {"embed": 128, "filters": 32, "smiles_kernel": 4, "protein_kernel": 8,
+    "deepdta": {"smiles_max_len": SMILES_MAX_LEN, "protein_max_len": PROTEIN_MAX_LEN,
+                "embed": 128, "filters": 32, "smiles_kernel": 4, "protein_kernel": 8,
                 "head": [1024, 1024, 512], "dropout": 0.1, "lr": 1e-3, "batch_size": 256,
                 "max_epochs": 100, "patience": 20},
-    "gin": {"embed": 128, "filters": 32, "protein_kernel": 8, "gin_dim": 32, "gin_layers": 5,
-            "drug_dim": 128, "head": [1024, 256], "dropout": 0.2, "lr": 5e-4,
-            "batch_size": 512, "max_epochs": 1000, "patience": 50},
+    "gin": {"protein_max_len": PROTEIN_MAX_LEN, "embed": 128, "filters": 32,
+            "protein_kernel": 8, "gin_dim": 32, "gin_layers": 5, "drug_dim": 128,
+            "head": [1024, 256], "dropout": 0.2, "lr": 5e-4, "batch_size": 512,
+            "max_epochs": 1000, "patience": 50},
 }  # fmt: skip
 ARCHITECTURES = tuple(DEFAULTS)
 
@@ -224,24 +227,26 @@ def batch_graphs(graphs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> dict[st
     }
 
 
-def drug_inputs(architecture: str, smiles: Sequence[str], mols: Sequence[Any]) -> list[Any]:
+def drug_inputs(
+    architecture: str, smiles: Sequence[str], mols: Sequence[Any], max_len: int = SMILES_MAX_LEN
+) -> list[Any]:
     """Per drug, the input its encoder takes: label-encoded SMILES or the atom graph (None
     where ``mols`` has None: a drug RDKit could not read)."""
     from precisionmed.chem.affinity_data import label_encode
 
     if architecture == "deepdta":
-        codes = [label_encode(s, SMILES_ALPHABET, SMILES_MAX_LEN) for s in smiles]
+        codes = [label_encode(s, SMILES_ALPHABET, max_len) for s in smiles]
         pairs = zip(codes, mols, strict=True)
         return [None if m is None else torch.from_numpy(c) for c, m in pairs]
     return [None if m is None else mol_graph(m) for m in mols]
 
 
-def protein_tokens(sequences: Sequence[str]) -> torch.Tensor:
-    """Label-encoded proteins ``(n, PROTEIN_MAX_LEN)`` long."""
+def protein_tokens(sequences: Sequence[str], max_len: int = PROTEIN_MAX_LEN) -> torch.Tensor:
+    """Label-encoded proteins ``(n, max_len)`` long (truncated or 0-padded)."""
     from precisionmed.chem.affinity_data import label_encode
 
     return torch.from_numpy(
-        np.stack([label_encode(s, PROTEIN_ALPHABET, PROTEIN_MAX_LEN) for s in sequences])
+        np.stack([label_encode(s, PROTEIN_ALPHABET, max_len) for s in sequences])
     )
 
 

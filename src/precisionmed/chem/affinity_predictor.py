@@ -73,8 +73,9 @@ class AffinityPredictor(Predictor):
         if not mols:
             return {"mean": np.empty(0), "spread": None, "low": None, "high": None}
         smiles = [s for s in batch.smiles if s is not None]
-        arch = self.config["architecture"]
-        collate = PairCollate(drug_inputs(arch, smiles, mols), protein_tokens([protein]), arch)
+        arch, p = self.config["architecture"], self.config["params"]
+        drugs = drug_inputs(arch, smiles, mols, int(p.get("smiles_max_len", 0)))
+        collate = PairCollate(drugs, protein_tokens([protein], int(p["protein_max_len"])), arch)
         items = [(i, 0, 0.0) for i in range(len(mols))]
         mean, spread = member_outputs(self.nets, items, collate)
         offset = self.config.get("interval_spread_offset")

@@ -22,12 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from precisionmed.chem.affinity_data import (
-    PROTEIN_MAX_LEN,
-    SMILES_MAX_LEN,
-    affinity_pairs,
-    setting1_split,
-)
+from precisionmed.chem.affinity_data import affinity_pairs, setting1_split
 from precisionmed.chem.affinity_metrics import affinity_metrics
 from precisionmed.chem.evaluation import (
     INTERVAL_LEVEL,
@@ -160,8 +155,9 @@ def train_affinity_model(
             raise ConfigError(f"{data.name}: the {name} part has {len(parts[name])} pairs; "
                               "at least 2 are needed (a larger --subset?).")  # fmt: skip
     smiles = [s or "" for s in batch.smiles]
-    inputs = drug_inputs(architecture, smiles, batch.mols)
-    collate = PairCollate(inputs, protein_tokens(list(data.proteins.values())), architecture)
+    inputs = drug_inputs(architecture, smiles, batch.mols, int(p.get("smiles_max_len", 0)))
+    tokens = protein_tokens(list(data.proteins.values()), int(p["protein_max_len"]))
+    collate = PairCollate(inputs, tokens, architecture)
 
     def items(idx: np.ndarray) -> list[tuple[int, int, float]]:
         return [(int(pairs.drug[k]), int(pairs.protein[k]), float(pairs.y[k])) for k in idx]
@@ -216,8 +212,8 @@ def train_affinity_model(
             format="smiles+protein-sequence",
             standardisation=STANDARDISATION,
             featurizer={"name": "label-encoding" if architecture == "deepdta" else
-                        "graphdta-atom-graph", "smiles_max_len": SMILES_MAX_LEN,
-                        "protein_max_len": PROTEIN_MAX_LEN, "protein": "label-encoding"},
+                        "graphdta-atom-graph", "smiles_max_len": p.get("smiles_max_len"),
+                        "protein_max_len": p["protein_max_len"], "protein": "label-encoding"},
             n_training_molecules=len(set(pairs.drug[parts["train"]].tolist())),
         )  # fmt: skip
         cfg = {

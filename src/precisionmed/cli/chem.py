@@ -244,6 +244,11 @@ def train_dta(
     subset: int = typer.Option(
         None, min=2, help="Keep at most N random pairs of each of train, validation and test."
     ),
+    param: list[str] = typer.Option(
+        None,
+        "--param",
+        help="Model hyper-parameter KEY=VALUE (repeatable), e.g. smiles_max_len=100 for KIBA.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -264,7 +269,7 @@ def train_dta(
         from precisionmed.chem.affinity_data import read_affinity_dir
 
         data, source = read_affinity_dir(data_dir), str(data_dir)
-    params = {"max_epochs": max_epochs, "batch_size": batch_size, "lr": lr}
+    params = _parse_params(param) | {"max_epochs": max_epochs, "batch_size": batch_size, "lr": lr}
     metrics = train_affinity_model(
         data, model, out, affinity=affinity, val_fold=val_fold, subset=subset, seed=seed,
         n_members=ensemble, params=params, overwrite=overwrite, progress=not as_json,
