@@ -27,6 +27,13 @@ from precisionmed.errors import ConfigError
 from precisionmed.predict import MoleculeInputSpec, PredictionRecord, Predictor
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except OSError:  # a long SMILES is not a valid file name
+        return False
+
+
 @register_predictor(KIND)
 class AffinityPredictor(Predictor):
     """The members of a trained affinity model with their interval calibration."""
@@ -91,7 +98,8 @@ class AffinityPredictor(Predictor):
 
         Parameters
         ----------
-        inputs : path or sequence of str
+        inputs : path, str or sequence of str
+            A ``.smi`` file, one SMILES, or a list of SMILES.
         protein : str or Path
             A FASTA file with one record, or the sequence itself (one-letter codes).
 
@@ -102,9 +110,9 @@ class AffinityPredictor(Predictor):
         """
         if protein is None:
             raise ConfigError("An affinity model needs a protein: predict(smiles, protein=...).")
-        if isinstance(inputs, (str, Path)) and Path(inputs).is_file():
+        if isinstance(inputs, Path) or (isinstance(inputs, str) and _is_file(inputs)):
             batch = read_molecules(inputs)
-        else:
+        else:  # one SMILES, or a list of them
             batch = standardize_smiles([inputs] if isinstance(inputs, str) else list(inputs))
         name, sequence = read_protein(protein)
         return self.records(batch, self.predict_batch(batch, sequence), protein_name=name)

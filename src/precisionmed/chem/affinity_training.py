@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -173,7 +173,7 @@ def train_affinity_model(
         def build_member(_seed: int) -> tuple[Any, Any]:
             net = AffinityNet(architecture, p)
             with torch.no_grad():  # start at the training mean: a short run learns the rest
-                net.head[-1].bias.fill_(y_mean)
+                cast(torch.nn.Linear, net.head[-1]).bias.fill_(y_mean)
             return net, train_items
 
         fits = fit_members(
