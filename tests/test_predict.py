@@ -88,7 +88,8 @@ def test_every_registered_predictor_implements_the_contract() -> None:
         for module in package.PREDICTOR_MODULES:
             importlib.import_module(module)
 
-    expected = {"clinical-model", "image-classifier", "image-segmenter", "molecular-property"}
+    expected = {"clinical-model", "image-classifier", "image-segmenter", "molecular-property",
+                "drug-target-affinity"}  # fmt: skip
     assert expected <= set(PREDICTORS.names())
     for name, cls in PREDICTORS.items():
         assert issubclass(cls, Predictor), name

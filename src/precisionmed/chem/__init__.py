@@ -4,8 +4,10 @@ The chemistry core (:mod:`.molecules`: parse, sanitise and standardise a batch, 
 reported; :mod:`.features`: ECFP fingerprints, RDKit 2D descriptors, Tanimoto similarity;
 :mod:`.splits`: random, stratified and Bemis-Murcko scaffold splits) is shared by the property
 models (:mod:`.models`, :mod:`.training`: ``mlp``, ``rf``, ``gbm`` on ECFP, with intervals and an
-applicability domain) and the generation pillar. A trained model directory loads back with
-``precisionmed.load`` as a :class:`PropertyPredictor`. Needs the ``chem`` extra (RDKit).
+applicability domain) and the generation pillar. Drug-target affinity (``deepdta``, ``gin`` on
+Davis or any set in DeepDTA's folder layout) is in the ``affinity_*`` modules. A trained model
+directory loads back with ``precisionmed.load`` as a :class:`PropertyPredictor` or an
+:class:`AffinityPredictor`. Needs the ``chem`` extra (RDKit).
 """
 
 from __future__ import annotations
@@ -32,10 +34,14 @@ _LAZY = {
     "load_molecule_csv": "precisionmed.chem.own_data",
     "train_property_model": "precisionmed.chem.training",
     "PropertyPredictor": "precisionmed.chem.predictor",
+    "concordance_index": "precisionmed.chem.affinity_metrics",
+    "read_affinity_dir": "precisionmed.chem.affinity_data",
+    "train_affinity_model": "precisionmed.chem.affinity_training",
+    "AffinityPredictor": "precisionmed.chem.affinity_predictor",
 }
 
 #: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
-PREDICTOR_MODULES = ("precisionmed.chem.predictor",)
+PREDICTOR_MODULES = ("precisionmed.chem.predictor", "precisionmed.chem.affinity_predictor")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""``precisionmed chem``: train molecular property models and predict for new molecules."""
+"""``precisionmed chem``: property and drug-target affinity models; predict for new molecules."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 from precisionmed.cli.state import console, console_err, print_json
 
 app = typer.Typer(
-    help="Drug discovery: molecular property models on your molecules.", no_args_is_help=True
+    help="Drug discovery: molecular property and drug-target affinity models.", no_args_is_help=True
 )
 
 
@@ -218,3 +218,135 @@ def predict(
     console.print(table)
     if out is not None:
         console.print(f"predictions and molecules.png: {out}", highlight=False)
+
+
+@app.command("train-dta")
+def train_dta(
+    dataset: str = typer.Option(None, help="An affinity set of the catalog (davis)."),
+    data_dir: Path = typer.Option(
+        None, help="A folder laid out as DeepDTA's (ligands_can.txt, proteins.txt, Y, folds/)."
+    ),
+    affinity: str = typer.Option(
+        "kd-nm",
+        help="kd-nm: Y holds Kd in nM, modelled as pKd = -log10(Kd/1e9) (Davis); as-is: Y is "
+        "modelled unchanged (KIBA scores).",
+    ),
+    model: str = typer.Option("deepdta", help="deepdta (1-D CNNs) or gin (GraphDTA's GIN)."),
+    out: Path = typer.Option(..., help="Model directory to write."),
+    val_fold: int = typer.Option(
+        0, min=0, help="The training fold that validates (DeepDTA setting 1 has 5)."
+    ),
+    max_epochs: int = typer.Option(None, min=1, help="Default: the paper's (100 / 1000)."),
+    batch_size: int = typer.Option(None, min=1, help="Default: the paper's (256 / 512)."),
+    lr: float = typer.Option(None, min=0.0, help="Default: the paper's (1e-3 / 5e-4)."),
+    seed: int = typer.Option(0, min=0, help="Seed of the subset and the networks."),
+    ensemble: int = typer.Option(1, min=1, help="Networks of a deep ensemble (spread > 1)."),
+    subset: int = typer.Option(
+        None, min=2, help="Keep at most N random pairs of each of train, validation and test."
+    ),
+    param: list[str] = typer.Option(
+        None,
+        "--param",
+        help="Model hyper-parameter KEY=VALUE (repeatable), e.g. smiles_max_len=100 for KIBA.",
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Train a drug-target affinity model (DeepDTA setting 1), test it (CI, MSE), save it."""
+    from precisionmed.chem.affinity_training import train_affinity_model
+    from precisionmed.errors import ConfigError, require_extra
+
+    require_extra("rdkit", "chem")
+    if (dataset is None) == (data_dir is None):
+        raise ConfigError("Give either --dataset (davis) or --data-dir (a DeepDTA-style folder).")
+    if dataset is not None:
+        from precisionmed.data import get_dataset, load_dataset
+
+        if get_dataset(dataset).task != "drug-target-affinity":
+            raise ConfigError(f"--dataset {dataset}: not a drug-target affinity set; use davis.")
+        data, source = load_dataset(dataset), f"catalog:{dataset}"
+    else:
+        from precisionmed.chem.affinity_data import read_affinity_dir
+
+        data, source = read_affinity_dir(data_dir), str(data_dir)
+    params = _parse_params(param) | {"max_epochs": max_epochs, "batch_size": batch_size, "lr": lr}
+    metrics = train_affinity_model(
+        data, model, out, affinity=affinity, val_fold=val_fold, subset=subset, seed=seed,
+        n_members=ensemble, params=params, overwrite=overwrite, progress=not as_json,
+        source=source,
+    )  # fmt: skip
+    if as_json:
+        print_json({"model_dir": str(out), **metrics})
+        return
+    for row in metrics["rows"]:
+        console_err.print(
+            f"[yellow]drug {row['drug']}:[/] invalid, its pairs left out: "
+            f"{'; '.join(row['reasons'])}",
+            highlight=False,
+        )
+    test = metrics["test"]
+    table = Table("test fold", "value", "95% bootstrap interval")
+    for key in ("ci", "mse"):
+        ci = test.get(f"{key}_interval")
+        bounds = "-" if not ci else f"[{ci['low']:.3f}, {ci['high']:.3f}]"
+        table.add_row(key.upper(), "-" if test[key] is None else f"{test[key]:.3f}", bounds)
+    console.print(
+        f"[bold]{model}[/] on [bold]{data.name}[/] ({metrics['split']}; pairs {metrics['sizes']})",
+        highlight=False,
+    )
+    console.print(table)
+    console.print(f"saved to {out}", highlight=False)
+
+
+@app.command("predict-affinity")
+def predict_affinity(
+    model_dir: Path = typer.Argument(..., help="A model directory written by 'chem train-dta'."),
+    smiles: list[str] = typer.Option(..., "--smiles", help="A drug's SMILES (repeatable)."),
+    protein: str = typer.Option(..., help="The target: a FASTA file (one record) or a sequence."),
+    out: Path = typer.Option(
+        None, help="Also write predictions.json and predictions.csv here (outside MODEL_DIR)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Predict the binding affinity of each drug to the protein (value and interval)."""
+    import precisionmed
+    from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.errors import ConfigError
+
+    if out is not None:
+        check_outside_model_dir(out, model_dir)
+    predictor = precisionmed.load(model_dir)
+    if not hasattr(predictor, "predict_batch") or getattr(predictor, "units", None) is None:
+        raise ConfigError(f"{model_dir}: not a drug-target affinity model (train-dta writes one).")
+    records = predictor.predict(list(smiles), protein=protein)
+    units = predictor.units
+    if out is not None:
+        import csv
+
+        from precisionmed.predict import write_records
+
+        write_records(records, out)
+        with (out / "predictions.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["row", "input", "smiles", units, "low", "high", "warnings"])
+            for r in records:
+                low, high = (r.interval or {}).get(units, [None, None])
+                writer.writerow([r.details["row"], r.input, r.details["smiles"],
+                                 r.prediction, low, high, " | ".join(r.warnings)])  # fmt: skip
+    if as_json:
+        print_json([r.to_dict() for r in records])
+        return
+    for r in records:
+        for w in r.warnings:
+            console_err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    level = predictor.config.get("interval_level")
+    table = Table("row", "smiles", units, f"{level:.0%} interval" if level else "interval")
+    for r in records:
+        bounds = (r.interval or {}).get(units)
+        table.add_row(
+            str(r.details["row"]),
+            r.details["smiles"] or r.input or "(empty)",
+            "-" if r.prediction is None else f"{r.prediction:.3f}",
+            "-" if not bounds else f"[{bounds[0]:.2f}, {bounds[1]:.2f}]",
+        )
+    console.print(table)
