@@ -244,6 +244,7 @@ def write_entry(name: str, model_key: str, ours: dict, run: dict) -> None:
     meta.pop("code_note", None)  # described a one-seed run of an earlier commit
     meta.update(
         {
+            "commit": commit,
             "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "python": sys.version.split()[0],
