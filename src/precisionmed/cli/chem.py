@@ -8,25 +8,11 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from precisionmed.cli.state import console, console_err, print_json
+from precisionmed.cli.state import console, console_err, parse_key_values, print_json
 
 app = typer.Typer(
     help="Drug discovery: molecular property and drug-target affinity models.", no_args_is_help=True
 )
-
-
-def _parse_params(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    from precisionmed.errors import ConfigError
-
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--param: expected KEY=VALUE (e.g. max_epochs=50); got {item!r}.")
-        params[key.strip()] = yaml.safe_load(raw)
-    return params
 
 
 def _molecules(
@@ -105,7 +91,7 @@ def train_property(
         seed=seed,
         n_members=ensemble,
         descriptors=descriptors,
-        params=_parse_params(param),
+        params=parse_key_values(param),
         overwrite=overwrite,
         progress=not as_json,
     )
@@ -269,7 +255,8 @@ def train_dta(
         from precisionmed.chem.affinity_data import read_affinity_dir
 
         data, source = read_affinity_dir(data_dir), str(data_dir)
-    params = _parse_params(param) | {"max_epochs": max_epochs, "batch_size": batch_size, "lr": lr}
+    epochs = {"max_epochs": max_epochs, "batch_size": batch_size, "lr": lr}
+    params = parse_key_values(param) | epochs
     metrics = train_affinity_model(
         data, model, out, affinity=affinity, val_fold=val_fold, subset=subset, seed=seed,
         n_members=ensemble, params=params, overwrite=overwrite, progress=not as_json,

@@ -8,30 +8,13 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from precisionmed.cli.state import console, print_json
+from precisionmed.cli.state import console, parse_key_values, print_json
 
 app = typer.Typer(
     help="Clinical prediction: risk classifiers and survival models.", no_args_is_help=True
 )
 
 MODEL_HELP = "svm, rf, gbm, dnn (classification); coxph, rsf, deepsurv, deephit (survival)."
-
-
-def _parse_params(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    from precisionmed.errors import ConfigError
-
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--param: expected KEY=VALUE (e.g. max_epochs=50); got {item!r}.")
-        try:
-            params[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--param {key}: cannot parse value {raw!r} ({exc}).") from exc
-    return params
 
 
 def _ci(m: dict[str, Any]) -> str:
@@ -162,8 +145,8 @@ def train(
         cv=cv or None,
         seed=seed,
         representation=representation,
-        params=_parse_params(param),
-        representation_params=_parse_params(representation_param),
+        params=parse_key_values(param),
+        representation_params=parse_key_values(representation_param, "--representation-param"),
         interval_models=interval_models,
         n_boot=n_boot,
         explain=explain,

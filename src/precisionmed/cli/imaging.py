@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from precisionmed.cli.state import console, print_json
+from precisionmed.cli.state import console, parse_key_values, print_json
 from precisionmed.errors import ConfigError
 
 app = typer.Typer(
@@ -154,7 +154,7 @@ def train(
         "scheduler": scheduler,
         "patience": patience,
     }
-    kwargs = _network_kwargs(network_arg or [])
+    kwargs = parse_key_values(network_arg, "--network-arg")
     if segmentation:
         model = model or "unet"
     else:
@@ -225,22 +225,6 @@ def train(
         return
     _print_report(test, f"{model} on {name}: test split")
     console.print(f"Model directory: {result.path}", highlight=False)
-
-
-def _network_kwargs(items: list[str]) -> dict[str, Any]:
-    """``["widen_factor=0.25", "dropout=0.3"]`` -> ``{"widen_factor": 0.25, "dropout": 0.3}``."""
-    import json
-
-    kwargs: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--network-arg: expected KEY=VALUE, got {item!r}")
-        try:
-            kwargs[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            kwargs[key.strip()] = value
-    return kwargs
 
 
 def _print_report(report: dict[str, Any], title: str) -> None:

@@ -25,3 +25,25 @@ STATE = _State()
 def print_json(obj: Any) -> None:
     """Machine-readable output for ``--json``: plain JSON on stdout, nothing else."""
     print(json.dumps(obj, indent=2, default=json_default))  # noqa: T201
+
+
+def parse_key_values(items: list[str] | None, option: str = "--param") -> dict[str, Any]:
+    """``["max_epochs=50", "hidden=[64, 32]"]`` -> ``{"max_epochs": 50, "hidden": [64, 32]}``.
+
+    Each VALUE is read as YAML (so JSON, numbers, booleans and bare strings all work); a bad
+    item is a one-line :class:`~precisionmed.errors.ConfigError` naming ``option``.
+    """
+    import yaml
+
+    from precisionmed.errors import ConfigError
+
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option}: expected KEY=VALUE (e.g. max_epochs=50); got {item!r}.")
+        try:
+            params[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{option} {key}: cannot parse value {raw!r} ({exc}).") from exc
+    return params
