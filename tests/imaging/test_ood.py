@@ -89,6 +89,28 @@ def test_an_mr_dicom_into_the_chest_model_is_flagged_with_a_warning(chest: Path)
     assert out["ood_score"] == pytest.approx(record.ood_score)
 
 
+def test_a_mammogram_labelled_dicom_into_the_chest_model_carries_the_warning(
+    chest: Path, tmp_path: Path
+) -> None:
+    """Issue 21's case: a mammogram into the chest X-ray model. The mirror holds no mammogram,
+    so the real chest radiograph is relabelled as mammography (Modality MG, as a mammography
+    unit writes it): the modality alone must turn the answer into a warned, out-of-distribution
+    one, whatever the pixels look like."""
+    import pydicom
+
+    from precisionmed import load
+
+    ds = pydicom.dcmread(require_path("imaging/dicom/xray/RG1_J2KI_chest_CR.dcm"))
+    ds.Modality = "MG"
+    ds.BodyPartExamined = "BREAST"
+    mammogram = tmp_path / "mammogram.dcm"
+    ds.save_as(mammogram)
+    (record,) = load(chest).predict(mammogram)
+    assert record.in_distribution is False
+    assert record.details["ood"]["metadata_mismatch"] == ["DICOM modality MG"]
+    assert "DICOM modality is MG" in " ".join(record.warnings)
+
+
 def test_other_modalities_without_metadata_are_flagged_and_own_test_images_are_not(
     chest: Path, tmp_path: Path
 ) -> None:
