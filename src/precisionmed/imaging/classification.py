@@ -31,6 +31,7 @@ from precisionmed.imaging.evaluation import (
     plot_roc,
     probabilities,
 )
+from precisionmed.imaging.letterbox import default_resize
 from precisionmed.imaging.networks import MeanEnsemble, build_network
 from precisionmed.imaging.ood import card_sentence, fit_classifier_reference, save_reference
 from precisionmed.imaging.transforms import NORMALISATION, augmentation
@@ -327,7 +328,12 @@ def _classifier_card(
             f"{size} px, {data.n_channels} channel(s)."
         ),
         limitations=[
-            f"Trained on {size} px images; larger inputs are resized.",
+            f"Trained on {size} px images; other sizes are fitted to it"
+            + (
+                " (scaled with the aspect ratio kept and zero-padded to a square)."
+                if default_resize(data.spatial_dims) == "letterbox"
+                else " (each axis resized on its own)."
+            ),
             _calibration_sentence(metrics["temperature_scaling"]),
         ],
         details={
