@@ -80,10 +80,14 @@ class Genotype:
         (``.``); length 2 for diploid calls, 1 for haploid ones.
     phased : bool
         ``True`` for ``|``-separated calls.
+    phase_set : int or None
+        FORMAT/PS when present: phased calls are phased relative to each other only within
+        one phase set.
     """
 
     alleles: tuple[int | None, ...]
     phased: bool
+    phase_set: int | None = None
 
     @property
     def missing(self) -> bool:
@@ -281,7 +285,8 @@ def _genotypes(record: Any, samples: Sequence[str], alt_index: int) -> dict[str,
         alleles: tuple[int | None, ...] = tuple(
             None if a is None else (1 if a == alt_index else 0) for a in (raw or ())
         )
-        calls[name] = Genotype(alleles=alleles, phased=bool(call.phased))
+        phase_set = call.get("PS") if "PS" in record.format else None
+        calls[name] = Genotype(alleles=alleles, phased=bool(call.phased), phase_set=phase_set)
     return calls
 
 
