@@ -1,9 +1,10 @@
 """VCF/BCF reading checked against the reference, and writing back bgzipped with a tabix index.
 
 Reading (:func:`read_variants`) follows bcftools' conventions: multi-allelic records are split
-into biallelic variants (``bcftools norm -m-``: in each split genotype the other ALT alleles
-become REF), every REF is compared with the FASTA, and whatever cannot be used is reported per
-record as a :class:`VariantIssue` and skipped; one bad record never stops the run.
+into biallelic variants (as ``bcftools norm -m-``, except that in each split genotype the other
+ALT alleles are coded 2, "another ALT", rather than 0, so REF dosages stay exact), every REF is
+compared with the FASTA, and whatever cannot be used is reported per record as a
+:class:`VariantIssue` and skipped; one bad record never stops the run.
 
 Positions are 1-based as in the VCF (``Variant.pos``); ``Variant.start``/``Variant.end`` are
 the 0-based half-open span of REF on the reference.
@@ -76,7 +77,8 @@ class Genotype:
     Attributes
     ----------
     alleles : tuple of (int or None)
-        Allele indices per haplotype, 0 = REF, 1 = this variant's ALT, ``None`` = missing
+        Allele indices per haplotype: 0 = REF, 1 = this variant's ALT, 2 = another ALT of the
+        same multi-allelic record (split away; neither REF nor this ALT), ``None`` = missing
         (``.``); length 2 for diploid calls, 1 for haploid ones.
     phased : bool
         ``True`` for ``|``-separated calls.
@@ -123,6 +125,8 @@ class Variant:
         The contig as written in the VCF.
     genotypes : dict of str to Genotype
         Per sample, the call re-coded for this biallelic variant.
+    allele_frequency : float or None
+        INFO/AF of this ALT, when the VCF has it.
     """
 
     contig: str
@@ -134,6 +138,7 @@ class Variant:
     alt_index: int = 1
     vcf_contig: str = ""
     genotypes: dict[str, Genotype] = field(default_factory=dict, compare=False, repr=False)
+    allele_frequency: float | None = None
 
     @property
     def start(self) -> int:
@@ -283,11 +288,25 @@ def _genotypes(record: Any, samples: Sequence[str], alt_index: int) -> dict[str,
         call = record.samples[name]
         raw = call.get("GT") if "GT" in record.format else None
         alleles: tuple[int | None, ...] = tuple(
-            None if a is None else (1 if a == alt_index else 0) for a in (raw or ())
+            None if a is None else 0 if a == 0 else 1 if a == alt_index else 2 for a in (raw or ())
         )
         phase_set = call.get("PS") if "PS" in record.format else None
         calls[name] = Genotype(alleles=alleles, phased=bool(call.phased), phase_set=phase_set)
     return calls
+
+
+def _allele_frequency(record: Any, alt_index: int) -> float | None:
+    if "AF" not in record.header.info:
+        return None
+    try:
+        values = record.info.get("AF")
+    except (ValueError, KeyError):  # a malformed AF value is no frequency, not a failed run
+        return None
+    if values is None:
+        return None
+    values = values if isinstance(values, tuple) else (values,)
+    value = values[alt_index - 1] if alt_index <= len(values) else None
+    return None if value is None else float(value)
 
 
 def _ref_issue(
@@ -422,6 +441,7 @@ def read_variants(
                     alt_index=alt_index,
                     vcf_contig=record.contig,
                     genotypes=_genotypes(record, keep, alt_index),
+                    allele_frequency=_allele_frequency(record, alt_index),
                 )
                 problem = _ref_issue(variant, fasta, rid, record.contig) if fasta else None
                 if problem is not None:
