@@ -171,6 +171,33 @@ def test_giab_phased_deletions_on_different_haplotypes(fasta: FastaReference) ->
     assert [len(s) for s in result.sequences] == [100 - 36, 100 - 4]
 
 
+def test_phased_calls_from_two_phase_sets_are_reported(
+    fasta: FastaReference, tmp_path: Path
+) -> None:
+    header = pysam.VariantHeader()
+    header.contigs.add("chr20", length=63025520)
+    header.add_line('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
+    header.add_line('##FORMAT=<ID=PS,Number=1,Type=Integer,Description="Phase set">')
+    header.add_sample("P1")
+    path = tmp_path / "ps.vcf"
+    with pysam.VariantFile(str(path), "w", header=header) as out:
+        for pos, ps in [(10000117, 10000117), (10000211, 10000211)]:
+            base = fasta.fetch("chr20", pos - 1, pos)
+            rec = out.new_record(
+                contig="chr20", start=pos - 1, alleles=(base, "A" if base != "A" else "C")
+            )
+            rec.samples["P1"]["GT"] = (0, 1)
+            rec.samples["P1"].phased = True
+            rec.samples["P1"]["PS"] = ps
+            out.write(rec)
+    variants = read_variants(path, fasta)
+    assert [v.genotypes["P1"].phase_set for v in variants.variants] == [10000117, 10000211]
+    one = haplotype_sequences(variants, fasta, "P1", "chr20", 10000100, 10000150)
+    assert one.issues == []
+    both = haplotype_sequences(variants, fasta, "P1", "chr20", 10000100, 10000250)
+    assert [i.kind for i in both.issues] == ["phase_sets"]
+
+
 def test_bad_region_and_options(fasta: FastaReference, tiny) -> None:
     path, _ = tiny
     variants = read_variants(path, fasta)

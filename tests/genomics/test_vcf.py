@@ -8,7 +8,7 @@ from pathlib import Path
 import pysam
 import pytest
 
-from precisionmed.errors import DataFormatError
+from precisionmed.errors import ConfigError, DataFormatError
 from precisionmed.genomics.fasta import FastaReference
 from precisionmed.genomics.vcf import HeaderField, read_variants, rename_contig, write_vcf
 from tests.conftest import require_path
@@ -195,6 +195,23 @@ def test_written_vcf_reads_back_with_every_record_and_the_new_fields(tmp_path: P
     assert records[0].samples["INTEGRATION"]["PM_S"] == pytest.approx(0.5)
 
 
-def test_undeclared_key_is_a_one_line_error(tmp_path: Path) -> None:
+def test_undeclared_key_and_bad_name_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="declare every INFO/FORMAT key"):
         write_vcf(require_path(VCF), tmp_path / "x.vcf.gz", info={0: {"NOT_DECLARED": 1}})
+    with pytest.raises(ConfigError, match=r"name it \*\.vcf\.gz"):
+        write_vcf(require_path(VCF), tmp_path / "x.vcf")
+
+
+def test_bcf_reads_like_the_vcf(fasta: FastaReference, tmp_path: Path) -> None:
+    src = require_path(VCF)
+    bcf = tmp_path / "calls.bcf"
+    with (
+        pysam.VariantFile(str(src)) as vin,
+        pysam.VariantFile(str(bcf), "wb", header=vin.header) as out,
+    ):
+        for rec in vin:
+            out.write(rec)
+    from_vcf, from_bcf = read_variants(src, fasta), read_variants(bcf, fasta)
+    assert from_bcf.variants == from_vcf.variants
+    assert [v.genotypes for v in from_bcf.variants] == [v.genotypes for v in from_vcf.variants]
+    assert from_bcf.issues == from_vcf.issues

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from precisionmed.errors import DataFormatError, require_extra
+from precisionmed.errors import ConfigError, DataFormatError, require_extra
 from precisionmed.genomics.fasta import FastaReference, open_fasta
 
 __all__ = [
@@ -33,14 +33,6 @@ __all__ = [
 ]
 
 ContigRename = Literal["add-chr", "strip-chr", "auto"] | Mapping[str, str] | None
-IssueKind = Literal[
-    "ref_mismatch",
-    "unknown_contig",
-    "outside_reference",
-    "symbolic_allele",
-    "no_alt",
-    "multiallelic_split",
-]
 
 
 @dataclass(frozen=True)
@@ -490,6 +482,8 @@ def write_vcf(
 
     Raises
     ------
+    ConfigError
+        ``out`` does not end in ``.vcf.gz``.
     DataFormatError
         Unreadable input, an undeclared key, a value that does not fit its declaration, or an
         unsorted file when ``index`` is set.
@@ -498,6 +492,8 @@ def write_vcf(
     import pysam
 
     source, out = Path(source), Path(out)
+    if not out.name.endswith(".vcf.gz"):
+        raise ConfigError(f"{out}: the output is bgzip-compressed VCF; name it *.vcf.gz")
     info, formats = info or {}, formats or {}
     vin = _open_vcf(source)
     header = vin.header.copy()
