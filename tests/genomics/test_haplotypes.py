@@ -253,3 +253,22 @@ def test_variant_windows_pad_at_contig_ends(fasta: FastaReference) -> None:
     assert w.ref == fasta.fetch("chr20", 98, 102)
     with pytest.raises(ConfigError, match="positive integer"):
         variant_windows(first, fasta, 0)
+
+
+def test_unphased_multiallelic_flags_only_the_alt_carried(
+    fasta: FastaReference, tmp_path: Path
+) -> None:
+    header = pysam.VariantHeader()
+    header.contigs.add("chr20", length=63025520)
+    header.add_line('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
+    header.add_sample("P1")
+    path = tmp_path / "multi.vcf"
+    base = fasta.fetch("chr20", 10000116, 10000117)
+    alts = [b for b in "ACGT" if b != base][:2]
+    with pysam.VariantFile(str(path), "w", header=header) as out:
+        rec = out.new_record(contig="chr20", start=10000116, alleles=(base, *alts))
+        rec.samples["P1"]["GT"] = (0, 2)
+        out.write(rec)
+    result = haplotype_sequences(read_variants(path, fasta), fasta, "P1", "chr20", START, END)
+    assert [(v.alt, v.alt_index) for v in result.unphased] == [(alts[1], 2)]
+    assert result.sequences == (fasta.fetch("chr20", START, END),) * 2

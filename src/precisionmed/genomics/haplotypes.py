@@ -187,6 +187,8 @@ def haplotype_sequences(
             issues.append(_issue(v, "missing_genotype", f"{v.label}: GT is missing"))
             continue
         alleles = gt.alleles * 2 if len(gt.alleles) == 1 else gt.alleles[:2]
+        if 1 not in alleles:
+            continue  # neither haplotype carries this ALT (0/0, or another ALT of the record)
         if not gt.phased and gt.heterozygous:
             flagged.append(v)
             issues.append(_issue(v, "unphased", f"{v.label}: heterozygous call without phase"))
