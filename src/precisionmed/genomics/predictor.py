@@ -49,7 +49,7 @@ def read_sequence_file(path: str | Path) -> tuple[list[str], list[str]]:
 
         with pysam.FastxFile(str(path)) as fh:
             for record in fh:
-                names.append(record.name)
+                names.append(record.name or f"record {len(names) + 1}")
                 seqs.append(record.sequence or "")
     else:
         for i, line in enumerate(text.splitlines(), start=1):
