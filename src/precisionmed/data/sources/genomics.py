@@ -334,7 +334,7 @@ for _name, _folder, _length, _what in _GUE:
                     ("train.csv", "dev.csv", "test.csv"), _GUE_FILES[_folder], strict=True
                 )
             ),  # fmt: skip
-            license="Apache-2.0 (GUE / DNABERT-2)",
+            license="Apache-2.0",
             citation=GUE_CITATION,
             loader=_gue_loader(_name, _folder),
             description=f"GUE: {_what} ({_length} bp); train/dev/test as published.",
@@ -456,7 +456,7 @@ for _name, _folder, _sha, _size, _what in (
                     _size,
                 ),
             ),  # fmt: skip
-            license="Apache-2.0 (Genomic Benchmarks)",
+            license="Apache-2.0",
             citation="Grešová K, Martinek V, Čechák D, Šimeček P, Alexiou P. Genomic benchmarks: "
             "a collection of datasets for genomic sequence classification. BMC Genomic Data 24, "
             "25 (2023).",
