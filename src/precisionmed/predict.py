@@ -236,7 +236,48 @@ class MoleculeInputSpec:
         )
 
 
-InputSpec = ImageInputSpec | TableInputSpec | MoleculeInputSpec
+@dataclass(frozen=True)
+class SequenceInputSpec:
+    """What a DNA sequence model was trained on.
+
+    Attributes
+    ----------
+    alphabet : str
+        Columns of the one-hot encoding (``"ACGT"``).
+    length : int
+        Network input length: shorter sequences are zero-padded, longer ones cut to the centre.
+    ambiguity : str
+        How ambiguous IUPAC codes (``N``...) are encoded.
+    padding : str
+    task : {"binary", "multi-class", "multi-label"}
+    class_names : tuple of str
+    both_strands : bool
+        Predictions average a sequence and its reverse complement.
+    n_training_sequences : int
+    """
+
+    alphabet: str
+    length: int
+    ambiguity: str
+    padding: str
+    task: str
+    class_names: tuple[str, ...]
+    both_strands: bool
+    n_training_sequences: int
+    kind: Literal["sequence"] = "sequence"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, stored in ``config.json`` under ``input_spec``."""
+        return _listify(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SequenceInputSpec:
+        """Inverse of :meth:`to_dict`."""
+        fields = {k: v for k, v in data.items() if k != "kind"}
+        return cls(**{**fields, "class_names": tuple(data["class_names"])})
+
+
+InputSpec = ImageInputSpec | TableInputSpec | MoleculeInputSpec | SequenceInputSpec
 
 
 def input_spec_from_dict(data: Mapping[str, Any]) -> InputSpec:
@@ -246,6 +287,8 @@ def input_spec_from_dict(data: Mapping[str, Any]) -> InputSpec:
         return TableInputSpec.from_dict(data)
     if data.get("kind") == "molecule":
         return MoleculeInputSpec.from_dict(data)
+    if data.get("kind") == "sequence":
+        return SequenceInputSpec.from_dict(data)
     return ImageInputSpec.from_dict(data)
 
 
@@ -432,6 +475,7 @@ __all__ = [
     "MoleculeInputSpec",
     "PredictionRecord",
     "Predictor",
+    "SequenceInputSpec",
     "TableInputSpec",
     "dicom_modalities",
     "input_spec_from_dict",

@@ -1,0 +1,199 @@
+"""``precisionmed genomics``: DNA sequence models: train, evaluate, predict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from precisionmed.cli.state import console, parse_key_values, print_json
+
+app = typer.Typer(help="Genomics: DNA sequence models (CNN, BiLSTM, DanQ).", no_args_is_help=True)
+
+_DATASET = typer.Option(None, help="A DNA set of the catalog (gue-tf0, uci-splice...).")
+_DATA_DIR = typer.Option(None, help="Your folder in GUE's layout: train.csv, dev.csv, test.csv.")
+_CSV = typer.Option(None, help="Your one table of sequences and labels (split here, seeded).")
+_SEQ_COL = typer.Option("sequence", help="--data-dir / --csv: the sequence column.")
+_N_BOOT = typer.Option(1000, min=0, help="Bootstrap resamples of the metrics' 95% intervals.")
+_LABEL_COL = typer.Option(
+    "label", help="--data-dir / --csv: the label column (comma-separated 0/1 columns: multi-label)."
+)
+
+
+def _data(
+    dataset: str | None,
+    data_dir: Path | None,
+    csv: Path | None,
+    sequence_column: str,
+    label_column: str,
+    seed: int,
+) -> Any:
+    from precisionmed.errors import ConfigError
+
+    given = [o for o, v in (("--dataset", dataset), ("--data-dir", data_dir), ("--csv", csv)) if v]
+    if len(given) != 1:
+        raise ConfigError(
+            "Give exactly one of --dataset (a catalog set, e.g. gue-tf0), --data-dir (a folder "
+            f"with train.csv, dev.csv, test.csv) or --csv (one table); got {given or 'none'}."
+        )
+    labels = [c.strip() for c in label_column.split(",") if c.strip()]
+    if dataset:
+        from precisionmed.data import get_dataset, load_dataset
+
+        if get_dataset(dataset).modality != "dna":
+            raise ConfigError(
+                f"--dataset {dataset}: not a DNA sequence set; run 'precisionmed data list' "
+                "(modality dna)."
+            )
+        return load_dataset(dataset)
+    from precisionmed.data.sources.genomics import read_sequence_csv, read_sequence_dir
+
+    if data_dir is not None:
+        return read_sequence_dir(data_dir, sequence_column=sequence_column, label_columns=labels)
+    return read_sequence_csv(
+        csv,  # type: ignore[arg-type]
+        sequence_column=sequence_column,
+        label_columns=labels,
+        sep="\t" if str(csv).endswith((".tsv", ".tsv.gz")) else ",",
+        seed=seed,
+    )
+
+
+def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
+    table = Table(title, "value", "95% CI")
+    for key, m in metrics.items():
+        ci = f"{m['low']:.3f}-{m['high']:.3f}" if "low" in m else "-"
+        table.add_row(key, f"{m['value']:.3f}", ci)
+    console.print(table)
+
+
+@app.command()
+def train(
+    dataset: str = _DATASET,
+    data_dir: Path = _DATA_DIR,
+    csv: Path = _CSV,
+    sequence_column: str = _SEQ_COL,
+    label_column: str = _LABEL_COL,
+    model: str = typer.Option("cnn", help="cnn (Basset-style), bilstm, or danq (CNN + BiLSTM)."),
+    out: Path = typer.Option(..., help="Model directory to write."),
+    max_epochs: int = typer.Option(None, min=1, help="Default: the model's (30)."),
+    batch_size: int = typer.Option(None, min=1, help="Default: the model's (64)."),
+    lr: float = typer.Option(None, min=0.0, help="Default: the model's (1e-3)."),
+    seed: int = typer.Option(0, min=0, help="Seed of the --csv split and of the network."),
+    subset: int = typer.Option(
+        None, min=2, help="Keep at most N random sequences of each split (a quick run)."
+    ),
+    param: list[str] = typer.Option(
+        None, "--param", help="Model hyper-parameter KEY=VALUE (repeatable), e.g. channels=64."
+    ),
+    n_boot: int = _N_BOOT,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Train a sequence model, evaluate it on the test split (both strands), save it."""
+    from precisionmed.errors import require_extra
+
+    require_extra("pysam", "genomics")
+    from precisionmed.genomics.training import train_sequence_model
+
+    data = _data(dataset, data_dir, csv, sequence_column, label_column, seed)
+    if subset:
+        data = data.subset(subset, seed=seed)
+    params = parse_key_values(param)
+    for key, value in (("max_epochs", max_epochs), ("batch_size", batch_size), ("lr", lr)):
+        if value is not None:
+            params[key] = value
+    metrics = train_sequence_model(
+        data, model, out, seed=seed, params=params, n_boot=n_boot, overwrite=overwrite,
+        progress=not as_json,
+    )  # fmt: skip
+    if as_json:
+        print_json({"model_dir": str(out), **metrics})
+        return
+    console.print(
+        f"[bold]{model}[/] on [bold]{data.name}[/] ({data.task}, {metrics['sizes']})",
+        highlight=False,
+    )
+    _print_metrics("test metric (both strands)", metrics["test"])
+    console.print(f"saved to {out}", highlight=False)
+
+
+@app.command()
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="A model directory written by 'genomics train'."),
+    dataset: str = _DATASET,
+    data_dir: Path = _DATA_DIR,
+    csv: Path = _CSV,
+    sequence_column: str = _SEQ_COL,
+    label_column: str = _LABEL_COL,
+    split: str = typer.Option("test", help="train, val or test."),
+    seed: int = typer.Option(0, min=0, help="Seed of the --csv split."),
+    out: Path = typer.Option(None, help="Also write metrics.json and roc.png here."),
+    n_boot: int = _N_BOOT,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Evaluate a saved sequence model on a split: MCC, AUC, accuracy with intervals."""
+    import json
+
+    import precisionmed
+    from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.errors import ConfigError
+    from precisionmed.genomics.models import sequence_metrics
+    from precisionmed.genomics.training import plot_roc
+
+    if out is not None:
+        check_outside_model_dir(out, model_dir)
+    predictor = precisionmed.load(model_dir)
+    data = _data(dataset, data_dir, csv, sequence_column, label_column, seed)
+    if split not in data.sequences:
+        raise ConfigError(f"--split {split}: expected one of {sorted(data.sequences)}.")
+    if list(data.class_names) != predictor.class_names:
+        raise ConfigError(
+            f"{data.name}: classes {data.class_names}; the model was trained on "
+            f"{predictor.class_names}."
+        )
+    prob = predictor.predict_sequences(data.sequences[split])
+    y = data.labels[split]
+    metrics = {
+        "dataset": data.name, "split": split, "n": len(y),
+        "metrics": sequence_metrics(y, prob, predictor.task, n_boot=n_boot),
+    }  # fmt: skip
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        plot_roc(y, prob, predictor.task, predictor.class_names, out / "roc.png")
+    if as_json:
+        print_json(metrics)
+        return
+    _print_metrics(f"{split} metric (n={len(y)}, both strands)", metrics["metrics"])
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., help="A model directory written by 'genomics train'."),
+    sequences: Path = typer.Argument(..., help="A FASTA file, or one sequence per line."),
+    out: Path = typer.Option(None, help="Also write predictions.json here (outside MODEL_DIR)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Predict the class probabilities of every sequence of a file (both strands averaged)."""
+    import precisionmed
+    from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.predict import write_records
+
+    if out is not None:
+        check_outside_model_dir(out, model_dir)
+    predictor = precisionmed.load(model_dir)
+    records = predictor.predict(sequences)
+    if out is not None:
+        write_records(records, out)
+    if as_json:
+        print_json([r.to_dict() for r in records])
+        return
+    names = predictor.class_names
+    table = Table("sequence", "prediction", *names[:6])
+    for r in records:
+        cells = [f"{r.values[n]:.3f}" for n in names[:6]]
+        table.add_row(r.input, str(r.prediction), *cells)
+    console.print(table)

@@ -1,0 +1,47 @@
+"""Genomics: DNA sequence models (CNN, BiLSTM, DanQ) on one-hot sequences.
+
+:mod:`.encoding` (one-hot with IUPAC codes, reverse complements, strand augmentation),
+:mod:`.nets` and :mod:`.models` (networks, heads, metrics), :mod:`.training` (``genomics
+train``) and :mod:`.predictor` (a saved model loaded by ``precisionmed.load``). The datasets are
+in :mod:`precisionmed.data.sources.genomics`. Needs the ``genomics`` extra (pysam).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from precisionmed.errors import require_extra
+
+require_extra("pysam", "genomics")
+
+# Loaded on first access (PEP 562): torch loads with the modules that use it, so
+# ``precisionmed genomics --help`` stays instant.
+_LAZY = {
+    "encode_sequences": "precisionmed.genomics.encoding",
+    "one_hot": "precisionmed.genomics.encoding",
+    "reverse_complement": "precisionmed.genomics.encoding",
+    "reverse_complement_one_hot": "precisionmed.genomics.encoding",
+    "build_sequence_net": "precisionmed.genomics.nets",
+    "sequence_metrics": "precisionmed.genomics.models",
+    "train_sequence_model": "precisionmed.genomics.training",
+    "SequencePredictor": "precisionmed.genomics.predictor",
+    "read_sequence_file": "precisionmed.genomics.predictor",
+}
+
+#: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
+PREDICTOR_MODULES = ("precisionmed.genomics.predictor",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'precisionmed.genomics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = sorted(_LAZY)
