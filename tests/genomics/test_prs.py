@@ -200,3 +200,29 @@ def test_absent_scoring_file_and_unknown_sample(tmp_path: Path) -> None:
         read_scoring_file(tmp_path / "none.txt")
     with pytest.raises(DataFormatError, match=r"sample\(s\) \['NOPE'\] not in the VCF"):
         polygenic_score(_write_score(tmp_path / "s.txt"), require_path(VCF), sample="NOPE")
+
+
+def test_cli_prs_in_a_fresh_process_gives_the_hand_computed_score(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    expected = 1 * 0.5 + 2 * 0.3 + 1 * -0.4 + 2 * 0.1 + 0 * 0.25 + 1 * 0.05
+    score = _write_score(tmp_path / "PGS999999.txt")
+    cmd = [sys.executable, "-c", "from precisionmed.cli.main import main; main()", "genomics",
+           "prs", "--vcf", str(require_path(VCF)), "--score", str(score), "--fasta",
+           str(require_path(FASTA)), "--vcf-build", "hg19", "--out", str(tmp_path / "o"),
+           "--json"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads(done.stdout)
+    assert record["score"] == pytest.approx(expected)
+    assert record["n_matched"] == 6
+    assert json.loads((tmp_path / "o" / "prs.json").read_text())["score"] == pytest.approx(expected)
+    # a build that disagrees with the score's is one line, not a traceback
+    bad = subprocess.run(
+        [*cmd[:-5], "--vcf-build", "GRCh38"], capture_output=True, text=True, env=os.environ
+    )
+    assert bad.returncode != 0
+    assert "Traceback" not in bad.stderr
+    assert "GRCh" in bad.stderr

@@ -1,7 +1,8 @@
-"""``precisionmed genomics``: DNA sequence models: train, evaluate, predict."""
+"""``precisionmed genomics``: DNA sequence models (train, evaluate, predict); polygenic scores."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -196,4 +197,63 @@ def predict(
     for r in records:
         cells = [f"{r.values[n]:.3f}" for n in names[:6]]
         table.add_row(r.input, str(r.prediction), *cells)
+    console.print(table)
+
+
+@app.command()
+def prs(
+    vcf: Path = typer.Option(..., "--vcf", help="The patient's VCF or BCF (bgzipped or plain)."),
+    score: Path = typer.Option(
+        ..., "--score", help="A PGS Catalog scoring file (PGSxxxxxx.txt or .txt.gz)."
+    ),
+    sample: str = typer.Option(None, help="The sample to score (default: the VCF's only one)."),
+    fasta: Path = typer.Option(None, help="Reference FASTA to check the VCF's REF alleles."),
+    rename_contigs: str = typer.Option(
+        None, help="Reconcile contig names ('20' vs 'chr20'): add-chr, strip-chr or auto."
+    ),
+    vcf_build: str = typer.Option(
+        None, help="The VCF's genome build (GRCh37, hg19, GRCh38...), checked against the score's."
+    ),
+    ambiguous_max_maf: float = typer.Option(
+        None,
+        help="Keep a strand-ambiguous A/T or C/G SNP when its minor-allele frequency is below "
+        "this in both files (default: report and skip them).",
+    ),
+    reference_mean: float = typer.Option(None, help="Mean of the score in a reference population."),
+    reference_sd: float = typer.Option(None, help="Its standard deviation (gives a z-score)."),
+    out: Path = typer.Option(None, help="Also write OUT/prs.json."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Polygenic risk score of one VCF sample from a PGS Catalog scoring file."""
+    from precisionmed.genomics.prs import polygenic_score
+
+    result = polygenic_score(
+        score,
+        vcf,
+        sample=sample,
+        reference=fasta,
+        rename_contigs=rename_contigs,
+        vcf_genome_build=vcf_build,
+        ambiguous_max_maf=ambiguous_max_maf,
+        reference_mean=reference_mean,
+        reference_sd=reference_sd,
+    )
+    record = result.to_dict()
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "prs.json").write_text(json.dumps(record, indent=2))
+    if as_json:
+        print_json(record)
+        return
+    table = Table("", "value", title=f"{result.pgs_id or score.name} for sample {result.sample}")
+    table.add_row("score (sum of dosage x weight)", f"{result.score:.6g}")
+    if result.z_score is not None:
+        table.add_row("z-score against the reference", f"{result.z_score:.3f}")
+    table.add_row("variants scored", f"{result.n_matched} of {result.n_variants}")
+    table.add_row(
+        "coverage: variants / weight",
+        f"{result.variant_coverage:.1%} / {result.weight_coverage:.1%}",
+    )
+    for kind, count in sorted(result.issue_counts.items()):
+        table.add_row(f"not scored: {kind}", str(count))
     console.print(table)

@@ -2,8 +2,11 @@
 
 :mod:`.encoding` (one-hot with IUPAC codes, reverse complements, strand augmentation),
 :mod:`.nets` and :mod:`.models` (networks, heads, metrics), :mod:`.training` (``genomics
-train``) and :mod:`.predictor` (a saved model loaded by ``precisionmed.load``). The datasets are
-in :mod:`precisionmed.data.sources.genomics`. Needs the ``genomics`` extra (pysam).
+train``) and :mod:`.predictor` (a saved model loaded by ``precisionmed.load``). Variants:
+:mod:`.fasta`, :mod:`.vcf` and :mod:`.bed` (pysam IO, REF checks, per-record issues),
+:mod:`.haplotypes` (a sample's two haplotype sequences, variant windows) and :mod:`.prs`
+(polygenic scores from PGS Catalog scoring files). The datasets are in
+:mod:`precisionmed.data.sources.genomics`. Needs the ``genomics`` extra (pysam).
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ _LAZY = {
     "train_sequence_model": "precisionmed.genomics.training",
     "SequencePredictor": "precisionmed.genomics.predictor",
     "read_sequence_file": "precisionmed.genomics.predictor",
+    "FastaReference": "precisionmed.genomics.fasta",
+    "read_variants": "precisionmed.genomics.vcf",
+    "write_vcf": "precisionmed.genomics.vcf",
+    "read_bed": "precisionmed.genomics.bed",
+    "haplotype_sequences": "precisionmed.genomics.haplotypes",
+    "variant_windows": "precisionmed.genomics.haplotypes",
+    "read_scoring_file": "precisionmed.genomics.prs",
+    "polygenic_score": "precisionmed.genomics.prs",
 }
 
 #: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
