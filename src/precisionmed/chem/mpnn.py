@@ -4,13 +4,16 @@ Each bond is two directed edges. An edge's hidden state starts from its source a
 bond's features, ``h0 = ReLU(W_i [x_src, b])``, and for ``depth - 1`` steps takes in the messages
 of the edges entering its source atom except its own reverse edge, ``h = ReLU(h0 + W_h m)``
 (so a message never flows straight back). Each atom then sums its incoming edges,
-``a = ReLU(W_o [x, sum h])``; the atoms are pooled per molecule (``mean``, chemprop's default,
-or ``sum``), optionally concatenated with the scaled RDKit 2D descriptors (``--descriptors``,
-as chemprop's best MoleculeNet rows) and mapped to one output per task by a feed-forward head.
-The atom (133) and bond (14) features are chemprop's (its ``v1`` featuriser): atomic number,
+``a = ReLU(W_o [x, sum h])``; the atoms are pooled per molecule (``mean``, chemprop 1's default
+and Yang et al.'s, or ``sum``; chemprop 2's default ``norm`` is the sum / 100), optionally
+concatenated with the scaled RDKit 2D descriptors (``--descriptors``, as chemprop's best
+MoleculeNet rows) and mapped to one output per task by a feed-forward head.
+The atom (133) and bond (14) features are chemprop's ``V1`` featuriser (Yang et al.'s; chemprop
+2 defaults to ``V2``, which adds a few atomic numbers and hybridisations): atomic number,
 degree, formal charge, chirality, hydrogens, hybridisation, aromaticity, mass; bond type,
-conjugation, ring membership, stereo. Defaults as chemprop 2.x: hidden 300, depth 3, mean
-aggregation, one hidden FFN layer of 300, no dropout, batch size 64, 50 epochs.
+conjugation, ring membership, stereo. Other defaults as chemprop 2.x: hidden 300, depth 3, one
+hidden FFN layer of 300, no dropout, batch size 64, 50 epochs (Adam at a constant 1e-3 with
+early stopping, the engine's, rather than chemprop's warm-up and decay).
 
 Written here on plain PyTorch rather than taken from chemprop 2.2.4: the network is the ~40
 lines of :class:`DMPNN` below, on the same ``index_add_`` scatter and disjoint-graph batching
