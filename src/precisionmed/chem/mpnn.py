@@ -142,6 +142,12 @@ def mol_graphs(mols: Sequence[Any], descriptors: np.ndarray | None = None) -> np
     return out
 
 
+def n_descriptors(graphs: np.ndarray) -> int:
+    """Width of the molecule-level features the graphs carry (0: none)."""
+    first = graphs[0] if len(graphs) else None
+    return 0 if first is None or first.descriptors is None else len(first.descriptors)
+
+
 def collate_graphs(items: list[tuple[MolGraph, Any]]) -> tuple[dict[str, torch.Tensor], Any]:
     """``(graph, target)`` items -> one disjoint graph and the targets ``(B, n_tasks)``.
 
@@ -276,4 +282,5 @@ __all__ = [
     "graph_items",
     "member_outputs",
     "mol_graphs",
+    "n_descriptors",
 ]

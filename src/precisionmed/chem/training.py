@@ -47,7 +47,7 @@ from precisionmed.chem.features import (
 )
 from precisionmed.chem.models import NETWORKS, PropertyModel, fit_trees, loss_for, model_params
 from precisionmed.chem.molecules import STANDARDISATION, MoleculeBatch, standardize_smiles
-from precisionmed.chem.mpnn import FEATURIZER
+from precisionmed.chem.mpnn import FEATURIZER, n_descriptors
 from precisionmed.chem.splits import split_molecules
 from precisionmed.data.sources.molecules import MoleculeData
 from precisionmed.errors import ConfigError
@@ -88,9 +88,9 @@ def _fit_network(
         Yn = (Y - y_mean) / y_std
     collate = None
     if name == "mpnn":  # graphs, batched by their collate function
-        from precisionmed.chem.mpnn import collate_graphs, graph_items
+        from precisionmed.chem.mpnn import collate_graphs, graph_items, n_descriptors
 
-        n_inputs = 0 if X[0].descriptors is None else len(X[0].descriptors)
+        n_inputs = n_descriptors(X)
         collate = collate_graphs
         train_set: Any = graph_items(X[train], Yn[train])
         val_set: Any = graph_items(X[val], Yn[val])
@@ -126,7 +126,7 @@ def _fit_network(
     model = PropertyModel(
         name, task, Y.shape[1], params, nets=fits.nets, y_mean=y_mean, y_std=y_std
     )
-    return model, fits.summary(config.monitor) | {"n_inputs": n_inputs}
+    return model, fits.summary(config.monitor)
 
 
 @dataclass
@@ -276,13 +276,12 @@ def train_property_model(
         batch, rows, unlabelled, keep = prep.batch, prep.rows, prep.unlabelled, prep.keep
         fps, X, Y, scaler = prep.fps, prep.X, prep.Y, prep.scaler
         train, val, test = prep.train, prep.val, prep.test
-        n_inputs = int(X.shape[1]) if X.ndim == 2 else 0
+        n_inputs = int(X.shape[1]) if X.ndim == 2 else n_descriptors(X)  # mpnn: (n,) graphs
         if model in NETWORKS:
             fitted, training = _fit_network(
                 model, X, Y, (train, val), data.task, params_, n_members=n_members, seed=seed,
                 progress=progress, out_dir=staging,
             )  # fmt: skip
-            n_inputs = training.pop("n_inputs")
         else:
             t0 = time.perf_counter()
             estimators = fit_trees(
