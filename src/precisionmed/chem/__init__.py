@@ -3,7 +3,8 @@
 The chemistry core (:mod:`.molecules`: parse, sanitise and standardise a batch, every bad row
 reported; :mod:`.features`: ECFP fingerprints, RDKit 2D descriptors, Tanimoto similarity;
 :mod:`.splits`: random, stratified and Bemis-Murcko scaffold splits) is shared by the property
-models (:mod:`.models`, :mod:`.training`: ``mlp``, ``rf``, ``gbm`` on ECFP, with intervals and an
+models (:mod:`.models`, :mod:`.training`: ``mlp``, ``rf``, ``gbm`` on ECFP and
+the ``mpnn`` D-MPNN on molecular graphs (:mod:`.mpnn`), with intervals and an
 applicability domain) and the generation pillar. Drug-target affinity (``deepdta``, ``gin`` on
 Davis or any set in DeepDTA's folder layout) is in the ``affinity_*`` modules. A trained model
 directory loads back with ``precisionmed.load`` as a :class:`PropertyPredictor` or an

@@ -20,7 +20,7 @@ training, whose statistics are then over distinct drugs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -79,10 +79,14 @@ def atom_features(atom: Any) -> list[float]:
     )
 
 
-def mol_graph(mol: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Atom features ``(n_atoms, 78)`` float and both directions of every bond ``(2, 2 * n_bonds)``
-    long, of an RDKit molecule."""
-    x = torch.tensor([atom_features(a) for a in mol.GetAtoms()], dtype=torch.float32)
+def mol_graph(
+    mol: Any, featurize: Callable[[Any], list[float]] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Atom features ``(n_atoms, F)`` float (``featurize`` of each atom: GraphDTA's 78
+    :func:`atom_features` by default) and both directions of every bond ``(2, 2 * n_bonds)``
+    long (the bonds, then the same bonds reversed), of an RDKit molecule."""
+    featurize = featurize or atom_features
+    x = torch.tensor([featurize(a) for a in mol.GetAtoms()], dtype=torch.float32)
     edges = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
     both = edges + [(j, i) for i, j in edges]
     index = torch.tensor(both, dtype=torch.long).T if both else torch.zeros(2, 0, dtype=torch.long)

@@ -10,8 +10,9 @@ gives the ensemble mean and spread that training evaluates and the predictor ser
 Registered names (``--model``): ``mlp`` (a feed-forward network on ECFP trained in the engine,
 ``n_members`` seeds: a deep ensemble, Lakshminarayanan et al. 2017), ``rf``
 (``RandomForestClassifier`` / ``Regressor``; the spread is the trees' standard deviation) and
-``gbm`` (scikit-learn's ``GradientBoostingClassifier`` / ``Regressor``; no spread). A graph
-model (D-MPNN) fits the same :class:`PropertyModel` contract with another featuriser.
+``gbm`` (scikit-learn's ``GradientBoostingClassifier`` / ``Regressor``; no spread) and ``mpnn``
+(the directed message-passing network of :mod:`.mpnn` on molecular graphs, trained and
+ensembled as the ``mlp``; its inputs are :func:`~.mpnn.mol_graphs`, not fingerprints).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from precisionmed.chem.mpnn import DEFAULTS as MPNN_DEFAULTS
 from precisionmed.errors import ConfigError
 from precisionmed.registry import Registry
 
@@ -42,7 +44,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "rf": {"n_estimators": 500, "min_samples_leaf": 1, "max_features": "sqrt"},
     "gbm": {"n_estimators": 300, "learning_rate": 0.05, "max_depth": 5, "subsample": 0.8},
+    "mpnn": MPNN_DEFAULTS,
 }
+#: Models trained as networks in the engine (the others are scikit-learn estimators per task).
+NETWORKS = ("mlp", "mpnn")
 MODELS: Registry[dict[str, Any]] = Registry("chem property model", error=ConfigError)
 for _name, _params in DEFAULTS.items():
     MODELS.add(_name, _params)
@@ -145,13 +150,13 @@ class PropertyModel:
 
     Attributes
     ----------
-    name : {"mlp", "rf", "gbm"}
+    name : {"mlp", "mpnn", "rf", "gbm"}
     task : {"classification", "regression"}
     n_tasks : int
     params : dict
         The model's hyper-parameters (to rebuild the networks).
     nets : list of FingerprintMLP
-        ``mlp``: the ensemble members (eval mode).
+        ``mlp`` / ``mpnn``: the ensemble members (eval mode).
     estimators : list
         ``rf`` / ``gbm``: one fitted scikit-learn estimator per task, or a float for a task
         whose training labels were all equal (that value is predicted).
@@ -173,8 +178,8 @@ class PropertyModel:
 
         Parameters
         ----------
-        X : ndarray of shape (n, n_bits)
-            Fingerprints.
+        X : ndarray of shape (n, n_inputs), or of shape (n,) for ``mpnn``
+            Fingerprints (with descriptors), or :class:`~.mpnn.MolGraph` objects.
 
         Returns
         -------
@@ -183,6 +188,8 @@ class PropertyModel:
             in the targets' units (regression); ``spread`` the members' (or trees') standard
             deviation, None for a single model without one (``gbm``, ``mlp`` with 1 member).
         """
+        if self.name == "mpnn":
+            return self._predict_nets(X)
         X = np.asarray(X, dtype=np.float32)
         if self.name == "mlp":
             return self._predict_nets(X)
@@ -191,9 +198,14 @@ class PropertyModel:
     def _predict_nets(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         from precisionmed.train.estimator import torch_threads
 
-        x = torch.from_numpy(X)
         with torch.no_grad(), torch_threads(1):
-            outs = np.stack([net(x).float().numpy() for net in self.nets])  # (M, n, T)
+            if self.name == "mpnn":
+                from precisionmed.chem.mpnn import member_outputs
+
+                outs = member_outputs(self.nets, X, self.n_tasks)  # (M, n, T)
+            else:
+                x = torch.from_numpy(X)
+                outs = np.stack([net(x).float().numpy() for net in self.nets])
         if self.task == "classification":
             outs = 1.0 / (1.0 + np.exp(-outs))
         else:
@@ -227,8 +239,16 @@ class PropertyModel:
         }
 
 
-def build_net(n_inputs: int, n_tasks: int, params: Mapping[str, Any]) -> FingerprintMLP:
-    """The untrained :class:`FingerprintMLP` of ``params`` (``hidden``, ``layers``, ``dropout``)."""
+def build_net(
+    n_inputs: int, n_tasks: int, params: Mapping[str, Any], name: str = "mlp"
+) -> nn.Module:
+    """The untrained network of model ``name``: a :class:`FingerprintMLP` (``hidden``,
+    ``layers``, ``dropout``) on ``n_inputs`` features, or for ``mpnn`` a
+    :class:`~.mpnn.DMPNN` with ``n_inputs`` descriptors after pooling."""
+    if name == "mpnn":
+        from precisionmed.chem.mpnn import build_mpnn
+
+        return build_mpnn(n_inputs, n_tasks, params)
     return FingerprintMLP(
         n_inputs,
         n_tasks,
@@ -239,7 +259,11 @@ def build_net(n_inputs: int, n_tasks: int, params: Mapping[str, Any]) -> Fingerp
 
 
 def nets_from_state(
-    state: Mapping[str, torch.Tensor], n_inputs: int, n_tasks: int, params: Mapping[str, Any]
+    state: Mapping[str, torch.Tensor],
+    n_inputs: int,
+    n_tasks: int,
+    params: Mapping[str, Any],
+    name: str = "mlp",
 ) -> list[nn.Module]:
     """Rebuild the ensemble members saved by :meth:`PropertyModel.state_dict`."""
     members: dict[int, dict[str, torch.Tensor]] = {}
@@ -249,7 +273,7 @@ def nets_from_state(
             members.setdefault(int(head.removeprefix("member")), {})[rest] = value
     nets: list[nn.Module] = []
     for i in sorted(members):
-        net = build_net(n_inputs, n_tasks, params)
+        net = build_net(n_inputs, n_tasks, params, name)
         net.load_state_dict(members[i])
         net.eval()
         nets.append(net)
@@ -327,6 +351,7 @@ def fit_trees(
 __all__ = [
     "DEFAULTS",
     "MODELS",
+    "NETWORKS",
     "FingerprintMLP",
     "PropertyModel",
     "build_net",

@@ -25,7 +25,7 @@ from precisionmed.chem.features import (
     model_inputs,
     tanimoto_nearest,
 )
-from precisionmed.chem.models import PropertyModel, nets_from_state
+from precisionmed.chem.models import NETWORKS, PropertyModel, nets_from_state
 from precisionmed.chem.molecules import MoleculeBatch, read_molecules, standardize_smiles
 from precisionmed.chem.training import KIND
 from precisionmed.predict import MoleculeInputSpec, PredictionRecord, Predictor
@@ -61,8 +61,9 @@ class PropertyPredictor(Predictor):
         n_tasks = len(config["target_names"])
         name = config["model"]
         n_inputs = int(config.get("n_inputs", n_bits))
-        nets = nets_from_state(state, n_inputs, n_tasks, config["params"]) if name == "mlp" else []
-        estimators = artifact.estimator() if name != "mlp" else []
+        networks = name in NETWORKS
+        nets = nets_from_state(state, n_inputs, n_tasks, config["params"], name) if networks else []
+        estimators = [] if networks else artifact.estimator()
         model = PropertyModel(
             name=name,
             task=config["task"],
@@ -112,6 +113,10 @@ class PropertyPredictor(Predictor):
             return {"mean": empty, "spread": None, "low": None, "high": None,
                     "similarity": np.empty(0)}  # fmt: skip
         fps, X = model_inputs(mols, self.fingerprint, self.scaler)
+        if self.model.name == "mpnn":  # graphs, with the scaled descriptors after pooling
+            from precisionmed.chem.mpnn import mol_graphs
+
+            X = mol_graphs(mols, None if self.scaler is None else X[:, fps.shape[1] :])
         mean, spread = self.model.predict(X)
         low = high = None
         if self.config.get("interval_scale") is not None:

@@ -5,9 +5,10 @@ The steps, each a function of this package:
 1. standardise every SMILES (:func:`~precisionmed.chem.molecules.standardize_smiles`): invalid
    rows and rows without any label are reported in ``metrics.json`` (index and reason) and left
    out of training, never silently;
-2. ECFP fingerprints (optionally with scaled RDKit 2D descriptors); a random, stratified or
-   scaffold split (:mod:`~precisionmed.chem.splits`);
-3. fit (:mod:`~precisionmed.chem.models`): the MLP members through the engine
+2. ECFP fingerprints (optionally with scaled RDKit 2D descriptors; ``mpnn``: molecular graphs,
+   :func:`~precisionmed.chem.mpnn.mol_graphs`, with the descriptors after pooling); a random,
+   stratified or scaffold split (:mod:`~precisionmed.chem.splits`);
+3. fit (:mod:`~precisionmed.chem.models`): the MLP or D-MPNN members through the engine
    (:func:`precisionmed.train.fit_members`, early stopping on the validation molecules), the
    tree models per task;
 4. on the validation molecules: the conformal interval scale (regression) and the
@@ -44,8 +45,9 @@ from precisionmed.chem.features import (
     rdkit_descriptors,
     tanimoto_nearest,
 )
-from precisionmed.chem.models import PropertyModel, fit_trees, loss_for, model_params
+from precisionmed.chem.models import NETWORKS, PropertyModel, fit_trees, loss_for, model_params
 from precisionmed.chem.molecules import STANDARDISATION, MoleculeBatch, standardize_smiles
+from precisionmed.chem.mpnn import FEATURIZER, n_descriptors
 from precisionmed.chem.splits import split_molecules
 from precisionmed.data.sources.molecules import MoleculeData
 from precisionmed.errors import ConfigError
@@ -56,7 +58,8 @@ KIND = "molecular-property"
 APPLICABILITY_QUANTILE = 0.05
 
 
-def _fit_mlp(
+def _fit_network(
+    name: str,
     X: np.ndarray,
     Y: np.ndarray,
     idx: tuple[np.ndarray, np.ndarray],
@@ -83,8 +86,19 @@ def _fit_mlp(
         y_std = np.nanstd(Y[train], axis=0)
         y_std = np.where(y_std > 0, y_std, 1.0)
         Yn = (Y - y_mean) / y_std
-    x = torch.tensor(X, dtype=torch.float32)
-    y = torch.tensor(Yn, dtype=torch.float32)
+    collate = None
+    if name == "mpnn":  # graphs, batched by their collate function
+        from precisionmed.chem.mpnn import collate_graphs, graph_items, n_descriptors
+
+        n_inputs = n_descriptors(X)
+        collate = collate_graphs
+        train_set: Any = graph_items(X[train], Yn[train])
+        val_set: Any = graph_items(X[val], Yn[val])
+    else:
+        n_inputs = X.shape[1]
+        x = torch.tensor(X, dtype=torch.float32)
+        y = torch.tensor(Yn, dtype=torch.float32)
+        train_set, val_set = BatchedTensorDataset(x[train], y[train]), TensorDataset(x[val], y[val])
     config = TrainConfig.build(
         max_epochs=params["max_epochs"],
         batch_size=params["batch_size"],
@@ -96,20 +110,21 @@ def _fit_mlp(
     )
 
     def build_member(_seed: int) -> tuple[Any, Any]:
-        return build_net(X.shape[1], Y.shape[1], params), BatchedTensorDataset(x[train], y[train])
+        return build_net(n_inputs, Y.shape[1], params, name), train_set
 
     # one torch thread: on a busy 2-core machine two made this MLP's epochs 17x slower (measured)
     with torch_threads(1):
         fits = fit_members(
             build_member,
-            TensorDataset(x[val], y[val]),
+            val_set,
             loss_fn=loss_for(task),
             config=config,
             n_members=n_members,
             out_dir=out_dir,
+            collate_fn=collate,
         )
     model = PropertyModel(
-        "mlp", task, Y.shape[1], params, nets=fits.nets, y_mean=y_mean, y_std=y_std
+        name, task, Y.shape[1], params, nets=fits.nets, y_mean=y_mean, y_std=y_std
     )
     return model, fits.summary(config.monitor)
 
@@ -141,6 +156,7 @@ def _prepare(
     test_fraction: float,
     descriptors: bool,
     progress: bool,
+    graphs: bool = False,
 ) -> _Prepared:
     """Steps 1 and 2 of the module docstring."""
     batch = standardize_smiles(data.smiles, progress=progress)
@@ -169,12 +185,18 @@ def _prepare(
             f"{data.name}: the {split} split left an empty part (train {len(train)}, "
             f"validation {len(val)}, test {len(test)}); use more molecules or another split."
         )
-    scaler = None
-    X = fps.astype(np.float32)
+    scaler = scaled = None
     if descriptors:  # scaled with the training molecules' statistics only
         table = rdkit_descriptors(mols)
         scaler = DescriptorScaler.fit(table[train])
-        X = np.hstack([X, scaler.transform(table)])
+        scaled = scaler.transform(table)
+    if graphs:
+        from precisionmed.chem.mpnn import mol_graphs
+
+        X = mol_graphs(mols, scaled)
+    else:
+        X = fps.astype(np.float32)
+        X = X if scaled is None else np.hstack([X, scaled])
     return _Prepared(batch, rows, unlabelled, keep, fps, X, Y, scaler, train, val, test)
 
 
@@ -202,7 +224,7 @@ def train_property_model(
     data : MoleculeData
         A catalog set (:func:`precisionmed.data.load_dataset`) or a user's CSV
         (:func:`precisionmed.chem.load_molecule_csv`).
-    model : {"mlp", "rf", "gbm"}
+    model : {"mlp", "mpnn", "rf", "gbm"}
     out_dir : path
         The model directory to write.
     split : {"random", "stratified", "scaffold"}, optional
@@ -210,14 +232,15 @@ def train_property_model(
     seed : int
         Seed of the split and of the model (MLP member ``i``: ``seed + i``).
     n_members : int
-        MLP ensemble size (ignored by the tree models).
+        ``mlp`` / ``mpnn`` ensemble size (ignored by the tree models).
     params : mapping, optional
         Model hyper-parameters (see :data:`precisionmed.chem.models.DEFAULTS`).
     fingerprint : FingerprintSpec, optional
         ECFP4, 2048 bits by default.
     descriptors : bool
         Append RDKit's 2D descriptors, scaled (:class:`~precisionmed.chem.features.
-        DescriptorScaler`), to the fingerprint (chemprop's best MoleculeNet rows use them).
+        DescriptorScaler`), to the fingerprint, or for ``mpnn`` to the pooled graph vector
+        (chemprop's best MoleculeNet rows use them).
     val_fraction, test_fraction : float
     interval_level : float
         Coverage of the regression intervals.
@@ -248,13 +271,15 @@ def train_property_model(
         prep = _prepare(
             data, spec, split, seed=seed, val_fraction=val_fraction,
             test_fraction=test_fraction, descriptors=descriptors, progress=progress,
+            graphs=model == "mpnn",
         )  # fmt: skip
         batch, rows, unlabelled, keep = prep.batch, prep.rows, prep.unlabelled, prep.keep
         fps, X, Y, scaler = prep.fps, prep.X, prep.Y, prep.scaler
         train, val, test = prep.train, prep.val, prep.test
-        if model == "mlp":
-            fitted, training = _fit_mlp(
-                X, Y, (train, val), data.task, params_, n_members=n_members, seed=seed,
+        n_inputs = int(X.shape[1]) if X.ndim == 2 else n_descriptors(X)  # mpnn: (n,) graphs
+        if model in NETWORKS:
+            fitted, training = _fit_network(
+                model, X, Y, (train, val), data.task, params_, n_members=n_members, seed=seed,
                 progress=progress, out_dir=staging,
             )  # fmt: skip
         else:
@@ -314,8 +339,10 @@ def train_property_model(
             format="smiles",
             standardisation=STANDARDISATION,
             featurizer={
-                "name": spec.name + ("+rdkit2d" if descriptors else ""),
-                **spec.to_dict(),
+                **spec.to_dict(),  # the graphs' settings too for mpnn (ECFP: the domain's space)
+                **(FEATURIZER if model == "mpnn" else {}),
+                "name": (FEATURIZER["name"] if model == "mpnn" else spec.name)
+                + ("+rdkit2d" if descriptors else ""),
                 "rdkit_descriptors": descriptors,
             },  # fmt: skip
             n_training_molecules=len(train),
@@ -332,9 +359,9 @@ def train_property_model(
             "split": split,
             "seed": seed,
             "params": params_,
-            "n_members": n_members if model == "mlp" else 1,
+            "n_members": n_members if model in NETWORKS else 1,
             "fingerprint": spec.to_dict(),
-            "n_inputs": int(X.shape[1]),
+            "n_inputs": n_inputs,
             "descriptor_scaler": None if scaler is None else scaler.to_dict(),
             "y_mean": None if fitted.y_mean is None else fitted.y_mean.tolist(),
             "y_std": None if fitted.y_std is None else fitted.y_std.tolist(),

@@ -61,13 +61,15 @@ def train_property(
         "auto", help="--csv: classification, regression, or auto (0/1 targets: classification)."
     ),
     units: str = typer.Option("", help="--csv: units of regression targets (for plots)."),
-    model: str = typer.Option("mlp", help="mlp (ECFP deep ensemble), rf or gbm (on ECFP)."),
+    model: str = typer.Option(
+        "mlp", help="mlp (ECFP deep ensemble), mpnn (D-MPNN on graphs), rf or gbm (on ECFP)."
+    ),
     split: str = typer.Option(
         None, help="random, stratified or scaffold (default: the dataset's MoleculeNet split)."
     ),
     out: Path = typer.Option(..., help="Model directory to write."),
     seed: int = typer.Option(0, min=0, help="Seed of the split and the model."),
-    ensemble: int = typer.Option(5, min=1, help="mlp: number of ensemble members."),
+    ensemble: int = typer.Option(5, min=1, help="mlp, mpnn: number of ensemble members."),
     descriptors: bool = typer.Option(
         False, "--descriptors", help="Append RDKit's 2D descriptors (scaled) to the ECFP."
     ),
