@@ -43,3 +43,17 @@ def test_loader_runs_before_lookup():
     reg: Registry[int] = Registry("dataset", loader=lambda: calls.append(1) or reg.add("a", 1))
     assert reg.get("a") == 1
     assert calls
+
+
+def test_params_with_defaults_names_an_unknown_parameter():
+    from precisionmed.errors import ConfigError
+    from precisionmed.registry import Registry, params_with_defaults
+
+    models: Registry[dict] = Registry("toy model")
+    models.add("net", {"depth": 3, "hidden": 300})
+    assert params_with_defaults(models, "net", {"depth": 5}) == {"depth": 5, "hidden": 300}
+    assert params_with_defaults(models, "NET") == {"depth": 3, "hidden": 300}
+    with pytest.raises(
+        ConfigError, match="has no parameter 'width'; its parameters are depth, hidden"
+    ):
+        params_with_defaults(models, "net", {"width": 2})

@@ -22,8 +22,8 @@ a ``loader`` called before every lookup (the dataset catalog imports its sources
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 from precisionmed.errors import ConfigError, PrecisionMedError
 
@@ -130,4 +130,27 @@ class Registry(Generic[T]):
         return len(self._entries)
 
 
-__all__ = ["Registry"]
+def params_with_defaults(
+    registry: Registry[dict[str, Any]], name: str, params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The default parameters registered as ``name``, updated with ``params``.
+
+    For registries whose entries are a model's default parameters (chem, genomics).
+
+    Raises
+    ------
+    PrecisionMedError
+        ``registry.error``: an unknown name, or a parameter the model does not have (the known
+        ones are listed).
+    """
+    defaults = registry.get(name)
+    unknown = sorted(set(params or {}) - set(defaults))
+    if unknown:
+        raise registry.error(
+            f"Model {name!r} has no parameter {unknown[0]!r}; its parameters are "
+            f"{', '.join(sorted(defaults))}."
+        )
+    return {**defaults, **dict(params or {})}
+
+
+__all__ = ["Registry", "params_with_defaults"]

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from precisionmed.chem.mpnn import DEFAULTS as MPNN_DEFAULTS
 from precisionmed.errors import ConfigError
-from precisionmed.registry import Registry
+from precisionmed.registry import Registry, params_with_defaults
 
 #: Default hyper-parameters of each model (overridden by ``--param KEY=VALUE``).
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -54,21 +54,9 @@ for _name, _params in DEFAULTS.items():
 
 
 def model_params(name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The defaults of model ``name`` updated with ``params``.
-
-    Raises
-    ------
-    ConfigError
-        Unknown model, or a parameter the model does not have (the known ones are listed).
-    """
-    defaults = MODELS.get(name)
-    unknown = sorted(set(params or {}) - set(defaults))
-    if unknown:
-        raise ConfigError(
-            f"Model {name!r} has no parameter {unknown[0]!r}; its parameters are "
-            f"{', '.join(sorted(defaults))}."
-        )
-    return {**defaults, **dict(params or {})}
+    """The defaults of model ``name`` updated with ``params`` (a one-line ConfigError for an
+    unknown model or parameter)."""
+    return params_with_defaults(MODELS, name, params)
 
 
 class FingerprintMLP(nn.Module):

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from precisionmed.errors import ConfigError
 from precisionmed.evaluation.metrics import register_metric
 from precisionmed.genomics.encoding import reverse_complement_one_hot
-from precisionmed.registry import Registry
+from precisionmed.registry import Registry, params_with_defaults
 
 register_metric("mcc", higher_is_better=True, description="Matthews correlation coefficient")
 
@@ -40,21 +40,9 @@ TASKS = ("binary", "multi-class", "multi-label")
 
 
 def model_params(name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The defaults of model ``name`` updated with ``params``.
-
-    Raises
-    ------
-    ConfigError
-        Unknown model, or a parameter the model does not have (the known ones are listed).
-    """
-    defaults = MODELS.get(name)
-    unknown = sorted(set(params or {}) - set(defaults))
-    if unknown:
-        raise ConfigError(
-            f"Model {name!r} has no parameter {unknown[0]!r}; its parameters are "
-            f"{', '.join(sorted(defaults))}."
-        )
-    return {**defaults, **dict(params or {})}
+    """The defaults of model ``name`` updated with ``params`` (a one-line ConfigError for an
+    unknown model or parameter)."""
+    return params_with_defaults(MODELS, name, params)
 
 
 def n_outputs(task: str, n_classes: int) -> int:
