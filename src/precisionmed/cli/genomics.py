@@ -1,4 +1,5 @@
-"""``precisionmed genomics``: DNA sequence models (train, evaluate, predict); polygenic scores."""
+"""``precisionmed genomics``: DNA sequence models (train, evaluate, predict), variant and
+haplotype scoring, polygenic scores."""
 
 from __future__ import annotations
 
@@ -256,4 +257,90 @@ def prs(
     )
     for kind, count in sorted(result.issue_counts.items()):
         table.add_row(f"not scored: {kind}", str(count))
+    console.print(table)
+
+
+_MODEL_DIR = typer.Argument(..., help="A model directory written by 'genomics train'.")
+_FASTA = typer.Option(..., "--fasta", help="Reference FASTA (plain or bgzipped, indexed).")
+_WINDOW = typer.Option(None, min=1, help="Window length in bases (default: the model's).")
+_RENAME = typer.Option(
+    None, help="Reconcile contig names ('20' vs 'chr20'): add-chr, strip-chr or auto."
+)
+
+
+@app.command("score-variants")
+def score_variants(
+    model_dir: Path = _MODEL_DIR,
+    vcf: Path = typer.Option(..., "--vcf", help="VCF/BCF of the variants to score."),
+    fasta: Path = _FASTA,
+    out: Path = typer.Option(..., help="Output VCF (.vcf.gz, tabix-indexed), PM_* INFO fields."),
+    tsv: Path = typer.Option(None, help="Also write one row per variant (and per unscored one)."),
+    window: int = _WINDOW,
+    rename_contigs: str = _RENAME,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Each variant's predicted effect: the model on its reference and alternate windows."""
+    import precisionmed
+    from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.genomics.variant_effect import score_variants as score
+
+    for path in (out, tsv):
+        if path is not None:
+            check_outside_model_dir(path, model_dir)
+    predictor = precisionmed.load(model_dir)
+    result = score(predictor, vcf, fasta, window=window, rename_contigs=rename_contigs,
+                   progress=not as_json)  # fmt: skip
+    result.write_vcf(out)
+    if tsv is not None:
+        result.write_tsv(tsv)
+    summary = {**result.summary(), "out": str(out), "tsv": None if tsv is None else str(tsv)}
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"{summary['scored']} variants scored of {summary['records']} records "
+        f"({summary['window']} bp windows); written to {out}",
+        highlight=False,
+    )
+    for kind, count in sorted(summary["issues"].items()):
+        console.print(f"  {kind}: {count}", highlight=False)
+    table = Table("variant", *[f"diff {c}" for c in result.columns[:4]], title="largest effects")
+    for row in summary["largest_effects"]:
+        table.add_row(row["variant"], *[f"{d:+.4f}" for d in row["diff"][:4]])
+    console.print(table)
+
+
+@app.command()
+def haplotypes(
+    model_dir: Path = _MODEL_DIR,
+    vcf: Path = typer.Option(..., "--vcf", help="The sample's (phased) VCF/BCF."),
+    fasta: Path = _FASTA,
+    regions: Path = typer.Option(..., "--regions", help="BED file of regions (genes...)."),
+    sample: str = typer.Option(None, help="The sample (default: the VCF's only one)."),
+    window: int = _WINDOW,
+    rename_contigs: str = _RENAME,
+    out: Path = typer.Option(None, help="Also write OUT/haplotypes.json and OUT/haplotypes.tsv."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Per region, the largest predicted disruption of each of a sample's two haplotypes."""
+    import precisionmed
+    from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.genomics.haplotype_effect import score_haplotypes
+
+    if out is not None:
+        check_outside_model_dir(out, model_dir)
+    predictor = precisionmed.load(model_dir)
+    result = score_haplotypes(predictor, vcf, fasta, regions, sample=sample, window=window,
+                              rename_contigs=rename_contigs, progress=not as_json)  # fmt: skip
+    if out is not None:
+        result.write(out)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    table = Table("region", "windows", "hap 1 |diff|", "hap 2 |diff|", "unphased", title=(
+        f"sample {result.sample}, {result.window} bp windows"))  # fmt: skip
+    for r in result.regions:
+        h1, h2 = r["haplotypes"]
+        table.add_row(r["region"], str(len(r["windows"])), f"{h1['max_abs_diff']:.4f}",
+                      f"{h2['max_abs_diff']:.4f}", str(len(r["unphased"])))  # fmt: skip
     console.print(table)

@@ -5,8 +5,9 @@
 train``) and :mod:`.predictor` (a saved model loaded by ``precisionmed.load``). Variants:
 :mod:`.fasta`, :mod:`.vcf` and :mod:`.bed` (pysam IO, REF checks, per-record issues),
 :mod:`.haplotypes` (a sample's two haplotype sequences, variant windows) and :mod:`.prs`
-(polygenic scores from PGS Catalog scoring files). The datasets are in
-:mod:`precisionmed.data.sources.genomics`. Needs the ``genomics`` extra (pysam).
+(polygenic scores from PGS Catalog scoring files); :mod:`.variant_effect` and
+:mod:`.haplotype_effect` (a model's predicted effect of variants and of haplotypes). The
+datasets are in :mod:`precisionmed.data.sources.genomics`. Needs the ``genomics`` extra (pysam).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ _LAZY = {
     "variant_windows": "precisionmed.genomics.haplotypes",
     "read_scoring_file": "precisionmed.genomics.prs",
     "polygenic_score": "precisionmed.genomics.prs",
+    "score_variants": "precisionmed.genomics.variant_effect",
+    "score_haplotypes": "precisionmed.genomics.haplotype_effect",
 }
 
 #: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
