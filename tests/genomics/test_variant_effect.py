@@ -250,3 +250,28 @@ def test_score_variants_refuses_an_out_inside_the_model_dir(model_dir: Path) -> 
     assert isinstance(done.exception, ConfigError)
     assert "inside the model directory" in str(done.exception)
     assert not (model_dir / "x.vcf.gz").exists()
+
+
+def test_multi_class_model_writes_four_info_fields_per_class(tmp_path: Path) -> None:
+    require_dataset("uci-splice")
+    data = load_dataset("uci-splice").subset(150)
+    train_sequence_model(
+        data, "cnn", tmp_path / "m", params={"channels": 8, "max_epochs": 1}, n_boot=20,
+        progress=False,
+    )  # fmt: skip
+    splice = precisionmed.load(tmp_path / "m")
+    classes = splice.class_names
+    assert len(classes) == 3
+    rows = [("chr20", 10000117, "C", ("T",)), ("chr20", 10004223, "A", ("AA", "AG"))]
+    result = score_variants(splice, _write_vcf(tmp_path / "two.vcf", rows), require_path(FASTA))
+    assert result.window == splice.input_spec.length
+    assert result.diff.shape == (3, 3)
+    np.testing.assert_allclose(result.ref.sum(axis=1), 1, atol=1e-5)  # softmax over classes
+    with pysam.VariantFile(str(result.write_vcf(tmp_path / "s.vcf.gz"))) as scored:
+        declared = set(scored.header.info)
+        second = list(scored)[1]
+    for c in classes:
+        assert {f"PM_REF_{c}", f"PM_ALT_{c}", f"PM_DIFF_{c}", f"PM_LOGODDS_{c}"} <= declared
+    assert second.info[f"PM_DIFF_{classes[2]}"] == pytest.approx(result.diff[1:, 2], abs=1e-6)
+    table = result.rows()
+    assert [r["output"] for r in table[:3]] == classes
