@@ -192,7 +192,13 @@ def test_haplotypes_scored_against_the_reference_and_unphased_alleles_alone(
     assert h2["variants"] == [f"chr20:{snv}:{rows[0][1]}>{rows[0][2]}"]
     assert h2["diff"] == pytest.approx(float(expected[1, 0] - expected[0, 0]), abs=1e-6)
     assert h1["variants"] == [f"chr20:{deletion}:{rows[1][1]}>{rows[1][2]}"]
-    assert h1["max_abs_diff"] > 0
+    # the 3-base deletion's window: 101 haplotype bases centred on the reference window's span
+    # (98 bases there), so it starts one base before the reference window
+    stretch = reference.fetch("chr20", ws - 1, ws + 104).upper()
+    at = deletion - (ws - 1)
+    hap1 = (stretch[:at] + stretch[at + 3 :])[:101]
+    direct_h1 = predictor.predict_sequences([hap1])[0, 0] - expected[0, 0]
+    assert h1["max_abs_diff"] == pytest.approx(abs(float(direct_h1)), abs=1e-6)
     (single,) = region["unphased"]
     assert single["flag"] == "unphased"
     assert single["variant"].startswith(f"chr20:{unphased}:")
@@ -275,3 +281,28 @@ def test_multi_class_model_writes_four_info_fields_per_class(tmp_path: Path) -> 
     assert second.info[f"PM_DIFF_{classes[2]}"] == pytest.approx(result.diff[1:, 2], abs=1e-6)
     table = result.rows()
     assert [r["output"] for r in table[:3]] == classes
+
+
+def test_saturation_mutagenesis_equals_direct_predictions_and_draws_a_logo(
+    predictor, model_dir: Path, tmp_path: Path
+) -> None:
+    from precisionmed.genomics.mutagenesis import saturation_mutagenesis
+
+    line = require_path("genomics/gue/tf/0/test.csv").read_text().splitlines()[1]
+    seq = line.split(",")[0]
+    result = saturation_mutagenesis(predictor, seq)
+    assert result.effects.shape == (len(seq), 4, 1)
+    own = ["ACGT".index(b) for b in seq]
+    assert np.all(result.effects[np.arange(len(seq)), own, 0] == 0)
+    mutants = [seq[:10] + "A" + seq[11:], seq[:50] + "T" + seq[51:]]
+    direct = predictor.predict_sequences([seq, *mutants])
+    assert result.effects[10, 0, 0] == pytest.approx(direct[1, 0] - direct[0, 0], abs=1e-6)
+    assert result.effects[50, 3, 0] == pytest.approx(direct[2, 0] - direct[0, 0], abs=1e-6)
+    assert result.importance()[10] == pytest.approx(-result.effects[10, :, 0].sum() / 3)
+
+    png = tmp_path / "logo.png"
+    args = ["mutagenesis", str(model_dir), "--sequence", seq, "--out", str(png), "--json"]
+    report = json.loads(_run(args).stdout)
+    assert report["importance"] == pytest.approx(result.importance().tolist(), abs=1e-6)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(png.with_suffix(".json").read_text())["sequence"] == seq

@@ -344,3 +344,37 @@ def haplotypes(
         table.add_row(r["region"], str(len(r["windows"])), f"{h1['max_abs_diff']:.4f}",
                       f"{h2['max_abs_diff']:.4f}", str(len(r["unphased"])))  # fmt: skip
     console.print(table)
+
+
+@app.command()
+def mutagenesis(
+    model_dir: Path = _MODEL_DIR,
+    sequence: str = typer.Option(..., help="The DNA sequence to mutate (e.g. the model's length)."),
+    out: Path = typer.Option(..., help="The PNG to write (its values beside it as .json)."),
+    output: str = typer.Option(None, help="The class / label to draw (default: the first output)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """In-silico saturation mutagenesis of one sequence: a logo of importances and a heat map."""
+    import precisionmed
+    from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.errors import ConfigError
+    from precisionmed.genomics.mutagenesis import plot_mutagenesis, saturation_mutagenesis
+
+    check_outside_model_dir(out, model_dir)
+    predictor = precisionmed.load(model_dir)
+    result = saturation_mutagenesis(predictor, sequence, progress=not as_json)
+    if output is not None and output not in result.columns:
+        raise ConfigError(f"--output {output}: expected one of {result.columns}")
+    column = 0 if output is None else result.columns.index(output)
+    plot_mutagenesis(result, out, output=column)
+    if as_json:
+        print_json({"png": str(out), **result.to_dict(column)})
+        return
+    import numpy as np
+
+    top = np.argsort(-np.abs(result.importance(column)))[:5]
+    console.print(
+        f"{result.columns[column]}: reference {result.reference[column]:.3f}; most important "
+        f"positions {', '.join(f'{i}{result.sequence[i]}' for i in top)}; written to {out}",
+        highlight=False,
+    )

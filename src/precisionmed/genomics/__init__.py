@@ -6,8 +6,9 @@ train``) and :mod:`.predictor` (a saved model loaded by ``precisionmed.load``). 
 :mod:`.fasta`, :mod:`.vcf` and :mod:`.bed` (pysam IO, REF checks, per-record issues),
 :mod:`.haplotypes` (a sample's two haplotype sequences, variant windows) and :mod:`.prs`
 (polygenic scores from PGS Catalog scoring files); :mod:`.variant_effect` and
-:mod:`.haplotype_effect` (a model's predicted effect of variants and of haplotypes). The
-datasets are in :mod:`precisionmed.data.sources.genomics`. Needs the ``genomics`` extra (pysam).
+:mod:`.haplotype_effect` (a model's predicted effect of variants and of haplotypes) and
+:mod:`.mutagenesis` (in-silico saturation mutagenesis drawn as a logo). The datasets are in
+:mod:`precisionmed.data.sources.genomics`. Needs the ``genomics`` extra (pysam).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ _LAZY = {
     "polygenic_score": "precisionmed.genomics.prs",
     "score_variants": "precisionmed.genomics.variant_effect",
     "score_haplotypes": "precisionmed.genomics.haplotype_effect",
+    "saturation_mutagenesis": "precisionmed.genomics.mutagenesis",
+    "plot_mutagenesis": "precisionmed.genomics.mutagenesis",
 }
 
 #: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
