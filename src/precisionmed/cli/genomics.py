@@ -359,13 +359,15 @@ def mutagenesis(
     from precisionmed.artifacts import check_outside_model_dir
     from precisionmed.errors import ConfigError
     from precisionmed.genomics.mutagenesis import plot_mutagenesis, saturation_mutagenesis
+    from precisionmed.genomics.variant_effect import output_columns
 
     check_outside_model_dir(out, model_dir)
     predictor = precisionmed.load(model_dir)
+    columns = output_columns(predictor)
+    if output is not None and output not in columns:
+        raise ConfigError(f"--output {output}: expected one of {columns}")
+    column = 0 if output is None else columns.index(output)
     result = saturation_mutagenesis(predictor, sequence, progress=not as_json)
-    if output is not None and output not in result.columns:
-        raise ConfigError(f"--output {output}: expected one of {result.columns}")
-    column = 0 if output is None else result.columns.index(output)
     plot_mutagenesis(result, out, output=column)
     if as_json:
         print_json({"png": str(out), **result.to_dict(column)})
