@@ -380,3 +380,54 @@ def mutagenesis(
         f"positions {', '.join(f'{i}{result.sequence[i]}' for i in top)}; written to {out}",
         highlight=False,
     )
+
+
+@app.command()
+def attribute(
+    model_dir: Path = _MODEL_DIR,
+    sequence: str = typer.Option(None, help="The DNA sequence to explain."),
+    fasta: Path = typer.Option(None, "--fasta", help="Or a FASTA (one logo per record)."),
+    out: Path = typer.Option(
+        ..., help="The PNG to write (several records: OUT-1.png, OUT-2.png...; values as .json)."
+    ),
+    output: str = typer.Option(None, help="The class / label to explain (default: the first)."),
+    baseline: str = typer.Option("uniform", help="uniform (N at every base), zeros or shuffle."),
+    n_steps: int = typer.Option(50, min=1, help="Integration points along the path."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (a list)."),
+) -> None:
+    """Integrated-gradients attributions (Captum) drawn as a sequence logo, both strands."""
+    from rich.console import Console
+    from rich.progress import track
+
+    import precisionmed
+    from precisionmed.artifacts import check_outside_model_dir
+    from precisionmed.errors import ConfigError
+    from precisionmed.genomics.attribution import integrated_gradients, plot_attribution
+    from precisionmed.genomics.predictor import read_sequence_file
+
+    if (sequence is None) == (fasta is None):
+        raise ConfigError("Give exactly one of --sequence (a DNA string) or --fasta (a file).")
+    check_outside_model_dir(out, model_dir)
+    names, seqs = read_sequence_file(fasta) if fasta is not None else (["sequence"], [sequence])
+    pngs = [out] if len(seqs) == 1 else [
+        out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, len(seqs) + 1)
+    ]  # fmt: skip
+    predictor = precisionmed.load(model_dir)
+    reports = []
+    bar = track(range(len(seqs)), description="attribution", disable=as_json or len(seqs) == 1,
+                transient=True, console=Console(stderr=True))  # fmt: skip
+    for i in bar:
+        result = integrated_gradients(predictor, seqs[i], output=output, baseline=baseline,
+                                      n_steps=n_steps)  # fmt: skip
+        plot_attribution(result, pngs[i])
+        reports.append({"name": names[i], "png": str(pngs[i]), **result.to_dict()})
+        if not as_json:
+            top = sorted(range(len(result.sequence)), key=lambda j: -abs(result.observed()[j]))[:5]
+            console.print(
+                f"{names[i]}: {result.output} {result.prediction:.3f} (baseline "
+                f"{result.baseline_prediction:.3f}, delta {result.delta:+.1e}); top positions "
+                f"{', '.join(f'{j}{result.sequence[j]}' for j in top)}; written to {pngs[i]}",
+                highlight=False,
+            )
+    if as_json:
+        print_json(reports)

@@ -7,8 +7,10 @@ train``) and :mod:`.predictor` (a saved model loaded by ``precisionmed.load``). 
 :mod:`.haplotypes` (a sample's two haplotype sequences, variant windows) and :mod:`.prs`
 (polygenic scores from PGS Catalog scoring files); :mod:`.variant_effect` and
 :mod:`.haplotype_effect` (a model's predicted effect of variants and of haplotypes) and
-:mod:`.mutagenesis` (in-silico saturation mutagenesis drawn as a logo). The datasets are in
-:mod:`precisionmed.data.sources.genomics`. Needs the ``genomics`` extra (pysam).
+:mod:`.mutagenesis` (in-silico saturation mutagenesis drawn as a logo) and :mod:`.attribution`
+(integrated gradients with Captum, drawn as a logo). The datasets are in
+:mod:`precisionmed.data.sources.genomics`. Needs the ``genomics`` extra (pysam; Captum for
+attributions, imported when used).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ _LAZY = {
     "score_haplotypes": "precisionmed.genomics.haplotype_effect",
     "saturation_mutagenesis": "precisionmed.genomics.mutagenesis",
     "plot_mutagenesis": "precisionmed.genomics.mutagenesis",
+    "integrated_gradients": "precisionmed.genomics.attribution",
+    "plot_attribution": "precisionmed.genomics.attribution",
 }
 
 #: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).

@@ -18,7 +18,7 @@ import numpy as np
 from precisionmed.errors import ConfigError
 from precisionmed.genomics.variant_effect import output_columns, predict_in_batches
 
-__all__ = ["MutagenesisResult", "plot_mutagenesis", "saturation_mutagenesis"]
+__all__ = ["MutagenesisResult", "draw_logo", "plot_mutagenesis", "saturation_mutagenesis"]
 
 BASES = "ACGT"
 #: Letter colours of the usual DNA logo palette (as logomaker's "classic").
@@ -124,6 +124,29 @@ def _letter(ax: Any, base: str, x: float, bottom: float, height: float) -> None:
     ax.add_patch(PathPatch(transform.transform_path(path), color=COLOURS.get(base, "#888888")))
 
 
+def draw_logo(ax: Any, sequence: str, heights: np.ndarray, *, ylabel: str) -> None:
+    """Draw ``sequence`` on ``ax`` as a logo: letter ``i`` scaled to ``heights[i]``.
+
+    Positive heights stand on the axis, negative ones hang below it (upright letters).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    sequence : str
+        Length L.
+    heights : ndarray of shape (L,)
+    ylabel : str
+    """
+    for i, base in enumerate(sequence):
+        _letter(ax, base, i, min(0.0, float(heights[i])), abs(float(heights[i])))
+    span = float(np.abs(heights).max()) if len(heights) else 0.0
+    span = span or 1.0
+    ax.set_xlim(0, len(sequence))
+    ax.set_ylim(-span * 1.05, span * 1.05)
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_ylabel(ylabel)
+
+
 def plot_mutagenesis(result: MutagenesisResult, path: str | Path, *, output: int = 0) -> Path:
     """A PNG: the sequence's letters scaled by importance (logo) over a heat map of the effects.
 
@@ -159,13 +182,7 @@ def plot_mutagenesis(result: MutagenesisResult, path: str | Path, *, output: int
     )
     (logo, blank), (heat, bar) = axes
     blank.axis("off")
-    for i, base in enumerate(result.sequence):
-        _letter(logo, base, i, min(0.0, importance[i]), abs(importance[i]))
-    span = float(np.abs(importance).max()) or 1.0
-    logo.set_xlim(0, n)
-    logo.set_ylim(-span * 1.05, span * 1.05)
-    logo.axhline(0, color="black", linewidth=0.5)
-    logo.set_ylabel("importance")
+    draw_logo(logo, result.sequence, importance, ylabel="importance")
     logo.set_title(
         f"in-silico mutagenesis: {result.columns[output]} "
         f"(reference {result.reference[output]:.3f}, both strands)"
