@@ -396,6 +396,7 @@ def attribute(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output (a list)."),
 ) -> None:
     """Integrated-gradients attributions (Captum) drawn as a sequence logo, both strands."""
+    import numpy as np
     from rich.console import Console
     from rich.progress import track
 
@@ -422,7 +423,7 @@ def attribute(
         plot_attribution(result, pngs[i])
         reports.append({"name": names[i], "png": str(pngs[i]), **result.to_dict()})
         if not as_json:
-            top = sorted(range(len(result.sequence)), key=lambda j: -abs(result.observed()[j]))[:5]
+            top = np.argsort(-np.abs(result.observed()))[:5]
             console.print(
                 f"{names[i]}: {result.output} {result.prediction:.3f} (baseline "
                 f"{result.baseline_prediction:.3f}, delta {result.delta:+.1e}); top positions "
