@@ -226,3 +226,6 @@ def test_cli_prs_in_a_fresh_process_gives_the_hand_computed_score(tmp_path: Path
     assert bad.returncode != 0
     assert "Traceback" not in bad.stderr
     assert "GRCh" in bad.stderr
+    typo = subprocess.run([*cmd, "--rename-contigs", "chr"], capture_output=True, text=True)
+    assert typo.returncode != 0
+    assert "--rename-contigs: expected add-chr, strip-chr or auto; got 'chr'" in typo.stderr

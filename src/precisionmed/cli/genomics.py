@@ -201,6 +201,20 @@ def predict(
     console.print(table)
 
 
+_RENAME = typer.Option(
+    None, help="Reconcile contig names ('20' vs 'chr20'): add-chr, strip-chr or auto."
+)
+
+
+def _rename(value: str | None) -> Any:
+    """``--rename-contigs`` checked here, so a typo is a one-line usage error."""
+    from precisionmed.errors import ConfigError
+
+    if value not in (None, "add-chr", "strip-chr", "auto"):
+        raise ConfigError(f"--rename-contigs: expected add-chr, strip-chr or auto; got {value!r}.")
+    return value
+
+
 @app.command()
 def prs(
     vcf: Path = typer.Option(..., "--vcf", help="The patient's VCF or BCF (bgzipped or plain)."),
@@ -209,9 +223,7 @@ def prs(
     ),
     sample: str = typer.Option(None, help="The sample to score (default: the VCF's only one)."),
     fasta: Path = typer.Option(None, help="Reference FASTA to check the VCF's REF alleles."),
-    rename_contigs: str = typer.Option(
-        None, help="Reconcile contig names ('20' vs 'chr20'): add-chr, strip-chr or auto."
-    ),
+    rename_contigs: str = _RENAME,
     vcf_build: str = typer.Option(
         None, help="The VCF's genome build (GRCh37, hg19, GRCh38...), checked against the score's."
     ),
@@ -233,7 +245,7 @@ def prs(
         vcf,
         sample=sample,
         reference=fasta,
-        rename_contigs=rename_contigs,
+        rename_contigs=_rename(rename_contigs),
         vcf_genome_build=vcf_build,
         ambiguous_max_maf=ambiguous_max_maf,
         reference_mean=reference_mean,
@@ -263,9 +275,6 @@ def prs(
 _MODEL_DIR = typer.Argument(..., help="A model directory written by 'genomics train'.")
 _FASTA = typer.Option(..., "--fasta", help="Reference FASTA (plain or bgzipped, indexed).")
 _WINDOW = typer.Option(None, min=1, help="Window length in bases (default: the model's).")
-_RENAME = typer.Option(
-    None, help="Reconcile contig names ('20' vs 'chr20'): add-chr, strip-chr or auto."
-)
 
 
 @app.command("score-variants")
@@ -288,7 +297,7 @@ def score_variants(
         if path is not None:
             check_outside_model_dir(path, model_dir)
     predictor = precisionmed.load(model_dir)
-    result = score(predictor, vcf, fasta, window=window, rename_contigs=rename_contigs,
+    result = score(predictor, vcf, fasta, window=window, rename_contigs=_rename(rename_contigs),
                    progress=not as_json)  # fmt: skip
     result.write_vcf(out)
     if tsv is not None:
@@ -330,8 +339,16 @@ def haplotypes(
     if out is not None:
         check_outside_model_dir(out, model_dir)
     predictor = precisionmed.load(model_dir)
-    result = score_haplotypes(predictor, vcf, fasta, regions, sample=sample, window=window,
-                              rename_contigs=rename_contigs, progress=not as_json)  # fmt: skip
+    result = score_haplotypes(
+        predictor,
+        vcf,
+        fasta,
+        regions,
+        sample=sample,
+        window=window,
+        rename_contigs=_rename(rename_contigs),
+        progress=not as_json,
+    )
     if out is not None:
         result.write(out)
     if as_json:

@@ -129,7 +129,7 @@ def _haplotype_window(hap: Any, h: int, ws: int, length: int) -> str:
 
 
 def _largest(diff: np.ndarray, starts: Sequence[int], columns: list[str]) -> dict[str, Any]:
-    w, k = np.unravel_index(int(np.argmax(np.abs(diff))), diff.shape)
+    w, k = (int(i) for i in np.unravel_index(int(np.argmax(np.abs(diff))), diff.shape))
     return {
         "max_abs_diff": round(float(abs(diff[w, k])), 6),
         "diff": round(float(diff[w, k]), 6),

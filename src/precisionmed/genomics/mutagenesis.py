@@ -107,11 +107,13 @@ def saturation_mutagenesis(
 def _letter(ax: Any, base: str, x: float, bottom: float, height: float) -> None:
     # a letter stretched to fill [x, x + 1) x [bottom, bottom + height), as logo tools draw it;
     # drawn by hand (a TextPath scaled into its box) since no logo library is a dependency
+    from matplotlib.font_manager import FontProperties
     from matplotlib.patches import PathPatch
     from matplotlib.textpath import TextPath
     from matplotlib.transforms import Affine2D
 
-    path = TextPath((0, 0), base, size=1, prop={"family": "DejaVu Sans", "weight": "bold"})
+    font = FontProperties(family="DejaVu Sans", weight="bold")
+    path = TextPath((0, 0), base, size=1, prop=font)
     box = path.get_extents()
     if box.width == 0 or box.height == 0 or height == 0:
         return

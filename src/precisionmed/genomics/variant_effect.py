@@ -222,7 +222,9 @@ class VariantEffects:
         counts: dict[str, int] = {}
         for i in self.issues:
             counts[i.kind] = counts.get(i.kind, 0) + 1
-        order = np.argsort(-np.abs(self.diff).max(axis=1))[:10] if self.variants else []
+        order: list[int] = (
+            np.argsort(-np.abs(self.diff).max(axis=1))[:10].tolist() if self.variants else []
+        )
         top = [
             {
                 "variant": self.variants[j].label,
