@@ -306,3 +306,13 @@ def test_saturation_mutagenesis_equals_direct_predictions_and_draws_a_logo(
     assert report["importance"] == pytest.approx(result.importance().tolist(), abs=1e-6)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(png.with_suffix(".json").read_text())["sequence"] == seq
+
+
+def test_score_variants_refuses_a_wrong_output_name_before_any_work(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "score-variants", str(tmp_path / "no-model"), "--vcf", "x.vcf.gz",
+         "--fasta", "ref.fa", "--out", str(tmp_path / "scored.vcf")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "name it *.vcf.gz" in done.stderr  # not "no model directory": checked first

@@ -292,7 +292,9 @@ def score_variants(
     import precisionmed
     from precisionmed.artifacts import check_outside_model_dir
     from precisionmed.genomics.variant_effect import score_variants as score
+    from precisionmed.genomics.vcf import check_vcf_output
 
+    check_vcf_output(out)  # before the scoring, not after it
     for path in (out, tsv):
         if path is not None:
             check_outside_model_dir(path, model_dir)

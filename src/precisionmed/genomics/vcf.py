@@ -21,6 +21,7 @@ from precisionmed.errors import ConfigError, DataFormatError, require_extra
 from precisionmed.genomics.fasta import FastaReference, open_fasta
 
 __all__ = [
+    "check_vcf_output",
     "ContigRename",
     "Genotype",
     "HeaderField",
@@ -447,6 +448,15 @@ def read_variants(
     return VariantSet(variants, issues, n_records, keep, str(path))
 
 
+def check_vcf_output(out: str | Path) -> Path:
+    """``out`` as a Path, refused in one line unless it is named ``*.vcf.gz`` (bgzip-compressed
+    VCF: what tabix indexes). Commands call it before any work."""
+    out = Path(out)
+    if not out.name.endswith(".vcf.gz"):
+        raise ConfigError(f"{out}: the output is bgzip-compressed VCF; name it *.vcf.gz")
+    return out
+
+
 def write_vcf(
     source: str | Path,
     out: str | Path,
@@ -491,9 +501,7 @@ def write_vcf(
     require_extra("pysam", "genomics")
     import pysam
 
-    source, out = Path(source), Path(out)
-    if not out.name.endswith(".vcf.gz"):
-        raise ConfigError(f"{out}: the output is bgzip-compressed VCF; name it *.vcf.gz")
+    source, out = Path(source), check_vcf_output(out)
     info, formats = info or {}, formats or {}
     vin = _open_vcf(source)
     header = vin.header.copy()
