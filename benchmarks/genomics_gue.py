@@ -92,6 +92,9 @@ def _ours(data, model: str, max_epochs: int | None, seed: int) -> dict:
         "mcc_ci": [test["mcc"]["low"], test["mcc"]["high"]],
         "epochs_run": metrics["training"]["epochs_run"],
         "best_epoch": metrics["training"]["best_epoch"],
+        # what ran: a --max-epochs below the recipe's is a shortened run, not the recipe's figure
+        "params": params,
+        "full_schedule": max_epochs is None,
     }
 
 

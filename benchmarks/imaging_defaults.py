@@ -26,23 +26,17 @@ from pathlib import Path
 import torch
 from _common import use_shared_mirror
 
+from precisionmed.imaging.recipe import CLASSIFIER_TRAIN, DEFAULT_NETWORK_KWARGS
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "imaging_defaults.json"
 DATASETS = ("pneumoniamnist", "breastmnist")
 MAX_CPU_MINUTES = 10.0
 SEED = 0
 
-_NARROW_TRAIN = {
-    "max_epochs": 10,
-    "batch_size": 64,
-    "optimizer": "adamw",
-    "lr": 2e-3,
-    "weight_decay": 1e-4,
-    "scheduler": "cosine",
-    "patience": 10,
-}
 # The old defaults (reference-cnn with TrainConfig's defaults) and narrow MONAI ResNet-18s
-# (widen_factor 0.25: 16-32-64-128 channels, the recipe of benchmarks/imaging_medmnist.py).
+# (widen_factor 0.25: 16-32-64-128 channels) with the training parameters that became the
+# default (precisionmed.imaging.recipe), so a rerun checks the default as it is now.
 CANDIDATES: dict[str, dict] = {
     "reference-cnn (old default)": {
         "model": "reference-cnn",
@@ -53,14 +47,14 @@ CANDIDATES: dict[str, dict] = {
     "resnet18 narrow, light augmentation": {
         "model": "resnet18",
         "augment": "light",
-        "network_kwargs": {"widen_factor": 0.25},
-        "train": _NARROW_TRAIN,
+        "network_kwargs": dict(DEFAULT_NETWORK_KWARGS["resnet18"]),
+        "train": dict(CLASSIFIER_TRAIN),
     },
     "resnet18 narrow, strong augmentation": {
         "model": "resnet18",
         "augment": "strong",
-        "network_kwargs": {"widen_factor": 0.25},
-        "train": _NARROW_TRAIN,
+        "network_kwargs": dict(DEFAULT_NETWORK_KWARGS["resnet18"]),
+        "train": dict(CLASSIFIER_TRAIN),
     },
 }
 

@@ -36,7 +36,7 @@ from precisionmed.imaging.ood import (
     metadata_mismatches,
     network_features,
 )
-from precisionmed.imaging.transforms import NORMALISATION, prepare_image
+from precisionmed.imaging.transforms import NORMALISATION
 from precisionmed.predict import ImageInputSpec, PredictionRecord, Predictor, dicom_modalities
 from precisionmed.train import predict_outputs
 
@@ -266,28 +266,6 @@ class ImageClassifier(Predictor):
         """Class indices (N,), or 0/1 labels (N, K) for multi-label tasks."""
         p = self.predict_proba(images)
         return (p > 0.5).astype(int) if self.task == "multi-label" else p.argmax(axis=1)
-
-    def load_input(self, path: str | Path) -> tuple[torch.Tensor, list[str]]:
-        """Read an image file as one model input (C, *input_size), with the warnings of
-        :func:`~precisionmed.imaging.transforms.prepare_image` (modality, colour, NaN, range,
-        resize).
-
-        Raises
-        ------
-        DataFormatError
-            Not an image, corrupt, all NaN, or the wrong dimensionality for this model.
-        """
-        return prepare_image(read_input_image(path), self.input_spec)
-
-    def load_file(self, path: str | Path) -> torch.Tensor:
-        """Read a DICOM / NIfTI / PNG / JPEG / npz file as one model input (C, *input_size).
-
-        Raises
-        ------
-        DataFormatError
-            Not an image, corrupt, or the wrong dimensionality for this model.
-        """
-        return self.load_input(path)[0]
 
     def predict(
         self,
