@@ -131,9 +131,38 @@ def run(names: list[str], models: list[str], args: argparse.Namespace) -> dict:
             {m: row[m]["mcc"] > target for m in models},
             "beats_peer": {m: row[m]["mcc"] > peer for m in models},
         }  # fmt: skip
+        results["_meta"] = meta(results, args.seed, args.threads)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))
     return results
+
+
+def meta(results: dict, seed: int, threads: int, commit: str | None = None) -> dict:
+    """The house ``_meta``: commit, versions, seeds and the CPU minutes of every entry."""
+    import subprocess
+    import sys
+
+    commit = (
+        commit
+        or subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    )
+    cpu = {
+        name: sum(e.get("cpu_minutes", 0.0) for e in row.values() if isinstance(e, dict))
+        for name, row in results.items()
+        if name != "_meta"
+    }
+    return {
+        "commit": commit,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torch_threads": threads,
+        "seeds": [seed],
+        "cpu_minutes": cpu,
+        "metric": "Matthews correlation on GUE's test split (sklearn.metrics.matthews_corrcoef)",
+        "published_source": "Zhou et al., DNABERT-2, ICLR 2024, Table 3 (rows given in issue 24)",
+    }
 
 
 def main() -> None:
