@@ -20,10 +20,10 @@ import pandas as pd
 from precisionmed.artifacts import ModelCard, ModelContents, write_model_dir
 from precisionmed.errors import ConfigError, DataFormatError
 from precisionmed.predict import ColumnSpec, TableInputSpec
+from precisionmed.treatment.decision import DIRECTIONS
 from precisionmed.treatment.models import EFFECT_MODELS, make_effect_model
 from precisionmed.treatment.overlap import OverlapModel
 from precisionmed.treatment.predictor import KIND
-from precisionmed.treatment.recommend import DIRECTIONS
 
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
