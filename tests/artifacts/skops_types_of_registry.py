@@ -1,4 +1,5 @@
-"""The skops types written by every clinical model of the registry, on small data.
+"""The skops types written by every clinical and treatment model of the registries, on small
+data.
 
 ``python -m tests.artifacts.skops_types_of_registry`` prints them as the Python set literal of
 :data:`precisionmed.artifacts.skops_types.SKOPS_TRUSTED_TYPES`; ``test_skops_types.py`` checks
@@ -53,6 +54,31 @@ def written_types(models: list[str] | None = None) -> dict[str, set[str]]:
                 )  # fmt: skip
                 types = sio.get_untrusted_types(file=out / "model.skops")
                 found[f"{spec.name} {representation} {scaling}"] = set(types)
+        if models is None:
+            found.update(treatment_types(Path(tmp)))
+    return found
+
+
+def treatment_types(tmp: Path) -> dict[str, set[str]]:
+    """The types of each treatment model (IHDP realisation 1, 2 epochs, 2 members / refits)."""
+    import skops.io as sio
+
+    from precisionmed.data import load_dataset
+    from precisionmed.treatment.models import EFFECT_MODELS
+    from precisionmed.treatment.own_data import StudyTable, fit_treatment_model
+
+    d = load_dataset("ihdp", realisation=1)
+    table = StudyTable(d.X.to_numpy(), d.t, d.y, list(d.X.columns), d.treatment_names)
+    found = {}
+    for spec in EFFECT_MODELS:
+        tiny = {"n_bootstrap": 2} if spec.name.endswith("learner") else {
+            "max_epochs": 2, "n_members": 2, "rep_layers": (8,), "head_layers": (8,)
+        }  # fmt: skip
+        out = fit_treatment_model(
+            table, model=spec.name, out=tmp / f"treatment-{spec.name}", better="higher",
+            params=tiny,
+        )  # fmt: skip
+        found[f"treatment {spec.name}"] = set(sio.get_untrusted_types(file=out / "model.skops"))
     return found
 
 
