@@ -15,7 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-MODELS = "slearner, tlearner, xlearner, tarnet, cfr, cfr-mmd, dragonnet"
+MODELS = "slearner, tlearner, xlearner, tarnet, cfr, cfr-mmd, dragonnet; cox-tlearner (survival)"
 
 
 @app.command("models")
@@ -38,7 +38,9 @@ def models_(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 def fit(
     csv: Path = typer.Option(..., help="Study table: CSV with a header, one patient per row."),
     treatment_column: str = typer.Option(..., help="Binary treatment column (two values)."),
-    outcome_column: str = typer.Option(..., help="Numeric outcome column."),
+    outcome_column: str = typer.Option(
+        ..., help="Numeric outcome column (with --event-column: the follow-up time)."
+    ),
     better: str = typer.Option(..., help="Which outcome values are better: lower or higher."),
     out: Path = typer.Option(..., help="Model directory to write."),
     model: str = typer.Option("tlearner", help=MODELS),
@@ -47,6 +49,10 @@ def fit(
     ),
     treated_value: str | None = typer.Option(
         None, help="The treatment value meaning 'treated' (needed unless 0/1 or true/false)."
+    ),
+    event_column: str | None = typer.Option(
+        None,
+        help="Survival outcomes: event column (1 event, 0 censored); use --model cox-tlearner.",
     ),
     alpha: float = typer.Option(0.05, help="1 - the intervals' coverage (0.05: 95%)."),
     param: list[str] | None = typer.Option(
@@ -61,7 +67,7 @@ def fit(
 
     covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else None
     params = parse_key_values(param)
-    table = read_study_csv(csv, treatment_column, outcome_column, covs, treated_value)
+    table = read_study_csv(csv, treatment_column, outcome_column, covs, treated_value, event_column)
     path = fit_treatment_model(
         table,
         model=model,
