@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import precisionmed
+from precisionmed.cli.main import app
 from tests.conftest import require_dataset
 from tests.treatment.test_recommender import ihdp_csv
 
@@ -30,10 +32,12 @@ def test_fit_recommend_and_reload_give_the_same_numbers(tmp_path: Path) -> None:
     fit = cli(
         "treatment", "fit", "--csv", str(csv), "--treatment-column", "treatment",
         "--outcome-column", "y", "--better", "higher", "--model", "tlearner",
-        "--param", "n_bootstrap=5", "--out", str(tmp_path / "model"), "--json", cwd=tmp_path,
+        "--param", "n_bootstrap=5", "--arm-names", "no visits,home visits",
+        "--out", str(tmp_path / "model"), "--json", cwd=tmp_path,
     )  # fmt: skip
     assert fit.returncode == 0, fit.stderr[-2000:]
     metrics = json.loads(fit.stdout)["metrics"]
+    assert metrics["n_home visits"] == 139
     assert 3.5 < metrics["ate"]["value"] < 4.5  # realisation 1's true ATE: 4.02
     assert metrics["ate"]["low"] <= metrics["ate"]["value"] <= metrics["ate"]["high"]
     patient = tmp_path / "patient.json"
@@ -54,10 +58,12 @@ def test_fit_recommend_and_reload_give_the_same_numbers(tmp_path: Path) -> None:
         "recommended",
         "no confident recommendation",
     }
-    one = cli("treatment", "recommend", str(tmp_path / "model"), "--patient", str(patient),
-              cwd=tmp_path)  # fmt: skip
-    assert one.returncode == 0, one.stderr[-2000:]
-    assert "expected outcome" in one.stdout
+    # one patient from a JSON file, as a table (in-process: the subprocess path is tested above)
+    one = CliRunner().invoke(app, ["treatment", "recommend", str(tmp_path / "model"),
+                                   "--patient", str(patient)])  # fmt: skip
+    assert one.exit_code == 0, one.output
+    assert "expected outcome" in one.output
+    assert "home visits" in one.output
 
 
 def test_a_missing_column_is_one_clear_line_naming_file_and_column(tmp_path: Path) -> None:

@@ -59,14 +59,18 @@ def test_each_learner_recovers_a_heterogeneous_effect(name: str) -> None:
     np.testing.assert_allclose(po[:, 1] - po[:, 0], effect, atol=1e-9)
 
 
-@pytest.mark.parametrize("cls", [TLearner, XLearner])
-def test_a_constant_effect_is_recovered_with_an_interval_that_covers_it(cls: type) -> None:
-    X, t, y, _ = simulated(heterogeneous=False, seed=1)
-    est = cls(model=LinearRegression(), n_bootstrap=30).fit(X, t, y)
-    ate, low, high = est.ate_interval(X)
-    assert abs(ate - 2.0) < 0.05
-    assert low <= 2.0 <= high
-    assert high - low < 0.3
+def test_a_constant_effect_is_recovered_with_intervals_near_their_coverage() -> None:
+    # 12 simulated tables: the 95% bootstrap interval of the ATE covers the true 2.0 in at
+    # least 9 (at 90% coverage, 8 or fewer has probability 0.03); each estimate is close.
+    covered, errors = 0, []
+    for seed in range(10, 22):
+        X, t, y, _ = simulated(heterogeneous=False, n=300, seed=seed)
+        est = TLearner(model=LinearRegression(), n_bootstrap=30).fit(X, t, y)
+        ate, low, high = est.ate_interval(X)
+        covered += low <= 2.0 <= high
+        errors.append(abs(ate - 2.0))
+    assert covered >= 9
+    assert max(errors) < 0.06
 
 
 def test_wider_coverage_gives_wider_intervals() -> None:

@@ -54,6 +54,11 @@ def fit(
         None,
         help="Survival outcomes: event column (1 event, 0 censored); use --model cox-tlearner.",
     ),
+    arm_names: str | None = typer.Option(
+        None,
+        help="Names of the control and treated arms for reports, comma-separated "
+        "(default: the treatment column's values).",
+    ),
     alpha: float = typer.Option(0.05, help="1 - the intervals' coverage (0.05: 95%)."),
     param: list[str] | None = typer.Option(
         None, "--param", help="Estimator parameter KEY=VALUE (e.g. n_bootstrap=50), repeatable."
@@ -63,11 +68,19 @@ def fit(
 ) -> None:
     """Fit an effect model and the overlap model on your own table; write a model directory."""
     from precisionmed.artifacts import read_artifact
+    from precisionmed.errors import ConfigError
     from precisionmed.treatment.own_data import fit_treatment_model, read_study_csv
 
     covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else None
     params = parse_key_values(param)
     table = read_study_csv(csv, treatment_column, outcome_column, covs, treated_value, event_column)
+    if arm_names:
+        names = [n.strip() for n in arm_names.split(",")]
+        if len(names) != 2 or not all(names):
+            raise ConfigError(
+                f"--arm-names: expected two names 'control,treated'; got {arm_names!r}."
+            )
+        table.treatment_names = names
     path = fit_treatment_model(
         table,
         model=model,
