@@ -174,9 +174,9 @@ def read_study_csv(
     )
     if not covs:
         raise DataFormatError(f"{path}: no covariate columns besides the treatment and outcome.")
-    for col in (treatment_column, outcome_column, event_column):
-        if col and col in covs:
-            raise DataFormatError(f"{path}: column {col!r} cannot be a covariate as well.")
+    for name in (treatment_column, outcome_column, event_column):
+        if name and name in covs:
+            raise DataFormatError(f"{path}: column {name!r} cannot be a covariate as well.")
     t, names = _treatment(frame, treatment_column, path, treated_value)
     X = np.column_stack([_numeric(frame, c, path) for c in covs])
     if event_column:
