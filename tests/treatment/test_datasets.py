@@ -43,3 +43,17 @@ def test_deepsurv_simulated_treatment_cohort() -> None:
     assert {k: len(v) for k, v in d.splits.items()} == {"train": 4000, "valid": 1000, "test": 1000}
     assert d.y is None
     assert d.time.min() > 0
+
+
+def test_catalog_datasets_become_study_tables_with_their_outcome_direction() -> None:
+    require_dataset("nhefs")
+    require_dataset("deepsurv-sim-treatment")
+    from precisionmed.treatment.own_data import study_table_from_dataset
+
+    table, outcome, better = study_table_from_dataset("nhefs")
+    assert (table.X.shape, outcome, better) == ((1566, 9), "wt82_71", "lower")
+    assert table.treatment_names == ["kept smoking", "quit smoking"]
+    table, outcome, better = study_table_from_dataset("deepsurv-sim-treatment")
+    assert table.y.dtype.names == ("event", "time")
+    assert len(table.y) == 4000  # the training split
+    assert better == "higher"

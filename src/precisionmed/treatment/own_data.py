@@ -186,6 +186,29 @@ def read_study_csv(
     return StudyTable(X, t, y, covs, names)
 
 
+def study_table_from_dataset(name: str, **kwargs: Any) -> tuple[StudyTable, str, str]:
+    """A catalog dataset (``ihdp``, ``nhefs``, ``deepsurv-sim-treatment``) as a study table.
+
+    Returns
+    -------
+    (StudyTable, outcome name, better)
+        Survival data (DeepSurv's cohort) come as ``(event, time)`` outcomes, its training
+        split only.
+    """
+    from precisionmed.data import load_dataset
+    from precisionmed.treatment.survival import survival_outcome
+
+    d = load_dataset(name, **kwargs)
+    X, t = d.X.to_numpy(dtype=np.float64), np.asarray(d.t, dtype=np.float64)
+    if d.y is None:
+        rows = d.splits.get("train", np.arange(len(t)))
+        y = survival_outcome(d.event, d.time)[rows]
+        X, t = X[rows], t[rows]
+    else:
+        y = np.asarray(d.y, dtype=np.float64)
+    return StudyTable(X, t, y, list(d.X.columns), list(d.treatment_names)), d.outcome_name, d.better
+
+
 def table_input_spec(X: np.ndarray, covariates: Sequence[str]) -> TableInputSpec:
     """The covariates with their training ranges, for ``config.json``'s ``input_spec``."""
     return TableInputSpec(
@@ -324,4 +347,10 @@ def _jsonable(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool | tuple | list)
 
 
-__all__ = ["StudyTable", "fit_treatment_model", "read_study_csv", "table_input_spec"]
+__all__ = [
+    "StudyTable",
+    "fit_treatment_model",
+    "read_study_csv",
+    "study_table_from_dataset",
+    "table_input_spec",
+]
