@@ -242,6 +242,9 @@ def main() -> None:
     parser.add_argument("--catenets-path", default="/tmp/treat-catenets")
     parser.add_argument("--members", type=int, default=2, help="networks per seed ensemble")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="run only these rows (names as in the JSON)"
+    )
     args = parser.parse_args()
     use_shared_mirror()
     import torch
@@ -258,6 +261,9 @@ def main() -> None:
         import_catenets(args.catenets_path) if args.catenets_realisations else ("not requested")
     )
     cat = {f"peer: catenets {n}": (lambda n=n: _CATENets(n)) for n in ("TARNet", "DragonNet")}
+    if args.only is not None:
+        methods, peers, cat = ({k: v for k, v in group.items() if k in args.only}
+                               for group in (methods, peers, cat))  # fmt: skip
     rows: dict[str, dict[int, dict]] = {}
     # Our methods and EconML's on every realisation first, then CATENets' (slow) networks on
     # theirs; the JSON is rewritten after each realisation.
