@@ -151,7 +151,7 @@ def bundle_from_dict(data: Mapping[str, Any], *, source: str) -> FhirBundle:
         str(t.get("display") or t.get("code")) for t in (data.get("meta") or {}).get("tag", [])
     )
     bundle = FhirBundle(source, tuple(resources), tuple(urls), tags)
-    check_references(bundle)
+    check_references(bundle, [e["resource"] for e in entries])
     return bundle
 
 
@@ -180,14 +180,17 @@ def _references(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
             yield from _references(v, key)
 
 
-def check_references(bundle: FhirBundle) -> None:
+def check_references(bundle: FhirBundle, raw: Sequence[Mapping[str, Any]] | None = None) -> None:
     """Raise a :class:`DataFormatError` for the first reference that must resolve and does not
-    (see the module docstring for which must)."""
+    (see the module docstring for which must). ``raw``: the resources' JSON form, when at hand
+    (faster than dumping the models again)."""
     index = _index(bundle.resources, bundle.full_urls)
     types = {r.get_resource_type() for r in bundle.resources}
-    for resource in bundle.resources:
+    if raw is None:
+        raw = [r.model_dump(mode="json") for r in bundle.resources]
+    for resource, data in zip(bundle.resources, raw, strict=True):
         name = f"{resource.get_resource_type()}/{resource.id or '?'}"
-        for field, ref in _references(resource.model_dump(mode="json")):
+        for field, ref in _references(data):
             if ref.startswith("#") or ref in index:
                 continue
             local = ref.startswith(("urn:uuid:", "urn:oid:"))

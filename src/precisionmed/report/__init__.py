@@ -5,8 +5,9 @@ applicable trained model run on it through :func:`precisionmed.load`, a self-con
 It uses the pillars only through their predictors (:mod:`precisionmed.predict`).
 """
 
-from precisionmed.report.case import PatientCase, load_case
+from precisionmed.report.case import PatientCase
 from precisionmed.report.inputs import map_case
+from precisionmed.report.reading import load_case
 from precisionmed.report.run import SECTIONS, run_models
 from precisionmed.report.writer import render_html, write_report
 

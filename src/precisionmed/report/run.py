@@ -201,7 +201,9 @@ def _run_one(
                 f"{len(spec.columns)} inputs (at least {need} needed); missing: "
                 f"{', '.join(mapping.missing)}."
             )
-            for k in ("treatment",) if treatment else ("clinical-risk", "survival"):
+            task = dict(getattr(pred, "config", None) or {}).get("task")  # a hint, where given
+            keys = {"survival": ("survival",), "classification": ("clinical-risk",)}
+            for k in ("treatment",) if treatment else keys.get(task, ("clinical-risk", "survival")):
                 sections[k].reasons.append(reason)
             return f"not run: {mapping.n_known} of {len(spec.columns)} inputs known"
         import pandas as pd

@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from precisionmed.report.case import PatientCase, load_case
+from precisionmed.report.case import PatientCase
 from precisionmed.report.fhir_out import write_fhir
 from precisionmed.report.figures import describe_calibration
+from precisionmed.report.reading import load_case
 from precisionmed.report.run import ReportRun, run_models
 
 #: Said in every report whose case does not state where its data come from.
