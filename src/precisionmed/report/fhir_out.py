@@ -79,6 +79,8 @@ def write_fhir(run: ReportRun, html: str, out_dir: str | Path) -> list[Path]:
     risk_ids = []
     n = 0
     for section in run.sections:
+        if section.key == "treatment":  # a ranking, not a risk: in the DiagnosticReport's text
+            continue
         for finding in section.findings:
             for record in finding.records:
                 n += 1
@@ -97,6 +99,10 @@ def write_fhir(run: ReportRun, html: str, out_dir: str | Path) -> list[Path]:
         + ("assessed" if s.assessed else "not assessed (" + " ".join(s.reasons) + ")")
         for s in run.sections
     ]
+    for finding in run.section("treatment").findings:
+        for record in finding.records:
+            said = record.details.get("recommendation") or record.prediction
+            lines.append(f"Treatment ({finding.model}): {said}; {describe_interval(record)}.")
     report = {
         "resourceType": "DiagnosticReport",
         "id": str(uuid.uuid4()),

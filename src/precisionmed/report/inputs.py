@@ -25,6 +25,8 @@ LOINC_COLUMNS: dict[str, tuple[tuple[str, ...], str, dict[str, float], str]] = {
     "bmi": (("39156-5",), "kg/m2", {}, "body mass index"),
     "mass": (("39156-5",), "kg/m2", {}, "body mass index (Pima)"),
     "sysbp": (("8480-6",), "mm[Hg]", {"mmHg": 1.0}, "systolic blood pressure"),
+    "sbp": (("8480-6",), "mm[Hg]", {"mmHg": 1.0}, "systolic blood pressure (NHEFS)"),
+    "dbp": (("8462-4",), "mm[Hg]", {"mmHg": 1.0}, "diastolic blood pressure (NHEFS)"),
     "trestbps": (("8480-6",), "mm[Hg]", {"mmHg": 1.0}, "resting systolic blood pressure"),
     "diasbp": (("8462-4",), "mm[Hg]", {"mmHg": 1.0}, "diastolic blood pressure"),
     "pressure": (("8462-4",), "mm[Hg]", {"mmHg": 1.0}, "diastolic blood pressure (Pima)"),
@@ -33,6 +35,10 @@ LOINC_COLUMNS: dict[str, tuple[tuple[str, ...], str, dict[str, float], str]] = {
     "chol": (("2093-3",), "mg/dL", {"mmol/L": 38.67}, "total cholesterol"),
     "insulin": (("20448-7",), "u[IU]/mL", {"uU/mL": 1.0}, "insulin"),
     "triceps": (("39107-2",), "mm", {}, "triceps skinfold thickness"),
+    "wt71": (("29463-7",), "kg", {"[lb_av]": 0.45359237}, "body weight at baseline (NHEFS)"),
+    "ht": (("8302-2",), "cm", {"[in_i]": 2.54}, "body height (NHEFS)"),
+    # cigarettes per day from "Cigarettes smoked current (pack per day)": 20 per pack
+    "smokeintensity": (("8663-7",), "{cigarettes}/d", {"{pack}/d": 20.0}, "cigarettes per day"),
 }
 
 #: column name -> (SNOMED CT codes of the condition, what it is); present "1", refuted "0".
@@ -44,11 +50,12 @@ SNOMED_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "av3": (("27885002",), "complete atrioventricular block"),
 }
 
-#: sex columns -> the code of each FHIR administrative gender (the cohorts' conventions:
-#: WHAS500 gender 0 = male, 1 = female; UCI heart sex 1 = male, 0 = female).
+#: sex columns -> the code of each FHIR administrative gender (the catalog cohorts' convention:
+#: WHAS500 gender and NHEFS sex, 0 = male, 1 = female). A column whose categories are words
+#: ("female", "male") gets the word.
 SEX_COLUMNS: dict[str, dict[str, str]] = {
     "gender": {"male": "0", "female": "1"},
-    "sex": {"male": "1", "female": "0"},
+    "sex": {"male": "0", "female": "1"},
 }
 
 
@@ -124,12 +131,12 @@ def map_case(case: PatientCase, spec: TableInputSpec) -> ColumnMapping:
             value, source = case.age, f"birth date, at {case.as_of.isoformat()}"
         elif key in SEX_COLUMNS and case.sex in SEX_COLUMNS[key]:
             coded = SEX_COLUMNS[key][case.sex]
-            value = (
-                coded
-                if col.kind == "categorical" and col.categories and coded in col.categories
-                else case.sex
-            )
-            source = "Patient.gender"
+            if col.kind == "numeric":
+                value = float(coded)
+            else:
+                words = [str(c).lower() for c in col.categories or []]
+                value = case.sex if case.sex in words else coded
+            source = f"Patient.gender ({case.sex}; {SEX_COLUMNS[key]})"
         elif key in SNOMED_COLUMNS:
             codes, _what = SNOMED_COLUMNS[key]
             found = [c for c in case.conditions if c.code in codes]

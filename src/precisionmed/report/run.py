@@ -161,6 +161,8 @@ def run_models(case: PatientCase, models_dir: str | Path, out_dir: str | Path) -
             entry["used"] = _run_one(case, pred, mdir, figures / f"{n:02d}", sections)
         except PrecisionMedError as exc:
             entry["used"] = f"failed on this case: {exc}"
+            for key in _section_keys(pred):
+                sections[key].reasons.append(f"{pred.model_name} failed on this case: {exc}")
     _not_assessed(case, sections)
     return ReportRun(case, list(sections.values()), models)
 
@@ -201,16 +203,17 @@ def _run_one(
                 f"{len(spec.columns)} inputs (at least {need} needed); missing: "
                 f"{', '.join(mapping.missing)}."
             )
-            task = dict(getattr(pred, "config", None) or {}).get("task")  # a hint, where given
-            keys = {"survival": ("survival",), "classification": ("clinical-risk",)}
-            for k in ("treatment",) if treatment else keys.get(task, ("clinical-risk", "survival")):
+            for k in _section_keys(pred):
                 sections[k].reasons.append(reason)
             return f"not run: {mapping.n_known} of {len(spec.columns)} inputs known"
         import pandas as pd
 
-        table = pd.DataFrame(
-            [{k: (float("nan") if v is None else v) for k, v in mapping.row.items()}]
-        )
+        # missing cells: empty for a model that imputes (clinical), left out for one that needs
+        # every input (treatment), whose own error then names the missing column
+        row = {k: float("nan") if v is None else v for k, v in mapping.row.items()}
+        if treatment:
+            row = {k: v for k, v in mapping.row.items() if v is not None}
+        table = pd.DataFrame([row])
         records = pred.predict(table)
         record = records[0]
         if not treatment:
@@ -236,6 +239,23 @@ def _run_one(
     if isinstance(spec, MoleculeInputSpec):
         return "not applicable: a molecule model (the case holds no molecule)"
     return f"not applicable: input kind {getattr(spec, 'kind', '?')}"
+
+
+def _section_keys(pred: Any) -> tuple[str, ...]:
+    """The sections a model's findings may go to (before it has run)."""
+    spec, kind = pred.input_spec, str(pred.kind)
+    if isinstance(spec, ImageInputSpec):
+        return ("lesions",) if "segment" in kind else ("imaging",)
+    if isinstance(spec, SequenceInputSpec):
+        return ("variants",)
+    if not isinstance(spec, TableInputSpec):
+        return ()
+    if "treatment" in kind:
+        return ("treatment",)
+    task = dict(getattr(pred, "config", None) or {}).get("task")  # a hint, where the model has it
+    return {"survival": ("survival",), "classification": ("clinical-risk",)}.get(
+        task, ("clinical-risk", "survival")
+    )
 
 
 def _not_assessed(case: PatientCase, sections: dict[str, Section]) -> None:
