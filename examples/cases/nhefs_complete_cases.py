@@ -10,6 +10,7 @@ Inference: What If*, chapter 12 (1,566 rows). The treatment column ``qsmk`` is w
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,6 +19,7 @@ from precisionmed.data import fetch_file, get_dataset
 
 def main(out: str) -> None:
     table = pd.read_csv(fetch_file(get_dataset("nhefs").files[0]))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     table = table.dropna(subset=["wt82_71"])
     # the arms by name, so that the report says "quit smoking" rather than "1"
     table["qsmk"] = table["qsmk"].map({0: "kept smoking", 1: "quit smoking"})
