@@ -1,4 +1,5 @@
-"""The skops types written by every clinical model of the registry, on small data.
+"""The skops types written by every clinical and treatment model of the registries, on small
+data.
 
 ``python -m tests.artifacts.skops_types_of_registry`` prints them as the Python set literal of
 :data:`precisionmed.artifacts.skops_types.SKOPS_TRUSTED_TYPES`; ``test_skops_types.py`` checks
@@ -53,6 +54,36 @@ def written_types(models: list[str] | None = None) -> dict[str, set[str]]:
                 )  # fmt: skip
                 types = sio.get_untrusted_types(file=out / "model.skops")
                 found[f"{spec.name} {representation} {scaling}"] = set(types)
+        if models is None:
+            found.update(treatment_types(Path(tmp)))
+    return found
+
+
+def treatment_types(tmp: Path) -> dict[str, set[str]]:
+    """The types of each treatment model (IHDP realisation 1, 2 epochs, 2 members / refits)."""
+    import skops.io as sio
+
+    from precisionmed.data import load_dataset
+    from precisionmed.treatment.models import EFFECT_MODELS
+    from precisionmed.treatment.own_data import StudyTable, fit_treatment_model
+    from precisionmed.treatment.survival import survival_outcome
+
+    d = load_dataset("ihdp", realisation=1)
+    table = StudyTable(d.X.to_numpy(), d.t, d.y, list(d.X.columns), d.treatment_names)
+    s = load_dataset("deepsurv-sim-treatment")
+    rows = s.splits["train"][:500]
+    surv = StudyTable(s.X.to_numpy()[rows], s.t[rows], survival_outcome(s.event, s.time)[rows],
+                      list(s.X.columns), s.treatment_names)  # fmt: skip
+    found = {}
+    for spec in EFFECT_MODELS:
+        tiny = {"n_bootstrap": 2} if spec.name.endswith("learner") else {
+            "max_epochs": 2, "n_members": 2, "rep_layers": (8,), "head_layers": (8,)
+        }  # fmt: skip
+        out = fit_treatment_model(
+            surv if spec.survival else table, model=spec.name, params=tiny, better="higher",
+            out=tmp / f"treatment-{spec.name}",
+        )  # fmt: skip
+        found[f"treatment {spec.name}"] = set(sio.get_untrusted_types(file=out / "model.skops"))
     return found
 
 

@@ -113,6 +113,8 @@ def test_the_list_is_exactly_the_types_the_registry_models_write() -> None:
     # data: a model that writes a new type fails here instead of failing for users, and a type
     # no model writes any more is flagged so that the list does not grow stale.
     require_dataset("gbsg2")
+    require_dataset("ihdp")
+    require_dataset("deepsurv-sim-treatment")
     found = written_types()
     written = set().union(*found.values())
     missing = {name: sorted(types - SKOPS_TRUSTED_TYPES) for name, types in found.items()}

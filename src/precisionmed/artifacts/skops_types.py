@@ -32,6 +32,7 @@ SKOPS_TRUSTED_TYPES: frozenset[str] = frozenset(
         "precisionmed.treatment.nets.DragonNet",
         "precisionmed.treatment.nets.TARNet",
         "precisionmed.treatment.overlap.OverlapModel",
+        "precisionmed.treatment.survival.SurvivalTLearner",
         "sklearn.tree._tree.Tree",
         "sksurv.ensemble.forest.RandomSurvivalForest",
         "sksurv.functions.StepFunction",

@@ -15,7 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-MODELS = "slearner, tlearner, xlearner, tarnet, cfr, cfr-mmd, dragonnet"
+MODELS = "slearner, tlearner, xlearner, tarnet, cfr, cfr-mmd, dragonnet; cox-tlearner (survival)"
 
 
 @app.command("models")
@@ -36,17 +36,38 @@ def models_(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
 @app.command("fit")
 def fit(
-    csv: Path = typer.Option(..., help="Study table: CSV with a header, one patient per row."),
-    treatment_column: str = typer.Option(..., help="Binary treatment column (two values)."),
-    outcome_column: str = typer.Option(..., help="Numeric outcome column."),
-    better: str = typer.Option(..., help="Which outcome values are better: lower or higher."),
     out: Path = typer.Option(..., help="Model directory to write."),
+    csv: Path | None = typer.Option(
+        None, help="Study table: CSV with a header, one patient per row (or give --dataset)."
+    ),
+    dataset: str | None = typer.Option(
+        None, help="A causal dataset of the catalog instead: ihdp, nhefs, deepsurv-sim-treatment."
+    ),
+    realisation: int = typer.Option(1, help="--dataset ihdp: which realisation (1-25)."),
+    treatment_column: str | None = typer.Option(
+        None, help="--csv: binary treatment column (two values)."
+    ),
+    outcome_column: str | None = typer.Option(
+        None, help="--csv: numeric outcome column (with --event-column: the follow-up time)."
+    ),
+    better: str | None = typer.Option(
+        None, help="--csv: which outcome values are better, lower or higher (datasets know)."
+    ),
     model: str = typer.Option("tlearner", help=MODELS),
     covariates: str | None = typer.Option(
         None, help="Comma-separated covariate columns (default: every other column)."
     ),
     treated_value: str | None = typer.Option(
         None, help="The treatment value meaning 'treated' (needed unless 0/1 or true/false)."
+    ),
+    event_column: str | None = typer.Option(
+        None,
+        help="Survival outcomes: event column (1 event, 0 censored); use --model cox-tlearner.",
+    ),
+    arm_names: str | None = typer.Option(
+        None,
+        help="Names of the control and treated arms for reports, comma-separated "
+        "(default: the treatment column's values).",
     ),
     alpha: float = typer.Option(0.05, help="1 - the intervals' coverage (0.05: 95%)."),
     param: list[str] | None = typer.Option(
@@ -57,11 +78,39 @@ def fit(
 ) -> None:
     """Fit an effect model and the overlap model on your own table; write a model directory."""
     from precisionmed.artifacts import read_artifact
-    from precisionmed.treatment.own_data import fit_treatment_model, read_study_csv
+    from precisionmed.errors import ConfigError
+    from precisionmed.treatment.own_data import (
+        fit_treatment_model,
+        read_study_csv,
+        study_table_from_dataset,
+    )
 
-    covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else None
+    if (csv is None) == (dataset is None):
+        raise ConfigError("give exactly one of --csv FILE or --dataset NAME.")
+    if csv is not None:
+        if not treatment_column or not outcome_column or not better:
+            raise ConfigError(
+                "--csv needs --treatment-column, --outcome-column and --better (lower or higher)."
+            )
+        covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else None
+        table = read_study_csv(
+            csv, treatment_column, outcome_column, covs, treated_value, event_column
+        )
+        source = str(csv)
+    else:
+        kwargs = {"realisation": realisation} if str(dataset).lower() == "ihdp" else {}
+        table, outcome_column, known = study_table_from_dataset(str(dataset), **kwargs)
+        better = better or known
+        treatment_column = "treatment"
+        source = f"{dataset}" + (f" realisation {realisation}" if kwargs else "")
     params = parse_key_values(param)
-    table = read_study_csv(csv, treatment_column, outcome_column, covs, treated_value)
+    if arm_names:
+        names = [n.strip() for n in arm_names.split(",")]
+        if len(names) != 2 or not all(names):
+            raise ConfigError(
+                f"--arm-names: expected two names 'control,treated'; got {arm_names!r}."
+            )
+        table.treatment_names = names
     path = fit_treatment_model(
         table,
         model=model,
@@ -71,7 +120,7 @@ def fit(
         treatment_column=treatment_column,
         params=params,
         alpha=alpha,
-        source=str(csv),
+        source=source,
         overwrite=overwrite,
     )
     metrics = read_artifact(path).metrics

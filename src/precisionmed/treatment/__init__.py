@@ -4,7 +4,8 @@ Estimators with the scikit-learn API (``fit(X, t, y)``, ``effect(X)``,
 ``effect_interval(X, alpha)``, ``potential_outcomes(X)``, ``outcome_interval(X, alpha)``):
 the meta-learners :class:`SLearner`, :class:`TLearner`, :class:`XLearner` over any scikit-learn
 regressor (bootstrap intervals) and the networks :class:`TARNet`, :class:`CFR` (Wasserstein or
-MMD balancing) and :class:`DragonNet` (seed-ensemble intervals) trained in the engine.
+MMD balancing) and :class:`DragonNet` (seed-ensemble intervals) trained in the engine; for
+survival outcomes :class:`SurvivalTLearner` (restricted mean survival time per arm).
 :class:`OverlapModel` gives the propensity and flags patients outside the common support.
 :func:`fit_treatment_model` writes a model directory that ``precisionmed.load`` opens as a
 :class:`TreatmentPredictor`: the expected outcome under each candidate treatment with
@@ -24,11 +25,13 @@ _LAZY = {
     "CFR": "precisionmed.treatment.nets",
     "DragonNet": "precisionmed.treatment.nets",
     "OverlapModel": "precisionmed.treatment.overlap",
+    "SurvivalTLearner": "precisionmed.treatment.survival",
+    "survival_outcome": "precisionmed.treatment.survival",
     "EFFECT_MODELS": "precisionmed.treatment.models",
     "make_effect_model": "precisionmed.treatment.models",
-    "NO_RECOMMENDATION": "precisionmed.treatment.recommend",
-    "Recommendation": "precisionmed.treatment.recommend",
-    "recommend": "precisionmed.treatment.recommend",
+    "NO_RECOMMENDATION": "precisionmed.treatment.decision",
+    "Recommendation": "precisionmed.treatment.decision",
+    "recommend": "precisionmed.treatment.decision",
     "TreatmentPredictor": "precisionmed.treatment.predictor",
     "read_patients": "precisionmed.treatment.predictor",
     "StudyTable": "precisionmed.treatment.own_data",

@@ -21,12 +21,16 @@ class EffectModelSpec:
     description : str
     interval : str
         How its intervals are made.
+    survival : bool
+        Takes ``(event, time)`` outcomes; its expected outcome is the restricted mean
+        survival time (higher is better).
     """
 
     name: str
     build: Callable[..., Any]
     description: str
     interval: str
+    survival: bool = False
 
 
 EFFECT_MODELS: Registry[EffectModelSpec] = Registry("treatment-effect model")
@@ -53,6 +57,12 @@ def _net(cls_name: str, **defaults: Any) -> Callable[..., Any]:
     return build
 
 
+def _survival(**params: Any) -> Any:
+    from precisionmed.treatment.survival import SurvivalTLearner
+
+    return SurvivalTLearner(**params)
+
+
 for _spec in (
     EffectModelSpec("slearner", _meta("SLearner"), "S-learner, gradient boosting", _BOOT),
     EffectModelSpec("tlearner", _meta("TLearner"), "T-learner, gradient boosting", _BOOT),
@@ -61,6 +71,13 @@ for _spec in (
     EffectModelSpec("cfr", _net("CFR", ipm="wass"), "CFR-WASS (Shalit et al. 2017)", _ENS),
     EffectModelSpec("cfr-mmd", _net("CFR", ipm="mmd"), "CFR-MMD (Shalit et al. 2017)", _ENS),
     EffectModelSpec("dragonnet", _net("DragonNet"), "DragonNet (Shi et al. 2019)", _ENS),
+    EffectModelSpec(
+        "cox-tlearner",
+        _survival,
+        "T-learner of Cox models: restricted mean survival time per arm (survival outcomes)",
+        _BOOT,
+        survival=True,
+    ),
 ):
     EFFECT_MODELS.add(_spec.name, _spec)
 

@@ -4,7 +4,7 @@ treatment-effect model directory (``precisionmed.load``).
 For each patient (a row of covariates) it reports the expected outcome under each candidate
 treatment with its interval, the effect (treated minus control) with its interval, the
 propensity and whether the patient lies in the common support, and the recommendation or the
-explicit abstention of :func:`~precisionmed.treatment.recommend.recommend`.
+explicit abstention of :func:`~precisionmed.treatment.decision.recommend`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 from precisionmed.artifacts import Artifact, register_predictor
 from precisionmed.errors import ArtifactError, DataFormatError, SchemaError
 from precisionmed.predict import PredictionRecord, Predictor, TableInputSpec
-from precisionmed.treatment.recommend import NO_RECOMMENDATION, recommend
+from precisionmed.treatment.decision import NO_RECOMMENDATION, recommend
 
 KIND = "treatment-recommender"
 
