@@ -19,6 +19,7 @@ from precisionmed.errors import DataFormatError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".nii", ".nii.gz", ".npz", ".tif", ".tiff")
 VCF_SUFFIXES = (".vcf", ".vcf.gz", ".bcf")
+FASTA_SUFFIXES = (".fa", ".fa.gz", ".fasta", ".fasta.gz", ".fna", ".fna.gz")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class PatientCase:
     observations, conditions, medications : lists
     images : list of CaseFile
     vcf : CaseFile or None
+    reference : CaseFile or None
+        The reference genome (FASTA) the VCF's variants are scored against.
     inputs : dict
         Model input columns given by name (case files only).
     provenance : str
@@ -89,6 +92,7 @@ class PatientCase:
     medications: list[str] = field(default_factory=list)
     images: list[CaseFile] = field(default_factory=list)
     vcf: CaseFile | None = None
+    reference: CaseFile | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     provenance: str = ""
 
@@ -115,6 +119,7 @@ class PatientCase:
             "vcf": None
             if self.vcf is None
             else {"path": str(self.vcf.path), "reference": self.vcf.reference},
+            "reference": None if self.reference is None else str(self.reference.path),
             "inputs": dict(self.inputs),
             "provenance": self.provenance,
         }

@@ -79,7 +79,7 @@ def write_fhir(run: ReportRun, html: str, out_dir: str | Path) -> list[Path]:
     risk_ids = []
     n = 0
     for section in run.sections:
-        if section.key == "treatment":  # a ranking, not a risk: in the DiagnosticReport's text
+        if section.key in ("treatment", "variants"):  # a ranking, changes: not risks
             continue
         for finding in section.findings:
             for record in finding.records:

@@ -4,12 +4,14 @@
 
 - a FHIR R4 ``Bundle`` (``.json``; :func:`precisionmed.io.fhir.read_bundle`): Patient,
   Observation, Condition, MedicationStatement/MedicationRequest, DocumentReference/Media whose
-  attachment points at an image file or a VCF, MolecularSequence with a VCF repository URL;
+  attachment points at an image file, a VCF or a reference FASTA, MolecularSequence with a VCF
+  repository URL;
 - a bulk FHIR export folder (NDJSON, e.g. Synthea's) with ``patient=`` naming one Patient id;
 - a plain YAML/JSON case file (``kind: case``): ``patient`` (sex, birth_date or age),
   ``observations`` (LOINC code, value, unit), ``conditions``, ``medications``, ``images``, ``vcf``,
-  ``inputs`` (model input columns given by name) and ``provenance``; or ``fhir:`` naming a Bundle
-  or a bulk export folder (``fhir_patient:`` the Patient id) with the same extras on top.
+  ``reference`` (FASTA), ``inputs`` (model input columns given by name) and ``provenance``; or
+  ``fhir:`` naming a Bundle or a bulk export folder (``fhir_patient:`` the Patient id) with the
+  same extras on top.
 
 Files are located with :func:`~precisionmed.report.case.resolve_location`.
 """
@@ -24,6 +26,7 @@ from typing import Any
 from precisionmed.errors import DataFormatError
 from precisionmed.io.fhir import FhirBundle, read_bundle, read_ndjson_patients
 from precisionmed.report.case import (
+    FASTA_SUFFIXES,
     IMAGE_SUFFIXES,
     VCF_SUFFIXES,
     CaseCondition,
@@ -86,6 +89,7 @@ _CASE_KEYS = {
     "medications",
     "images",
     "vcf",
+    "reference",
     "inputs",
     "provenance",
     "fhir",
@@ -151,10 +155,11 @@ def _from_case_file(path: Path, data: dict[str, Any], work: Path) -> PatientCase
         case.images.append(
             CaseFile(resolve_location(ref, base=path.parent, work_dir=work, where=where), ref)
         )
-    if data.get("vcf"):
-        ref = data["vcf"]
-        vcf = resolve_location(ref, base=path.parent, work_dir=work, where=f"{path}: vcf")
-        case.vcf = CaseFile(vcf, ref)
+    for key in ("vcf", "reference"):
+        if data.get(key):
+            ref = data[key]
+            found = resolve_location(ref, base=path.parent, work_dir=work, where=f"{path}: {key}")
+            setattr(case, key, CaseFile(found, ref))
     case.inputs.update(data.get("inputs") or {})
     case.provenance = str(data.get("provenance") or case.provenance)
     return case
@@ -270,7 +275,9 @@ def _attach(
         raise DataFormatError(f"{where}: expected an attachment url (a file); got none.")
     lower = url.lower()
     path = resolve_location(url, base=base, work_dir=work, where=where)
-    if "vcf" in content_type or lower.endswith(VCF_SUFFIXES):
+    if "fasta" in content_type or lower.endswith(FASTA_SUFFIXES):
+        case.reference = CaseFile(path, url, title)
+    elif "vcf" in content_type or lower.endswith(VCF_SUFFIXES):
         case.vcf = CaseFile(path, url, title)
     elif (
         content_type.startswith(("image/", "application/dicom"))
@@ -280,7 +287,8 @@ def _attach(
         case.images.append(CaseFile(path, url, title))
     else:
         raise DataFormatError(
-            f"{where}: expected an image (image/*, application/dicom) or a VCF; got contentType "
+            f"{where}: expected an image (image/*, application/dicom), a VCF or a FASTA; got "
+            "contentType "
             f"{content_type!r} for {url!r}."
         )
 

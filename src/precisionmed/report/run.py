@@ -11,8 +11,8 @@ only (the report never imports a pillar):
   (:func:`~precisionmed.report.inputs.map_case`); run when at least half of them are known, the
   missing ones listed; a treatment model (kind ``*treatment*``) ranks treatments, the others give
   a risk (classification) or a survival curve (survival);
-- a DNA sequence model (``SequenceInputSpec``): not run on a VCF yet (variant scoring from a
-  patient's VCF needs a reference genome the case does not carry); listed with that reason.
+- a DNA sequence model (``SequenceInputSpec``) whose predictor offers ``score_variants``: the
+  case's VCF against its reference genome (FASTA), the largest predicted changes listed.
 
 Every section the report knows (:data:`SECTIONS`) comes back, "not assessed" with the reason where
 no model or no data applies: nothing is invented.
@@ -38,6 +38,9 @@ from precisionmed.report.figures import Figure, caption, survival_figure, values
 from precisionmed.report.inputs import ColumnMapping, map_case
 
 #: Section key -> title, in report order.
+#: How many variants (the largest predicted changes) a variant-scoring finding lists.
+TOP_VARIANTS = 10
+
 SECTIONS: dict[str, str] = {
     "imaging": "Imaging: classification with Grad-CAM",
     "lesions": "Imaging: lesion measurements",
@@ -231,14 +234,62 @@ def _run_one(
         sections[key].findings.append(finding)
         return f"{key}: {mapping.n_known} of {len(spec.columns)} inputs known"
     if isinstance(spec, SequenceInputSpec):
-        sections["variants"].reasons.append(
-            f"{pred.model_name} scores DNA sequences; scoring the case's variants with it needs "
-            "reference-genome windows around each variant, which the report does not build yet."
-        )
-        return "not run: a sequence model (no VCF scoring in the report yet)"
+        return _score_variants(case, pred, mdir, figures, sections["variants"])
     if isinstance(spec, MoleculeInputSpec):
         return "not applicable: a molecule model (the case holds no molecule)"
     return f"not applicable: input kind {getattr(spec, 'kind', '?')}"
+
+
+def _score_variants(
+    case: PatientCase, pred: Any, mdir: Path, figures: Path, section: Section
+) -> str:
+    """A DNA sequence model on the case's VCF: each variant's reference and alternate windows of
+    the reference genome; the record's values are the largest changes (alt - ref)."""
+    missing = [what for what, have in (("VCF", case.vcf), ("reference genome (FASTA)",
+               case.reference)) if have is None]  # fmt: skip
+    if missing or not callable(getattr(pred, "score_variants", None)):
+        why = f"the case has no {' and no '.join(missing)}" if missing else "it cannot score a VCF"
+        section.reasons.append(f"{pred.model_name}: not run, {why}.")
+        return f"not run: {why}"
+    assert case.vcf is not None
+    assert case.reference is not None
+    effects = pred.score_variants(case.vcf.path, case.reference.path, rename_contigs="auto")
+    diff = effects.diff
+    n = len(effects.variants)
+    column = int(abs(diff).max(axis=0).argmax()) if n else 0
+    order = sorted(range(n), key=lambda i: -abs(float(diff[i, column])))[:TOP_VARIANTS]
+    label = effects.columns[column]
+
+    def name(i: int) -> str:
+        v = effects.variants[i]
+        ref, alt = (a if len(a) <= 8 else f"{a[:6]}..({len(a)})" for a in (v.ref, v.alt))
+        return f"{v.contig}:{v.pos} {ref}>{alt}" + (f" ({v.id})" if v.id else "")
+
+    issues = effects.issues
+    first = issues[0] if issues else None
+    warnings = [
+        f"{len(issues)} VCF record(s) not scored or split, e.g. {getattr(first, 'contig', '')}:"
+        f"{getattr(first, 'pos', '')}: {getattr(first, 'message', first)}"
+    ]
+    record = pred.record(
+        str(case.vcf.path),
+        name(order[0]) if order else None,
+        {name(i): float(diff[i, column]) for i in order},
+        warnings=warnings if issues else (),
+        details={
+            "what": f"change of {label} (alternate - reference window), largest first",
+            "variants_scored": n,
+            "vcf_records": effects.n_records,
+            "window": effects.window,
+            "reference": str(case.reference.path),
+        },
+    )
+    finding = Finding("variants", str(mdir), pred.model_name, pred.model_version, str(pred.kind),
+                      [record])  # fmt: skip
+    if order:
+        finding.figures.append(values_figure(record, figures / "variants.png"))
+    section.findings.append(finding)
+    return f"variants: {n} scored"
 
 
 def _section_keys(pred: Any) -> tuple[str, ...]:
