@@ -303,10 +303,12 @@ def _section_keys(pred: Any) -> tuple[str, ...]:
         return ()
     if "treatment" in kind:
         return ("treatment",)
-    task = dict(getattr(pred, "config", None) or {}).get("task")  # a hint, where the model has it
-    return {"survival": ("survival",), "classification": ("clinical-risk",)}.get(
-        task, ("clinical-risk", "survival")
-    )
+    task = str(dict(getattr(pred, "config", None) or {}).get("task"))  # a hint, where it has one
+    by_task: dict[str, tuple[str, ...]] = {
+        "survival": ("survival",),
+        "classification": ("clinical-risk",),
+    }
+    return by_task.get(task, ("clinical-risk", "survival"))
 
 
 def _not_assessed(case: PatientCase, sections: dict[str, Section]) -> None:
