@@ -24,11 +24,25 @@ $(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt
 
 install: $(STAMP)
 
-demo: install
-	$(BIN)/precisionmed imaging train --dataset pneumoniamnist \
-		--max-epochs 3 --seed 0 --out $(DEMO_OUT) --overwrite
-	$(BIN)/precisionmed imaging evaluate $(DEMO_OUT) --dataset pneumoniamnist --split test
-	@echo "Model, metrics, model card and plots: $(DEMO_OUT)/"
+# The demo's default models, trained once into $(DEMO_MODELS) and reused (delete it to retrain).
+DEMO_MODELS := $(DEMO_OUT)/models
+DEMO_MODEL_DIRS := $(addprefix $(DEMO_MODELS)/,imaging survival treatment)
+
+$(DEMO_MODELS)/imaging/config.json: | $(STAMP)
+	$(BIN)/precisionmed imaging train --dataset pneumoniamnist --max-epochs 2 --seed 0 --out $(@D) --overwrite
+$(DEMO_MODELS)/survival/config.json: | $(STAMP)
+	$(BIN)/precisionmed clinical train --dataset whas500 --model coxph --seed 0 --out $(@D)
+$(DEMO_MODELS)/treatment/config.json: | $(STAMP)
+	$(BIN)/python examples/cases/nhefs_complete_cases.py $(DEMO_OUT)/nhefs-complete.csv
+	$(BIN)/precisionmed treatment fit --csv $(DEMO_OUT)/nhefs-complete.csv --treatment-column qsmk \
+		--treated-value "quit smoking" --outcome-column wt82_71 --better lower \
+		--covariates age,sex,wt71,smokeintensity,smokeyrs --out $(@D) --overwrite
+
+demo: install $(addsuffix /config.json,$(DEMO_MODEL_DIRS))
+	@for case in examples/cases/*.json examples/cases/*.yaml; do name=$$(basename $${case%.*}); \
+		$(BIN)/precisionmed report $$case --models $(DEMO_MODELS) --out $(DEMO_OUT)/reports/$$name \
+		|| exit 1; done
+	@echo "Patient reports (open in a browser): $(DEMO_OUT)/reports/*/report.html"
 
 test: install
 	$(BIN)/python -m pytest -m "not slow" -q

@@ -32,7 +32,7 @@ def _register_pillars() -> None:
     # Each pillar's CLI module imports its heavy libraries inside the commands only.
     import importlib
 
-    for name in ("imaging", "clinical", "chem", "genomics", "treatment"):
+    for name in ("imaging", "clinical", "chem", "genomics", "treatment", "report"):
         try:
             module = importlib.import_module(f"precisionmed.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -113,6 +113,14 @@ class SequencePredictor(Predictor):
         x = encode_sequences(list(sequences), length=int(self.config["length"]), names=names)
         return predict_probabilities(self.net, x, self.task)
 
+    def score_variants(self, vcf: str | Path, fasta: str | Path, **kwargs: Any) -> Any:
+        """Each variant of a VCF scored on its reference and alternate windows: a
+        :class:`~precisionmed.genomics.variant_effect.VariantEffects` (keywords passed on to
+        :func:`~precisionmed.genomics.variant_effect.score_variants`)."""
+        from precisionmed.genomics.variant_effect import score_variants
+
+        return score_variants(self, vcf, fasta, **kwargs)
+
     def predict(self, inputs: str | Path | Sequence[str]) -> list[PredictionRecord]:
         """One record per sequence (a list of strings, or a FASTA / text file)."""
         if isinstance(inputs, str | Path):

@@ -329,6 +329,15 @@ class ImageClassifier(Predictor):
             for name, p, warns, ood, frame in zip(names, probs, notes, guard, index, strict=True)
         ]
 
+    def explain(
+        self, file: str | Path, out: str | Path, *, target: str | None = None
+    ) -> dict[str, Any]:
+        """Grad-CAM of this model's prediction for one image file, written as a PNG at ``out``
+        (:func:`~precisionmed.imaging.gradcam.explain_file`; its record is returned)."""
+        from precisionmed.imaging.gradcam import explain_file
+
+        return explain_file(self, file, out, target=target)
+
     def load_frames(self, path: str | Path, frames: Frames = None) -> list[FrameInput]:
         """Read a file as model inputs: one, or one per requested frame of a multi-frame file.
 
