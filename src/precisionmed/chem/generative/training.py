@@ -160,6 +160,19 @@ def _split(tokens: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]
     return tokens[order[n_val:]], tokens[order[:n_val]]
 
 
+def _annealed(
+    name: str, hparams: Mapping[str, Any], n_molecules: int, config: TrainConfig
+) -> dict[str, Any]:
+    """A VAE's hyper-parameters with ``kl_anneal_steps`` = the run's optimisation steps
+    (MOSES ramps the KL weight over the whole training), unless given."""
+    out = dict(hparams)
+    if name == "vae" and "kl_anneal_steps" not in out:
+        n_train = n_molecules - min(MAX_VAL, max(1, int(round(VAL_FRACTION * n_molecules))))
+        per_epoch = max(1, -(-n_train // config.batch_size))
+        out["kl_anneal_steps"] = per_epoch * config.max_epochs
+    return out
+
+
 def fit_sequence_model(
     net: torch.nn.Module, tokens: torch.Tensor, config: TrainConfig, *, out_dir: Path | None = None
 ) -> dict[str, Any]:
@@ -199,6 +212,7 @@ def train_generator(
     max_length: int = 100,
     vae_dir: str | Path | None = None,
     vae_hparams: Mapping[str, Any] | None = None,
+    gan_config: TrainConfig | None = None,
     overwrite: bool = False,
 ) -> Generator:
     """Train ``name`` (``charrnn``, ``vae`` or ``latentgan``) on ``data`` and save it.
@@ -214,8 +228,8 @@ def train_generator(
         Constructor arguments of the network (defaults: the MOSES settings). For ``latentgan``:
         those of :class:`~precisionmed.chem.generative.latentgan.LatentGAN` besides the VAE.
     config : TrainConfig, optional
-        Epochs, batch size, learning rate, seed, progress (the LatentGAN uses ``max_epochs``,
-        ``batch_size``, ``lr`` and ``seed`` for its own loop).
+        Epochs, batch size, learning rate, seed, progress of a CharRNN or a VAE (also of the
+        VAE a LatentGAN trains first).
     representation : {"smiles", "selfies"}
         Token representation of a new vocabulary (a LatentGAN takes its VAE's).
     max_length : int
@@ -223,6 +237,10 @@ def train_generator(
     vae_dir : path, optional
         ``latentgan`` only: a saved VAE to work in; without it a VAE is trained first (with
         ``vae_hparams`` and the same ``config``).
+    gan_config : TrainConfig, optional
+        ``latentgan`` only: ``max_epochs``, ``batch_size``, ``lr``, ``seed`` and ``progress`` of
+        the adversarial loop (default: ``config``'s epochs and seed, MOSES's batch of 64 and
+        learning rate of 2e-4).
     overwrite : bool
         Replace a model already at ``out_dir``.
 
@@ -255,13 +273,19 @@ def train_generator(
                     data, config, representation, max_length, vae_hparams
                 )
             tokens, n_long = encode_corpus(data.smiles, vae_net.vocabulary, max_length)  # type: ignore[arg-type]
+            torch.manual_seed(config.seed)
             net: Any = LatentGAN(vae_net.vocabulary, vae=vae_net, **hparams)  # type: ignore[arg-type]
-            losses = net.fit_latent(tokens, config)
+            gan = gan_config or TrainConfig(
+                max_epochs=config.max_epochs, batch_size=64, lr=2e-4, seed=config.seed,
+                progress=config.progress,
+            )  # fmt: skip
+            losses = net.fit_latent(tokens, gan)
+            losses["gan_config"] = gan.model_dump()
         else:
             vocabulary = Vocabulary.from_smiles(data.smiles, representation)
             tokens, n_long = encode_corpus(data.smiles, vocabulary, max_length)
             torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
-            net = build_model(name, vocabulary, hparams)
+            net = build_model(name, vocabulary, _annealed(name, hparams, len(tokens), config))
             losses = fit_sequence_model(net, tokens, config, out_dir=staging)
         training = {
             "data": {**data.provenance(), "n_too_long": n_long, "max_length": max_length},
@@ -291,7 +315,7 @@ def _train_vae(
     vocabulary = Vocabulary.from_smiles(data.smiles, representation)
     tokens, _ = encode_corpus(data.smiles, vocabulary, max_length)
     torch.manual_seed(config.seed)
-    vae = build_model("vae", vocabulary, dict(hparams or {}))
+    vae = build_model("vae", vocabulary, _annealed("vae", hparams or {}, len(tokens), config))
     losses = fit_sequence_model(vae, tokens, config)
     return vae.eval(), {"trained_with": "the same molecules and config", "losses": losses}
 
