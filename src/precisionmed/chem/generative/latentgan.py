@@ -151,7 +151,6 @@ class LatentGAN(nn.Module):
         per_epoch = (len(codes) + size - 1) // size
         self.generator.train()
         self.critic.train()
-        critic_loss = gen_loss = torch.zeros(())
         history: list[dict[str, float]] = []
         with Progress(
             console=Console(stderr=True), transient=True, disable=not config.progress
