@@ -29,7 +29,8 @@ def test_train_on_a_smiles_file_then_generate(tmp_path) -> None:
     ])  # fmt: skip
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["data"]["n_used"] == 150 and summary["data"]["n_invalid"] == 2
+    assert summary["data"]["n_used"] == 150
+    assert summary["data"]["n_invalid"] == 2
     assert [p["line"] for p in summary["data"]["problems"]] == [101, 152]
     assert "line 101: left out" in done.stderr
 
@@ -39,10 +40,12 @@ def test_train_on_a_smiles_file_then_generate(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     lines = out.read_text().split("\n")[:-1]
-    assert len(lines) == 30 and report["n_valid"] + report["n_invalid"] == 30
+    assert len(lines) == 30
+    assert report["n_valid"] + report["n_invalid"] == 30
     if report["n_valid"]:
         assert out.with_suffix(".png").stat().st_size > 1000
 
     inside = _run(["generate", str(model), "-n", "2", "--out", str(model / "x.smi")])
     assert inside.returncode == 1
-    assert "inside the model directory" in inside.stderr and len(inside.stderr.splitlines()) == 1
+    assert "inside the model directory" in inside.stderr
+    assert len(inside.stderr.splitlines()) == 1

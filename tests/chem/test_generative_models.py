@@ -51,17 +51,21 @@ def trained(moses_200, tmp_path_factory):
 
 def test_moses_subset_is_seeded_and_described(moses_200) -> None:
     again = moses_training_smiles(max_molecules=200, seed=0)
-    assert again.smiles == moses_200.smiles and len(set(moses_200.smiles)) == 200
-    assert moses_200.n_read == 1_584_663 and moses_200.source == "catalog:moses"
+    assert again.smiles == moses_200.smiles
+    assert len(set(moses_200.smiles)) == 200
+    assert moses_200.n_read == 1_584_663
+    assert moses_200.source == "catalog:moses"
 
 
 @pytest.mark.parametrize("name", ["charrnn", "vae", "latentgan"])
 def test_reloaded_generator_samples_the_same_molecules(trained, name: str) -> None:
     generator = load_generator(trained[name])
-    assert generator.name == name and generator.version
+    assert generator.name == name
+    assert generator.version
     first = generator.sample(24, seed=3, batch_size=12, max_length=50)
     second = load_generator(trained[name]).sample(24, seed=3, batch_size=12, max_length=50)
-    assert first.smiles == second.smiles and len(first.smiles) == 24
+    assert first.smiles == second.smiles
+    assert len(first.smiles) == 24
     other = generator.sample(24, seed=4, batch_size=24, max_length=50)
     assert other.smiles != first.smiles
     # invalid samples are kept and counted, each judged by RDKit
@@ -86,7 +90,8 @@ def test_charrnn_log_likelihood_matches_its_samples(trained) -> None:
     assert isinstance(model, CharRNN)
     torch.manual_seed(0)
     smiles, sampled = model.sample(16, max_length=200)
-    assert sampled.shape == (16,) and sampled.requires_grad
+    assert sampled.shape == (16,)
+    assert sampled.requires_grad
     finished = [i for i, s in enumerate(smiles) if s and parse_smiles(s)[0] is not None]
     finished = finished or [i for i, s in enumerate(smiles) if s]
     scored = model.log_likelihood([smiles[i] for i in finished])
@@ -103,7 +108,9 @@ def test_bad_rows_of_a_users_file_are_reported_and_left_out(moses_200, tmp_path)
     lines = moses_200.smiles[:20] + ["C1CC", "", "CC(=O)Oc1ccccc1C(=O)O.[Na+] aspirin-salt"]
     path.write_text("\n".join(lines) + "\n")
     data = file_training_smiles(path)
-    assert data.n_read == 23 and data.n_invalid == 2 and len(data.smiles) == 21
+    assert data.n_read == 23
+    assert data.n_invalid == 2
+    assert len(data.smiles) == 21
     assert [p["line"] for p in data.problems] == [21, 22]
     assert "unclosed ring" in data.problems[0]["reason"]
     assert "CC(=O)Oc1ccccc1C(=O)O" in data.smiles  # the salt standardised to its parent

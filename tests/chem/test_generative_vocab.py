@@ -33,7 +33,8 @@ def test_multi_character_tokens_are_kept_whole() -> None:
 def test_vocabulary_round_trips_smiles(smiles: str) -> None:
     vocab = Vocabulary.from_smiles(SMILES)
     ids = vocab.encode(smiles)
-    assert ids[0] == vocab.bos and ids[-1] == vocab.eos
+    assert ids[0] == vocab.bos
+    assert ids[-1] == vocab.eos
     assert vocab.decode(ids) == smiles
     assert Vocabulary.from_dict(vocab.to_dict()) == vocab
 
