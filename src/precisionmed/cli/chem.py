@@ -344,3 +344,6 @@ def predict_affinity(
 from precisionmed.cli.chem_generate import register as _register_generate  # noqa: E402
 
 _register_generate(app)
+from precisionmed.cli.chem_optimize import register as _register_optimize  # noqa: E402
+
+_register_optimize(app)
