@@ -20,7 +20,8 @@ samples and ``--metrics-only`` computes them later from the files.
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/chem_moses.py [--models charrnn vae latentgan]
 [--molecules N] [--epochs N] [--samples 30000] [--seed 0] [--work DIR]``; ``--metrics-only``
-reads the sample files. Results merge into ``benchmarks/results/chem_moses.json``.
+reads the sample files (``--no-metrics`` stops after sampling). Results merge into
+``benchmarks/results/chem_moses.json``.
 """
 
 from __future__ import annotations
@@ -186,6 +187,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--work", type=Path, default=None, help="model directories (temp)")
     parser.add_argument("--metrics-only", action="store_true", help="from the sample files")
+    parser.add_argument("--no-metrics", action="store_true", help="train and sample only")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args()
     use_shared_mirror()
@@ -200,6 +202,9 @@ def main() -> None:
             cpu = entry["train_cpu_minutes"] + entry["sample_cpu_minutes"]
             print(f"{model}: {entry['n_invalid']} invalid of {entry['n_samples']}, "
                   f"{cpu:.1f} CPU min (train + sample)", flush=True)  # fmt: skip
+            write({f"precisionmed:{model}": entry}, _run_info(args))
+        if args.no_metrics:
+            continue
         metrics = _metrics(model)
         if metrics is not None:
             entry["metrics"] = metrics
