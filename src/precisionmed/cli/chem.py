@@ -339,3 +339,11 @@ def predict_affinity(
             "-" if not bounds else f"[{bounds[0]:.2f}, {bounds[1]:.2f}]",
         )
     console.print(table)
+
+
+from precisionmed.cli.chem_generate import register as _register_generate  # noqa: E402
+
+_register_generate(app)
+from precisionmed.cli.chem_optimize import register as _register_optimize  # noqa: E402
+
+_register_optimize(app)
