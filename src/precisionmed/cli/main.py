@@ -32,7 +32,7 @@ def _register_pillars() -> None:
     # Each pillar's CLI module imports its heavy libraries inside the commands only.
     import importlib
 
-    for name in ("imaging", "clinical", "chem", "genomics", "treatment", "report"):
+    for name in ("imaging", "clinical", "chem", "genomics", "treatment"):
         try:
             module = importlib.import_module(f"precisionmed.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -40,6 +40,9 @@ def _register_pillars() -> None:
                 raise
             continue
         app.add_typer(module.app, name=name)
+    from precisionmed.cli.report import register as register_report
+
+    register_report(app)  # `report CASE`: a top-level command, not a group
 
 
 def _version(value: bool) -> None:

@@ -1,7 +1,6 @@
 """``precisionmed report CASE --models MODELS_DIR --out DIR``: one patient's report.
 
-Registered as a top-level group in ``cli/main.py``; the group has no subcommands, its callback is
-the command (so ``precisionmed report CASE ...`` reads as one command).
+A top-level command: ``cli/main.py`` calls :func:`register`.
 """
 
 from __future__ import annotations
@@ -12,13 +11,12 @@ import typer
 
 from precisionmed.cli.state import console, print_json
 
-app = typer.Typer(
-    help="Write a patient report: every applicable trained model run on one case.",
-    context_settings={"allow_interspersed_args": True},  # CASE then options, as for a command
-)
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` to the top-level ``precisionmed`` command."""
+    app.command("report")(report)
 
 
-@app.callback(invoke_without_command=True)
 def report(
     case: Path = typer.Argument(
         ...,
@@ -30,7 +28,8 @@ def report(
     patient: str = typer.Option(None, "--patient", help="Patient id in a bulk FHIR export."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json instead of a summary."),
 ) -> None:
-    """Run every applicable model on the case; write report.html, report.json and FHIR resources."""
+    """Write a patient report: every applicable trained model run on one case (report.html,
+    report.json and FHIR resources)."""
     from precisionmed.artifacts import check_outside_model_dir
     from precisionmed.report import write_report
     from precisionmed.report.run import find_model_dirs
