@@ -218,8 +218,8 @@ def run_reinvent(
     start = time.perf_counter()
     prior.eval()
     agent = copy.deepcopy(prior)  # dropout stays off: the agent's and prior's likelihoods match
-    for p in prior.parameters():
-        p.requires_grad_(False)
+    for p in agent.parameters():  # the prior is only read (under no_grad), never trained
+        p.requires_grad_(True)
     optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate)
     budget = config.max_calls or config.steps * config.batch_size
     dfilter = ScaffoldDiversityFilter(config.bucket_size, config.min_score)
