@@ -104,12 +104,25 @@ def sa_score(mol: Any) -> float:
     return float(_sascorer().calculateScore(mol))
 
 
+def log_p(mol: Any) -> float:
+    """Wildman-Crippen logP (RDKit's ``Crippen.MolLogP``)."""
+    from rdkit.Chem import Crippen
+
+    return float(Crippen.MolLogP(mol))  # type: ignore[attr-defined]
+
+
+def mol_weight(mol: Any) -> float:
+    """Average molecular weight in g/mol (RDKit's ``Descriptors.MolWt``)."""
+    from rdkit.Chem import Descriptors
+
+    return float(Descriptors.MolWt(mol))  # type: ignore[attr-defined]
+
+
 def property_values(mols: Sequence[Any]) -> dict[str, np.ndarray]:
     """``logP`` (Crippen), ``SA``, ``QED`` and ``weight`` (g/mol) per molecule, shape (n,)."""
-    from rdkit.Chem import Crippen, Descriptors
     from rdkit.Chem.QED import qed
 
-    funcs = {"logP": Crippen.MolLogP, "SA": sa_score, "QED": qed, "weight": Descriptors.MolWt}
+    funcs = {"logP": log_p, "SA": sa_score, "QED": qed, "weight": mol_weight}
     return {name: np.array([f(m) for m in mols], dtype=float) for name, f in funcs.items()}
 
 
@@ -338,6 +351,8 @@ __all__ = [
     "fragment_counts",
     "internal_diversity",
     "load_moses_statistics",
+    "log_p",
+    "mol_weight",
     "moses_mol",
     "passes_filters",
     "property_values",

@@ -180,17 +180,17 @@ def _transform(spec: dict[str, Any], where: str, default: Callable | None) -> Ca
 
 
 def _descriptor(kind: str) -> Callable[[list[Any]], np.ndarray]:
-    from rdkit.Chem import Crippen, Descriptors
+    from rdkit.Chem import rdMolDescriptors
     from rdkit.Chem.QED import qed
 
-    from precisionmed.chem.moses_scoring import sa_score
+    from precisionmed.chem.moses_scoring import log_p, mol_weight, sa_score
 
     func = {
         "qed": qed,
         "sa": sa_score,
-        "logp": Crippen.MolLogP,
-        "mw": Descriptors.MolWt,
-        "tpsa": Descriptors.TPSA,
+        "logp": log_p,
+        "mw": mol_weight,
+        "tpsa": rdMolDescriptors.CalcTPSA,
     }[kind]
     return lambda mols: np.array([func(m) for m in mols], dtype=float)
 
