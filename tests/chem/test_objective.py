@@ -158,3 +158,34 @@ def test_unreadable_yaml_names_the_line(tmp_path):
     path.write_text("components:\n  - type: qed\n  - [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML at line"):
         load_objective(path)
+
+
+@pytest.mark.slow
+def test_a_saved_affinity_model_scores_the_predicted_pkd(tmp_path):
+    require_dataset("davis")
+    from precisionmed.chem.affinity_training import train_affinity_model
+    from precisionmed.data import load_dataset
+
+    davis = load_dataset("davis")
+    out = tmp_path / "dta"
+    train_affinity_model(
+        davis,
+        "deepdta",
+        out,
+        subset=40,
+        n_boot=20,
+        progress=False,
+        params={"max_epochs": 1, "batch_size": 16},
+    )
+    sequence = davis.proteins["EGFR"]
+    objective = build_objective(
+        {
+            "components": [
+                {"type": "affinity", "model": str(out), "protein": sequence, "scale": [5, 10]}
+            ]
+        }
+    )
+    predicted = precisionmed.load(out).predict([ASPIRIN, "C1CC("], protein=sequence)
+    total = objective.score([ASPIRIN, "C1CC("])
+    assert total[0] == pytest.approx(np.clip((predicted[0].prediction - 5) / 5, 0, 1))
+    assert total[1] == 0.0
