@@ -3,22 +3,22 @@
 Brown et al., *GuacaMol: Benchmarking Models for De Novo Molecular Design*, J Chem Inf Model 59,
 1096 (2019), Table 2: SMILES LSTM and Graph GA on Celecoxib rediscovery (1.000 / 1.000),
 Aripiprazole similarity (1.000 / 1.000) and Osimertinib MPO (0.907 / 0.953). Those runs used a
-prior trained on ChEMBL for days and unlimited scoring calls; here everything fits about 30 CPU
-minutes on one thread:
+prior trained on ChEMBL for days and unlimited scoring calls; here everything fits about 15 CPU
+minutes on one thread (a budget cut from 30 to fit a shared 2-core machine):
 
-1. the prior: a CharRNN (2 x 256 LSTM) trained for one epoch on a seeded 60,000-molecule subset
-   of MOSES train (about 4 CPU minutes);
+1. the prior: a CharRNN (2 x 256 LSTM) trained for one epoch on a seeded 40,000-molecule subset
+   of MOSES train (about 3 CPU minutes);
 2. each task: REINVENT (batch 64, sigma 120, lr 5e-4, replay 10 of 100, scaffold buckets of 25)
-   for a fixed budget of 4,096 scoring calls; the GuacaMol score is that of the 100 best distinct
+   for a fixed budget of 3,072 scoring calls; the GuacaMol score is that of the 100 best distinct
    molecules found (GuacaMol's top-1/10/100 average, top-1 for rediscovery), with the validity
    and internal diversity (MOSES IntDiv1) of the final batch and of the top 100;
 3. target-aware: DeepDTA trained on Davis with a short schedule (``precisionmed chem train-dta
-   --dataset davis --model deepdta --max-epochs 2``, about 8 CPU minutes; the full schedule is
+   --dataset davis --model deepdta --max-epochs 1``, about 4 CPU minutes; the full schedule is
    100 epochs) scores the predicted pKd to EGFR; REINVENT maximises it with QED >= 0.5 and SA <= 4
    (half-Gaussian thresholds), and the top molecules' predicted pKd stands beside the best Davis
    ligand's (canertinib) predicted and measured pKd.
 
-Run: ``nice -n 5 python benchmarks/chem_rl.py [--calls 4096] [--prior-molecules 60000]
+Run: ``nice -n 5 python benchmarks/chem_rl.py [--calls 3072] [--prior-molecules 40000]
 [--prior DIR] [--work DIR] [--quiet]``; writes ``benchmarks/results/chem_rl.json``.
 """
 
@@ -232,10 +232,10 @@ def _sa(smiles: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=4096, help="scoring calls per task")
-    parser.add_argument("--prior-molecules", type=int, default=60_000)
+    parser.add_argument("--calls", type=int, default=3072, help="scoring calls per task")
+    parser.add_argument("--prior-molecules", type=int, default=40_000)
     parser.add_argument("--prior", type=Path, default=None, help="use this CharRNN instead")
-    parser.add_argument("--dta-epochs", type=int, default=2)
+    parser.add_argument("--dta-epochs", type=int, default=1)
     parser.add_argument("--dta-subset", type=int, default=None, help="smoke runs only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
