@@ -3,17 +3,17 @@
 Brown et al., *GuacaMol: Benchmarking Models for De Novo Molecular Design*, J Chem Inf Model 59,
 1096 (2019), Table 2: SMILES LSTM and Graph GA on Celecoxib rediscovery (1.000 / 1.000),
 Aripiprazole similarity (1.000 / 1.000) and Osimertinib MPO (0.907 / 0.953). Those runs used a
-prior trained on ChEMBL for days and unlimited scoring calls; here everything fits about 15 CPU
-minutes on one thread (a budget cut from 30 to fit a shared 2-core machine):
+prior trained on ChEMBL for days and unlimited scoring calls; here everything fits about 10 CPU
+minutes on one thread (measured 10.1; a budget cut from 30 to fit a shared 2-core machine):
 
 1. the prior: a CharRNN (2 x 256 LSTM) trained for one epoch on a seeded 40,000-molecule subset
-   of MOSES train (about 3 CPU minutes);
+   of MOSES train (about 2.3 CPU minutes);
 2. each task: REINVENT (batch 64, sigma 120, lr 5e-4, replay 10 of 100, scaffold buckets of 25)
    for a fixed budget of 3,072 scoring calls; the GuacaMol score is that of the 100 best distinct
    molecules found (GuacaMol's top-1/10/100 average, top-1 for rediscovery), with the validity
    and internal diversity (MOSES IntDiv1) of the final batch and of the top 100;
 3. target-aware: DeepDTA trained on Davis with a short schedule (``precisionmed chem train-dta
-   --dataset davis --model deepdta --max-epochs 1``, about 4 CPU minutes; the full schedule is
+   --dataset davis --model deepdta --max-epochs 1``, about 6 CPU minutes; the full schedule is
    100 epochs) scores the predicted pKd to EGFR; REINVENT maximises it with QED >= 0.5 and SA <= 4
    (half-Gaussian thresholds), and the top molecules' predicted pKd stands beside the best Davis
    ligand's (canertinib) predicted and measured pKd.
