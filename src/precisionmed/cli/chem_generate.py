@@ -97,6 +97,7 @@ def train_generator_command(
         console_err.print(
             f"[yellow]{smiles}: line {problem['line']}:[/] left out: {problem['reason']}",
             highlight=False,
+            soft_wrap=True,  # one line per bad row, whatever the terminal's width
         )
     defaults = DEFAULTS[model]
     config = TrainConfig(

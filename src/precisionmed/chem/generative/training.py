@@ -185,7 +185,7 @@ def fit_sequence_model(
 
     train, val = _split(tokens, config.seed)
     loss_fn = net.loss_function()  # type: ignore[operator]
-    inputs = net.training_inputs  # type: ignore[attr-defined]
+    inputs: Any = net.training_inputs
     datasets = [TensorDataset(inputs(t), t[:, 1:]) for t in (train, val)]
     result = fit(
         net, datasets[0], datasets[1], loss_fn=loss_fn, config=config, out_dir=out_dir,

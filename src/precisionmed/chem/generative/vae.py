@@ -65,6 +65,8 @@ class MolecularVAE(nn.Module):
     Each call in training mode counts one optimisation step of the annealing.
     """
 
+    steps: torch.Tensor  # a buffer: optimisation steps taken (the KL annealing's clock)
+
     def __init__(
         self,
         vocabulary: Vocabulary,
