@@ -164,7 +164,8 @@ def compute_moses_metrics(
     canon = [canonical_smiles(m) for m in valid_mols]
     for size in k:
         metrics[f"unique@{size}"] = fraction_unique(canon, size)
-    mols = [moses_mol(s) for s in canon]  # MOSES re-parses the canonical SMILES
+    # MOSES re-parses the canonical SMILES (the rare one RDKit cannot read back is left out)
+    mols = [m for m in (moses_mol(s) for s in canon) if m is not None]
     gen = reference_statistics(canon, mols=mols, properties=properties, fcd=False)
     fcd_gen: dict[str, np.ndarray] | None = None
     for name, reference in (("Test", test), ("TestSF", test_scaffolds)):
@@ -182,6 +183,10 @@ def compute_moses_metrics(
     metrics["IntDiv"] = internal_diversity(gen.fingerprints, p=1, device=device)
     metrics["IntDiv2"] = internal_diversity(gen.fingerprints, p=2, device=device)
     metrics["Filters"] = fraction_passes_filters(mols)
+    if isinstance(train, str) and train != "moses":
+        from precisionmed.errors import ConfigError
+
+        raise ConfigError(f"train must be 'moses', a list of SMILES or None. Got {train!r}.")
     if train is not None:
         train_set = moses_train_set() if isinstance(train, str) else frozenset(train)
         distinct = set(canon)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import numpy as np
@@ -133,7 +133,9 @@ def _geometric(*scores: float) -> float:
 
 def osimertinib_mpo() -> GoalDirectedTask:
     """Osimertinib MPO: FCFP4 similarity (clipped at 0.8), ECFP6 <= 0.85, TPSA >= 100, logP <= 1."""
-    from rdkit.Chem import Descriptors
+    from rdkit.Chem import rdMolDescriptors
+
+    from precisionmed.chem.moses_scoring import log_p
 
     smiles = "COc1cc(N(C)CCN(C)C)c(NC(=O)C=C)cc1Nc2nccc(n2)c3cn(C)c4ccccc34"
     fcfp4, ecfp6 = _reference(smiles, "FCFP4"), _reference(smiles, "ECFP6")
@@ -142,8 +144,8 @@ def osimertinib_mpo() -> GoalDirectedTask:
         return _geometric(
             clipped(tanimoto(mol, fcfp4, "FCFP4"), 0.8),
             min_gaussian(tanimoto(mol, ecfp6, "ECFP6"), 0.85, 0.1),
-            max_gaussian(Descriptors.TPSA(mol), 100, 10),
-            min_gaussian(Descriptors.MolLogP(mol), 1, 1),
+            max_gaussian(rdMolDescriptors.CalcTPSA(mol), 100, 10),
+            min_gaussian(log_p(mol), 1, 1),
         )
 
     return GoalDirectedTask("Osimertinib MPO", score)
@@ -151,15 +153,17 @@ def osimertinib_mpo() -> GoalDirectedTask:
 
 def fexofenadine_mpo() -> GoalDirectedTask:
     """Fexofenadine MPO: AP similarity clipped at 0.8, TPSA >= 90, logP <= 4."""
-    from rdkit.Chem import Descriptors
+    from rdkit.Chem import rdMolDescriptors
+
+    from precisionmed.chem.moses_scoring import log_p
 
     ap = _reference("CC(C)(C(=O)O)c1ccc(cc1)C(O)CCCN2CCC(CC2)C(O)(c3ccccc3)c4ccccc4", "AP")
 
     def score(mol: Any) -> float:
         return _geometric(
             clipped(tanimoto(mol, ap, "AP"), 0.8),
-            max_gaussian(Descriptors.TPSA(mol), 90, 10),
-            min_gaussian(Descriptors.MolLogP(mol), 4, 1),
+            max_gaussian(rdMolDescriptors.CalcTPSA(mol), 90, 10),
+            min_gaussian(log_p(mol), 4, 1),
         )
 
     return GoalDirectedTask("Fexofenadine MPO", score)
@@ -224,12 +228,7 @@ _SIMILARITY = {
     ),
 }
 for _name, (_smi, _fp, _t, _re) in _SIMILARITY.items():
-    TASKS.add(
-        _name,
-        lambda s=_smi, f=_fp, t=_t, r=_re, n=_name: similarity_task(
-            s, n.rsplit(" ", 1)[0], f, t, r
-        ),
-    )
+    TASKS.add(_name, partial(similarity_task, _smi, _name.rsplit(" ", 1)[0], _fp, _t, _re))
 TASKS.add("Osimertinib MPO", osimertinib_mpo)
 TASKS.add("Fexofenadine MPO", fexofenadine_mpo)
 TASKS.add("Median molecules 1", median_camphor_menthol)

@@ -17,14 +17,14 @@
       - {type: guacamol, task: Osimertinib MPO}
 
 Each scoring component turns a molecule into a desirability in [0, 1]: QED, similarity and
-GuacaMol tasks are already there; a raw value (SA, logP, MW, TPSA, a model's prediction) is
-mapped by ``scale: [a, b]`` (linear, a -> 0, b -> 1, clipped), ``window: [low, high]``,
-``min:`` or ``max:`` (1 inside; outside a half-Gaussian of standard deviation ``width``, default
-1, or 0 with ``width: 0``). The aggregate is the weighted geometric mean
-``prod(s_i ** (w_i / sum w))`` (REINVENT's default; a zero in any component gives 0) or, with
-``aggregation: weighted_sum``, ``sum(w_i s_i) / sum(w_i)``. Substructure components are gates,
-not terms: a molecule missing a ``required`` pattern or holding a ``forbidden`` one has its
-aggregate multiplied by ``penalty`` (default 0). An invalid SMILES scores 0.
+GuacaMol tasks are already there (QED also takes a threshold, ``min: 0.5``); a raw value (SA,
+logP, MW, TPSA, a model's prediction) is mapped by ``scale: [a, b]`` (linear, a -> 0, b -> 1,
+clipped), ``window: [low, high]``, ``min:`` or ``max:`` (1 inside; outside a half-Gaussian of
+standard deviation ``width``, default 1, or 0 with ``width: 0``). The aggregate is the weighted
+geometric mean ``prod(s_i ** (w_i / sum w))`` (REINVENT's default; a zero in any component
+gives 0) or, with ``aggregation: weighted_sum``, ``sum(w_i s_i) / sum(w_i)``. Substructure
+components are gates, not terms: a molecule missing a ``required`` pattern or holding a
+``forbidden`` one has its aggregate multiplied by ``penalty`` (default 0). Invalid SMILES score 0.
 
 Every problem in the file is one :class:`~precisionmed.errors.ConfigError` naming the file, the
 component (its position and type) and what was expected: an unknown type (with close names), a
@@ -180,17 +180,17 @@ def _transform(spec: dict[str, Any], where: str, default: Callable | None) -> Ca
 
 
 def _descriptor(kind: str) -> Callable[[list[Any]], np.ndarray]:
-    from rdkit.Chem import Crippen, Descriptors
+    from rdkit.Chem import rdMolDescriptors
     from rdkit.Chem.QED import qed
 
-    from precisionmed.chem.moses_scoring import sa_score
+    from precisionmed.chem.moses_scoring import log_p, mol_weight, sa_score
 
     func = {
         "qed": qed,
         "sa": sa_score,
-        "logp": Crippen.MolLogP,
-        "mw": Descriptors.MolWt,
-        "tpsa": Descriptors.TPSA,
+        "logp": log_p,
+        "mw": mol_weight,
+        "tpsa": rdMolDescriptors.CalcTPSA,
     }[kind]
     return lambda mols: np.array([func(m) for m in mols], dtype=float)
 
@@ -264,7 +264,7 @@ def build_component(spec: Any, index: int, source: str = "<objective>") -> Compo
     if missing:
         raise ConfigError(f"{where}: missing {missing}; expected keys {list(required)}.")
     allowed = {"type", "weight", "name", *required, *optional}
-    if kind not in ("substructure", "similarity", "qed", "guacamol"):
+    if kind not in ("substructure", "similarity", "guacamol"):
         allowed |= set(_TRANSFORM_KEYS)
     unknown = sorted(set(spec) - allowed)
     if unknown:
@@ -275,8 +275,8 @@ def build_component(spec: Any, index: int, source: str = "<objective>") -> Compo
     name = str(spec.get("name", kind if kind != "guacamol" else spec["task"]))
     identity: Callable[[np.ndarray], np.ndarray] = lambda x: x  # noqa: E731
     if kind in ("qed", "sa", "logp", "mw", "tpsa"):
-        default = (lambda x: (10.0 - x) / 9.0) if kind == "sa" else None
-        transform = identity if kind == "qed" else _transform(spec, where, default)
+        default = {"sa": lambda x: (10.0 - x) / 9.0, "qed": identity}.get(kind)
+        transform = _transform(spec, where, default)
         return Component(name, kind, weight, _descriptor(kind), transform)
     if kind in ("property", "affinity"):
         transform = _transform(spec, where, None)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +99,7 @@ class ScaffoldDiversityFilter:
         self.buckets: dict[str, int] = {}
         self.seen: set[str] = set()
 
-    def __call__(self, smiles: list[str], scores: np.ndarray) -> np.ndarray:
+    def __call__(self, smiles: Sequence[str | None], scores: np.ndarray) -> np.ndarray:
         """Filtered copy of ``scores`` for canonical ``smiles`` (None: invalid)."""
         from rdkit import Chem, rdBase
 
@@ -181,7 +182,7 @@ def _encodable(model: Any, smiles: list[str]) -> list[bool]:
 
 
 def run_reinvent(
-    prior: torch.nn.Module,
+    prior: Any,
     objective: Objective,
     config: ReinventConfig | None = None,
     *,
@@ -218,8 +219,8 @@ def run_reinvent(
     start = time.perf_counter()
     prior.eval()
     agent = copy.deepcopy(prior)  # dropout stays off: the agent's and prior's likelihoods match
-    for p in prior.parameters():
-        p.requires_grad_(False)
+    for p in agent.parameters():  # the prior is only read (under no_grad), never trained
+        p.requires_grad_(True)
     optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate)
     budget = config.max_calls or config.steps * config.batch_size
     dfilter = ScaffoldDiversityFilter(config.bucket_size, config.min_score)
