@@ -25,7 +25,7 @@ TINY = ["--epochs", "1", "--train-windows", "400", "--window", "32", "--overlap"
 
 
 def _run(args: list[str], ok: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(CLI + args, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(CLI + args, capture_output=True, text=True, timeout=1200)
     assert (done.returncode == 0) == ok, done.stdout + done.stderr
     return done
 

@@ -221,7 +221,8 @@ def train_phaser(
     def train_and_report(staging: Path) -> tuple[ModelContents, dict[str, Any]]:
         x, y = training_windows(fit_panel.haplotypes, int(train_["n_train"]), window, rng,
                                 missing_rate=float(train_["missing_rate"]))  # fmt: skip
-        xv, yv = training_windows(val_panel.haplotypes, int(train_["n_val"]), window, rng)
+        n_val = min(int(train_["n_val"]), max(100, int(train_["n_train"]) // 4))
+        xv, yv = training_windows(val_panel.haplotypes, n_val, window, rng)
         config = TrainConfig.build(
             max_epochs=train_["max_epochs"], batch_size=train_["batch_size"], lr=train_["lr"],
             patience=train_["patience"], seed=seed, progress=progress, gradient_clip=1.0,
