@@ -451,3 +451,8 @@ def attribute(
             )
     if as_json:
         print_json(reports)
+
+
+from precisionmed.cli.genomics_phasing import register as _register_phasing  # noqa: E402
+
+_register_phasing(app)
