@@ -133,7 +133,11 @@ def _commit() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--n-train", type=int, default=NET_TRAINING["n_train"],
+                        help="training windows drawn from the panel per epoch")  # fmt: skip
+    parser.add_argument("--max-epochs", type=int, default=NET_TRAINING["max_epochs"])
     args = parser.parse_args()
+    NET_TRAINING.update(n_train=args.n_train, max_epochs=args.max_epochs)
     import msprime
     import stdpopsim
     import torch
@@ -156,7 +160,7 @@ def main() -> None:
         "seeds": {"simulation": SIM["seed"], "network": NET_SEED, "random_phase": 0},
         "cpu_minutes_total": (time.process_time() - cpu0) / 60.0,
         "wall_minutes": (time.perf_counter() - wall0) / 60.0,
-        "cpu_budget_minutes": 20, "torch_threads": 1,
+        "cpu_budget_minutes": 20, "torch_threads": 1, "network_training": dict(NET_TRAINING),
         "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "headline": "switch_error_rate = switches / (heterozygous sites - 1) over the test "
         "individuals; windows_without_error = share of 50 kb windows (>= 2 het sites) with no "
