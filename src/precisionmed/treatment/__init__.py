@@ -10,6 +10,8 @@ survival outcomes :class:`SurvivalTLearner` (restricted mean survival time per a
 :func:`fit_treatment_model` writes a model directory that ``precisionmed.load`` opens as a
 :class:`TreatmentPredictor`: the expected outcome under each candidate treatment with
 intervals, and a recommendation or an explicit "no confident recommendation".
+:func:`select_by_validation` chooses among candidate models by the nearest-neighbour PEHE
+(:func:`pehe_nn`) on a validation split, as Shalit et al. (2017) did.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ _LAZY = {
     "StudyTable": "precisionmed.treatment.own_data",
     "fit_treatment_model": "precisionmed.treatment.own_data",
     "read_study_csv": "precisionmed.treatment.own_data",
+    "Selection": "precisionmed.treatment.selection",
+    "nn_imputed_effect": "precisionmed.treatment.selection",
+    "pehe_nn": "precisionmed.treatment.selection",
+    "select_by_validation": "precisionmed.treatment.selection",
 }
 
 #: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
