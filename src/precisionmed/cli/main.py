@@ -40,6 +40,9 @@ def _register_pillars() -> None:
                 raise
             continue
         app.add_typer(module.app, name=name)
+    from precisionmed.cli.service import register as register_service
+
+    register_service(app)  # `serve` and `users`: top-level, not under a group
 
 
 def _version(value: bool) -> None:
