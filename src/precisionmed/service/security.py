@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import timedelta
 
@@ -13,9 +14,13 @@ from precisionmed.service.models import utcnow
 
 ALGORITHM = "HS256"
 _HASHER = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
-#: A valid hash of a random password, verified against when the user does not exist, so that
-#: a wrong user name and a wrong password take the same time (no user enumeration by timing).
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A valid hash of a random password, verified against when the user does not exist, so
+    that a wrong user name and a wrong password take the same time (no user enumeration)."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -26,9 +31,10 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, password_hash: str | None) -> bool:
     """Whether ``password`` matches ``password_hash``; False for a missing or malformed hash."""
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matches = _HASHER.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
+    return matches and password_hash is not None
 
 
 def new_password() -> str:

@@ -97,7 +97,7 @@ def check_upload(data: bytes, *, max_bytes: int, max_decoded_bytes: int) -> Chec
     if _is_nifti(data):
         _check_nifti(data)
         return CheckedUpload("image", "nifti", data, suffix=".nii")
-    if data.lstrip()[:1] == b"{":
+    if data.lstrip()[:1] in (b"{", b"["):  # JSON: an object is checked for below
         return CheckedUpload("record", "json", data, record=_parse_record(data), suffix=".json")
     what = "a zip archive" if data.startswith(ZIP_MAGIC) else f"bytes starting {data[:8]!r}"
     raise UploadRejected(
