@@ -7,6 +7,7 @@ BreastMNIST images, a Cox model on GBSG2) and served from a models directory lik
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 import warnings
@@ -74,29 +75,74 @@ def gbsg2_record() -> dict[str, Any]:
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a new database on the PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'service.db'}"
-        return
-    import psycopg
+def _postgres_admin_dsn() -> tuple[Any, str]:
     from sqlalchemy.engine import make_url
 
     server = make_url(os.environ[POSTGRES_ENV])
-    name = f"pm_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    return server, server.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Databases migrated once per session, copied for each test (migrating each is slow)."""
+    from precisionmed.service.db import upgrade_database
+
+    sqlite_file = tmp_path_factory.mktemp("template") / "service.db"
+    upgrade_database(f"sqlite:///{sqlite_file}")
+    templates = {"sqlite": str(sqlite_file)}
+    if "postgresql" not in BACKENDS:
+        yield templates
+        return
+    import psycopg
+
+    server, admin_dsn = _postgres_admin_dsn()
+    name = f"pm_template_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    upgrade_database(server.set(database=name).render_as_string(hide_password=False))
+    templates["postgresql"] = name
+    yield templates
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]
+) -> Iterator[str]:
+    """A fresh database at the newest schema: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        import shutil
+
+        shutil.copyfile(migrated_templates["sqlite"], tmp_path / "service.db")
+        yield f"sqlite:///{tmp_path / 'service.db'}"
+        return
+    import psycopg
+
+    server, admin_dsn = _postgres_admin_dsn()
+    name = f"pm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_templates["postgresql"]}"')
     yield server.set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@functools.cache
+def password_hash() -> str:
+    """The argon2 hash of :data:`PASSWORD`, computed once (hashing is slow on purpose)."""
+    from precisionmed.service.security import hash_password
+
+    return hash_password(PASSWORD)
+
+
 @pytest.fixture
-def make_app(database_url: str, models_dir: Path, tmp_path: Path) -> Callable[..., Any]:
-    """``make_app(**settings)``: a fresh app on this test's database and the session's models."""
+def make_app(database_url: str, models_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``make_app(**settings)``: a fresh app on this test's database and the session's models
+    (their database connections are closed after the test)."""
     from precisionmed.service import ServiceSettings, create_app
+
+    apps: list[Any] = []
 
     def build(**overrides: Any) -> Any:
         fields: dict[str, Any] = {
@@ -106,9 +152,12 @@ def make_app(database_url: str, models_dir: Path, tmp_path: Path) -> Callable[..
             "models_dir": models_dir,
             **overrides,
         }
-        return create_app(ServiceSettings(**fields))
+        apps.append(create_app(ServiceSettings(**fields)))
+        return apps[-1]
 
-    return build
+    yield build
+    for app in apps:
+        app.state.engine.dispose()
 
 
 class Api:
@@ -119,12 +168,19 @@ class Api:
         self.client = TestClient(app)
 
     def add_user(self, username: str, role: str) -> dict[str, str]:
-        """Add a user directly in the database; returns its Authorization header."""
-        from precisionmed.service.accounts import add_user
+        """Add a user (password :data:`PASSWORD`) in the database; its Authorization header.
+
+        The token is made as ``POST /auth/token`` makes it, without the slow password check
+        (the tests of ``/auth/token`` sign in for real with :meth:`sign_in`).
+        """
+        from precisionmed.service.models import User
+        from precisionmed.service.security import create_token
 
         with self.app.state.sessions() as session:
-            add_user(session, username, role, PASSWORD)
-        return self.sign_in(username)
+            session.add(User(username=username, role=role, password_hash=password_hash()))
+            session.commit()
+        token = create_token(username, role, SECRET, expire_minutes=5)
+        return {"Authorization": f"Bearer {token}"}
 
     def sign_in(self, username: str, password: str = PASSWORD) -> dict[str, str]:
         response = self.client.post(
@@ -145,11 +201,9 @@ class Api:
 
 
 @pytest.fixture
-def api(make_app: Callable[..., Any]) -> Iterator[Api]:
+def api(make_app: Callable[..., Any]) -> Api:
     """An :class:`Api` on a default app."""
-    app = make_app()
-    yield Api(app)
-    app.state.engine.dispose()
+    return Api(make_app())
 
 
 def upload(name: str, data: bytes) -> dict[str, Any]:

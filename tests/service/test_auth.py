@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from precisionmed.errors import ConfigError
-from tests.service.conftest import SECRET, Api
+from tests.service.conftest import PASSWORD, SECRET, Api
 
 PUBLIC = {"/health", "/auth/token"}  # the token endpoint is how a token is obtained
 
@@ -32,6 +32,23 @@ def test_an_expired_token_and_one_signed_with_another_key_are_refused(api: Api) 
     for token in (expired, forged):
         response = api.client.get("/cases", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
+
+
+def test_the_password_flow_issues_a_token_that_expires_as_configured(make_app) -> None:
+    import jwt
+
+    api = Api(make_app(token_expire_minutes=7))
+    api.add_user("doc", "clinician")
+    response = api.client.post("/auth/token", data={"username": "doc", "password": PASSWORD})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 7 * 60
+    claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"])
+    assert claims["exp"] - claims["iat"] == 7 * 60
+    assert claims["sub"] == "doc"
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    assert api.client.get("/cases", headers=headers).status_code == 200
 
 
 def test_a_wrong_password_gets_401_and_an_audit_row(api: Api) -> None:
@@ -61,8 +78,9 @@ def test_a_disabled_users_token_stops_working_at_once(api: Api) -> None:
     assert api.client.get("/cases", headers=doc).status_code == 200
     assert api.client.post("/users/doc/disable", headers=admin).status_code == 200
     assert api.client.get("/cases", headers=doc).status_code == 401
-    response = api.client.post("/auth/token", data={"username": "doc", "password": "x" * 12})
+    response = api.client.post("/auth/token", data={"username": "doc", "password": PASSWORD})
     assert response.status_code == 401
+    assert "disabled" in response.json()["detail"]
 
 
 def test_an_admin_adds_a_user_whose_generated_password_signs_in(api: Api) -> None:
@@ -114,7 +132,6 @@ def test_passwords_are_stored_as_argon2_hashes(api: Api) -> None:
     from sqlalchemy import select
 
     from precisionmed.service.models import User
-    from tests.service.conftest import PASSWORD
 
     api.add_user("doc", "clinician")
     with api.app.state.sessions() as session:
