@@ -63,7 +63,7 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
     migrate : bool
         Bring the database to the newest schema first (``alembic upgrade head``).
     """
-    from precisionmed.service.api import auth, cases, models, system, users
+    from precisionmed.service.api import auth, cases, models, system, users, web
 
     url = settings.resolved_database_url
     if migrate:
@@ -82,7 +82,14 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
         settings.rate_limit_per_minute, settings.rate_limit_burst
     )
     app.state.metrics = ServiceMetrics()
-    for router in (system.router, auth.router, cases.router, models.router, users.router):
+    for router in (
+        system.router,
+        auth.router,
+        cases.router,
+        models.router,
+        users.router,
+        web.router,
+    ):
         app.include_router(router)
     _add_error_handlers(app)
     _add_metrics(app)
