@@ -154,7 +154,9 @@ def users_list(
         return
     table = Table("id", "username", "role", "active")
     for r in rows:
-        table.add_row(str(r["id"]), r["username"], r["role"], "yes" if r["active"] else "no")
+        table.add_row(
+            str(r["id"]), str(r["username"]), str(r["role"]), "yes" if r["active"] else "no"
+        )
     console.print(table)
 
 

@@ -38,7 +38,9 @@ def add_user(
             f"password: expected at least {MIN_PASSWORD} characters; got {len(password)}"
         )
     generated = None if password is not None else new_password()
-    user = User(username=username, role=role, password_hash=hash_password(password or generated))
+    user = User(
+        username=username, role=role, password_hash=hash_password(password or str(generated))
+    )
     session.add(user)
     session.flush()
     audit(session, by, "create", "user", user.id, role)

@@ -22,6 +22,7 @@ The result is marked ``PatientIdentityRemoved = YES`` with the method and the pr
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from precisionmed.errors import DataFormatError
 
@@ -242,11 +243,11 @@ def deidentify_dicom(data: bytes, uid_key: str, *, source: str = "upload") -> by
     return out.getvalue()
 
 
-def _clean(ds: object, uid_key: str) -> None:
+def _clean(ds: Any, uid_key: str) -> None:
     from pydicom.uid import generate_uid
 
     zero, remove, uids = set(ZERO), set(REMOVE), set(REPLACE_UID)
-    for elem in list(ds):  # type: ignore[attr-defined]
+    for elem in list(ds):
         keyword = elem.keyword
         if keyword == "PixelData":
             continue
@@ -256,6 +257,6 @@ def _clean(ds: object, uid_key: str) -> None:
         elif keyword in zero:
             elem.value = ""
         elif keyword in remove or elem.VR == "PN" or elem.VR in ("DA", "DT", "TM"):
-            del ds[elem.tag]  # type: ignore[index]
+            del ds[elem.tag]
         elif keyword in uids and elem.value:
             elem.value = generate_uid(entropy_srcs=[uid_key, str(elem.value)])

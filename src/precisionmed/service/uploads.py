@@ -153,8 +153,9 @@ def _check_png(data: bytes, max_decoded_bytes: int) -> None:
         except UploadRejected:
             raise
         except (OSError, SyntaxError, ValueError, zlib.error) as exc:
+            reason = "" if "BytesIO" in str(exc) else f" ({exc})"  # PIL names its buffer object
             raise UploadRejected(
-                f"upload: the PNG image cannot be decoded ({exc}); the file may be truncated"
+                f"upload: the PNG image cannot be decoded{reason}; the file may be truncated"
             ) from exc
 
 
@@ -210,8 +211,8 @@ def _parse_record(data: bytes) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UploadRejected(f"upload: invalid JSON ({exc}); expected a JSON object") from exc
     if not isinstance(record, dict) or not record:
+        got = "an empty object" if record == {} else f"a JSON {type(record).__name__}"
         raise UploadRejected(
-            "upload: expected a JSON object of patient fields (column -> value); "
-            f"got {type(record).__name__}"
+            f"upload: expected a JSON object of patient fields (column -> value); got {got}"
         )
     return record

@@ -52,7 +52,8 @@ def create_case(
         data, max_bytes=settings.max_upload_bytes, max_decoded_bytes=settings.max_decoded_bytes
     )
     models = catalog.applicable(checked.kind)
-    record, dropped = None, []
+    record: dict[str, Any] | None = None
+    dropped: list[str] = []
     if checked.kind == "record":
         assert checked.record is not None
         models, record, dropped = _record_models(models, checked.record)
