@@ -72,7 +72,10 @@ class FeedbackCreate(BaseModel):
     label: str = Field(min_length=1, max_length=128, description="The label the clinician gives.")
     comment: str = Field(default="", max_length=4000)
     prediction_id: int | None = Field(
-        default=None, description="The prediction judged; the case's first when omitted."
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="The prediction judged; the case's first when omitted.",
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+from fastapi import Path as PathParam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,8 @@ from precisionmed.service.uploads import UploadRejected, check_dicom_pixels, che
 router = APIRouter(prefix="/cases", tags=["cases"])
 log = logging.getLogger("precisionmed.service")
 NOT_FOUND = "No case with id {}."
+#: Ids are 32-bit in the database (PostgreSQL INTEGER): a larger one is refused with 422.
+CaseId = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="The case's id.")]
 
 
 @router.post("", response_model=CasePublic, status_code=status.HTTP_201_CREATED)
@@ -101,7 +104,7 @@ def list_cases(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[Case]:
     """Your cases (clinicians) or every case (researchers, admins), newest first."""
     query = select(Case).order_by(Case.id.desc()).limit(limit).offset(offset)
@@ -115,7 +118,7 @@ def list_cases(
 
 
 @router.get("/{case_id}", response_model=CasePublic)
-def read_case(case_id: int, user: CurrentUser, session: SessionDep) -> Case:
+def read_case(case_id: CaseId, user: CurrentUser, session: SessionDep) -> Case:
     """One case with its predictions and feedback."""
     case = _visible_case(session, user, case_id)
     _audit_read(session, user, case)
@@ -127,7 +130,7 @@ def read_case(case_id: int, user: CurrentUser, session: SessionDep) -> Case:
     "/{case_id}/feedback", response_model=FeedbackPublic, status_code=status.HTTP_201_CREATED
 )
 def give_feedback(
-    case_id: int, body: FeedbackCreate, user: Clinician, session: SessionDep
+    case_id: CaseId, body: FeedbackCreate, user: Clinician, session: SessionDep
 ) -> Feedback:
     """Confirm or correct a case's prediction, with a comment."""
     case = _visible_case(session, user, case_id)
