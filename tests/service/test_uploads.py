@@ -101,6 +101,21 @@ def test_a_gzip_bomb_is_refused_with_413_without_inflating_it(make_app: Any) -> 
     assert "zip bomb" in response.json()["detail"]
 
 
+def test_a_deflated_dicom_is_refused_with_415_before_it_is_inflated(
+    api: Api, doc: dict[str, str]
+) -> None:
+    import pydicom
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds = pydicom.dcmread(require_path(CT))
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    response = _post(api, doc, "deflated.dcm", out.getvalue())
+    assert response.status_code == 415
+    assert "deflated DICOM" in response.json()["detail"]
+
+
 def test_a_png_decompression_bomb_is_refused_with_413(make_app: Any) -> None:
     api = Api(make_app(max_decoded_bytes=1_000_000))
     doc = api.add_user("doc", "clinician")

@@ -80,6 +80,7 @@ def check_upload(data: bytes, *, max_bytes: int, max_decoded_bytes: int) -> Chec
     if len(data) > max_bytes:
         raise _too_large(len(data), max_bytes)
     if len(data) >= 132 and data[128:132] == b"DICM":
+        _check_dicom_transfer_syntax(data)
         return CheckedUpload("image", "dicom", data, suffix=".dcm")
     if data.startswith(PNG_SIGNATURE):
         _check_png(data, max_decoded_bytes)
@@ -127,6 +128,37 @@ def check_dicom_pixels(ds: Any, max_decoded_bytes: int) -> None:
         ) from exc
     if pixels.size == 0:
         raise UploadRejected("upload: the DICOM image has no pixels (Rows or Columns is 0)")
+
+
+#: Deflated Explicit VR Little Endian: the whole dataset is zlib-compressed.
+DEFLATED_DICOM = "1.2.840.10008.1.2.1.99"
+
+
+def _check_dicom_transfer_syntax(data: bytes) -> None:
+    """Refuse deflated DICOM: pydicom inflates the whole dataset on reading, with no size cap,
+    so a deflate bomb would be expanded before any check could run.
+
+    The transfer syntax is read from the file meta group by hand (PS3.10 7.1: group 0002 is
+    always explicit VR little endian) because pydicom's ``read_file_meta_info`` takes only a
+    path and ``dcmread`` would inflate the dataset.
+    """
+    import struct
+
+    end = len(data)
+    if data[132:138] == b"\x02\x00\x00\x00UL":  # (0002,0000) group length: bound the search
+        end = min(end, 144 + struct.unpack_from("<I", data, 140)[0])
+    at = data.find(b"\x02\x00\x10\x00UI", 132, end)  # (0002,0010) Transfer Syntax UID
+    if at < 0:
+        return  # no declared syntax: pydicom reads it as implicit VR, not deflated
+    length = struct.unpack_from("<H", data, at + 6)[0]
+    syntax = data[at + 8 : at + 8 + length].rstrip(b"\0 ").decode("ascii", "replace")
+    if syntax == DEFLATED_DICOM:
+        raise UploadRejected(
+            f"upload: deflated DICOM (transfer syntax {DEFLATED_DICOM}) is not accepted, "
+            "since it cannot be inflated with a size limit; send it uncompressed or "
+            "with compressed pixel data",
+            415,
+        )
 
 
 def _too_large(size: int, limit: int, *, decoded: bool = False) -> UploadRejected:
