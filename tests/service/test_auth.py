@@ -138,3 +138,17 @@ def test_passwords_are_stored_as_argon2_hashes(api: Api) -> None:
         stored = session.scalar(select(User.password_hash))
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
+
+
+def test_a_user_replaces_the_one_time_password(api: Api) -> None:
+    headers = api.add_user("admin", "admin")
+    url = "/users/me/password"
+    wrong = {"current_password": "not it", "new_password": "a new long password"}
+    assert api.client.post(url, headers=headers, json=wrong).status_code == 403
+    short = {"current_password": PASSWORD, "new_password": "short"}
+    assert api.client.post(url, headers=headers, json=short).status_code == 422
+    body = {"current_password": PASSWORD, "new_password": "a new long password"}
+    assert api.client.post(url, headers=headers, json=body).status_code == 204
+    api.sign_in("admin", "a new long password")
+    old = api.client.post("/auth/token", data={"username": "admin", "password": PASSWORD})
+    assert old.status_code == 401
