@@ -22,9 +22,10 @@ def test_no_generated_request_gets_a_server_error(make_app: Any) -> None:
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=10,
+            max_examples=6,
             deadline=None,
             derandomize=True,
+            database=None,  # write no .hypothesis folder into the checkout
             suppress_health_check=list(HealthCheck),
         )
         def no_server_error(case: Any) -> None:
