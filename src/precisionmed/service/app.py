@@ -63,7 +63,7 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
     migrate : bool
         Bring the database to the newest schema first (``alembic upgrade head``).
     """
-    from precisionmed.service.api import auth, cases, models, system, users, web
+    from precisionmed.service.api import auth, cases, feedback, models, system, users, web
 
     url = settings.resolved_database_url
     if migrate:
@@ -77,7 +77,7 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
-    app.state.catalog = ModelCatalog(settings.models_dir)
+    app.state.catalog = ModelCatalog(settings.models_dir, app.state.sessions)
     app.state.limiter = TokenBucketLimiter(
         settings.rate_limit_per_minute, settings.rate_limit_burst
     )
@@ -86,6 +86,7 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
         system.router,
         auth.router,
         cases.router,
+        feedback.router,
         models.router,
         users.router,
         web.router,

@@ -35,12 +35,19 @@ class DatabaseSettings(BaseSettings):
     database_url : str or None
         SQLAlchemy URL (``PRECISIONMED_DATABASE_URL``): ``sqlite:///path.db`` or
         ``postgresql+psycopg://user@host:port/db``; None means SQLite in ``data_dir``.
+    feedback_cap_per_user : float in (0, 1]
+        Largest share of the training feedback one user may hold
+        (``PRECISIONMED_FEEDBACK_CAP_PER_USER``; ``precisionmed retrain``).
+    feedback_holdout_fraction : float in (0, 1)
+        Share of the accepted feedback held out to compare a candidate with production.
     """
 
     model_config = SettingsConfigDict(env_prefix="PRECISIONMED_", extra="ignore")
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
+    feedback_cap_per_user: float = Field(default=0.2, gt=0, le=1)
+    feedback_holdout_fraction: float = Field(default=0.3, gt=0, lt=1)
 
     @field_validator("data_dir")
     @classmethod
@@ -56,6 +63,11 @@ class DatabaseSettings(BaseSettings):
                 f"got {url.split(':', 1)[0]!r}"
             )
         return self
+
+    @property
+    def registry_dir(self) -> Path:
+        """Where ``precisionmed retrain`` writes candidate model directories."""
+        return self.data_dir / "registry"
 
     @property
     def resolved_database_url(self) -> str:

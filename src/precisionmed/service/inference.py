@@ -1,10 +1,13 @@
-"""The production models the service runs, found in the models directory.
+"""The production models the service runs: the registry's, with the models directory as fallback.
 
-Each sub-folder of ``models_dir`` that holds a ``manifest.json`` is a model directory. Its files
-are checked (:func:`precisionmed.artifacts.read_artifact`) when the folder is scanned; the
-predictor is built with :func:`precisionmed.load` the first time a case needs it and kept,
-keyed by the model's version, so a model directory replaced on disk is picked up by the next
-scan without a restart. The service adds no model code: it only calls ``predict``.
+Each sub-folder of ``models_dir`` that holds a ``manifest.json`` is a model directory, registered
+in ``model_versions`` when first seen (:func:`precisionmed.service.registry.sync_models_dir`).
+Each scan (once per request) reads the production version of every name from the registry, so
+a promotion, or a model directory replaced on disk, is served from the next request without a
+restart. A directory's files are checked (:func:`precisionmed.artifacts.read_artifact`) when it
+is first described; the predictor is built with :func:`precisionmed.load` the first time a case
+needs it and kept, keyed by the model's version. The service adds no model code: it only calls
+``predict``.
 """
 
 from __future__ import annotations
@@ -55,41 +58,76 @@ class ModelCatalog:
     Parameters
     ----------
     models_dir : Path or None
-        Folder of model directories; None serves no model.
+        Folder of model directories (the fallback); None adds none.
+    sessions : callable, optional
+        A session factory of the service database: the registry decides what is production.
+        Without it every model of ``models_dir`` is served.
     """
 
-    def __init__(self, models_dir: Path | None) -> None:
+    def __init__(self, models_dir: Path | None, sessions: Any = None) -> None:
         self.models_dir = models_dir
+        self.sessions = sessions
         self._predictors: dict[tuple[str, str], Any] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
-        self._scanned: dict[Path, tuple[tuple[int, int], ServedModel]] = {}
+        self._scanned: dict[tuple[Path, str], tuple[tuple[int, int], ServedModel]] = {}
 
     def scan(self) -> list[ServedModel]:
-        """The valid model directories now in ``models_dir``, by name.
+        """The production models now served, by name.
 
         Raises
         ------
         ArtifactError
-            A model directory is damaged (a file differs from its manifest).
+            A model directory is damaged (a file differs from its manifest), or a registered
+            version's directory changed since it was registered.
         """
+        found = self._scan_dir()
+        if self.sessions is None:
+            return found
+        from sqlalchemy.exc import IntegrityError
+
+        from precisionmed.service.registry import production_versions, sync_models_dir
+
+        with self.sessions() as session:
+            try:
+                if sync_models_dir(session, found):
+                    session.commit()
+            except IntegrityError:  # another worker registered the same version first
+                session.rollback()
+            served = []
+            for row in production_versions(session):
+                path = Path(row.path)
+                if not (path / "manifest.json").is_file():
+                    continue
+                model = self._describe(path, row.name)
+                if model.version != row.version:
+                    raise ArtifactError(
+                        f"{path}: model {row.name!r} changed on disk since it was registered "
+                        f"(version {row.version[:12]} registered, {model.version[:12]} found)"
+                    )
+                served.append(model)
+            return served
+
+    def _scan_dir(self) -> list[ServedModel]:
+        """The valid model directories now in ``models_dir``, by name."""
         if self.models_dir is None or not self.models_dir.is_dir():
             return []
-        found = []
-        for sub in sorted(p for p in self.models_dir.iterdir() if p.is_dir()):
-            manifest = sub / "manifest.json"
-            if not manifest.is_file():
-                continue
-            stat = manifest.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
-            cached = self._scanned.get(sub)
-            if cached is not None and cached[0] == stamp:
-                found.append(cached[1])
-                continue
-            model = _read_model(sub)
-            self._scanned[sub] = (stamp, model)
-            found.append(model)
-        return found
+        return [
+            self._describe(sub, sub.name)
+            for sub in sorted(p for p in self.models_dir.iterdir() if p.is_dir())
+            if (sub / "manifest.json").is_file()
+        ]
+
+    def _describe(self, path: Path, name: str) -> ServedModel:
+        """``path`` described (cached while its manifest is unchanged)."""
+        stat = (path / "manifest.json").stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = self._scanned.get((path, name))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        model = _read_model(path, name)
+        self._scanned[(path, name)] = (stamp, model)
+        return model
 
     def applicable(self, input_kind: str) -> list[ServedModel]:
         """Models that take this kind of input: ``"image"`` -> image classifiers and
@@ -124,7 +162,7 @@ class ModelCatalog:
             return list(predictor.predict(inputs))
 
 
-def _read_model(sub: Path) -> ServedModel:
+def _read_model(sub: Path, name: str) -> ServedModel:
     """Check a model directory's files and describe it."""
     import json
 
@@ -140,7 +178,7 @@ def _read_model(sub: Path) -> ServedModel:
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
     return ServedModel(
-        name=sub.name,
+        name=name,
         version=str(artifact.version),
         kind=str(cfg.get("kind", "")),
         pillar=str(cfg.get("pillar", "")),

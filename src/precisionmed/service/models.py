@@ -100,6 +100,8 @@ class Feedback(Base):
     label: Mapped[str] = mapped_column(String(128))
     comment: Mapped[str] = mapped_column(Text, default="")
     accepted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    reviewed_by: Mapped[int | None] = mapped_column(Integer, nullable=True)  # an admin's id
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="feedback")
@@ -120,7 +122,12 @@ class AuditEntry(Base):
 
 
 class ModelVersion(Base):
-    """A model directory the service serves or served, by name and version."""
+    """A version of a model (a model directory) in the registry: its stage and evidence.
+
+    ``stage`` is ``candidate``, ``production`` (at most one per name: the one served) or
+    ``archived``; ``source`` says how it came: ``models-dir`` (found in the models directory),
+    ``registered`` (``precisionmed models register``) or ``retrain``.
+    """
 
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)
@@ -134,4 +141,10 @@ class ModelVersion(Base):
     stage: Mapped[str] = mapped_column(String(16), default="production")
     path: Mapped[str] = mapped_column(String(512))
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    data_checksums: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+STAGES = ("candidate", "production", "archived")

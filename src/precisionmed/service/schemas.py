@@ -92,6 +92,8 @@ class FeedbackPublic(BaseModel):
     label: str
     comment: str
     accepted: bool | None
+    reviewed_by: int | None = None
+    reviewed_at: datetime | None = None
     created_at: datetime
 
 
@@ -128,6 +130,35 @@ class ModelPublic(BaseModel):
     stage: str
     input_columns: list[str] = Field(default_factory=list)
     metrics: dict[str, Any] | None = None
+
+
+class ModelVersionPublic(BaseModel):
+    """A registered version of a model, with the evidence the gate used."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    version: str
+    kind: str
+    pillar: str
+    stage: str
+    source: str | None
+    path: str
+    metrics: dict[str, Any] | None
+    data_checksums: dict[str, Any] | None
+    evaluation: dict[str, Any] | None = Field(
+        default=None, description="retrain's figures and the gate's decision, when retrained."
+    )
+    registered_at: datetime
+
+
+class FeedbackReview(BaseModel):
+    """An admin's decision on feedback: may training see it?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accepted: bool
 
 
 class Health(BaseModel):
