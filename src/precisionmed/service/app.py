@@ -25,6 +25,7 @@ from precisionmed.errors import (
 )
 from precisionmed.service.config import ServiceSettings, load_service_settings
 from precisionmed.service.db import make_engine, session_factory, upgrade_database
+from precisionmed.service.drift import DriftMonitor
 from precisionmed.service.inference import ModelCatalog
 from precisionmed.service.ratelimit import TokenBucketLimiter
 from precisionmed.service.uploads import UploadRejected
@@ -77,11 +78,12 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
-    app.state.catalog = ModelCatalog(settings.models_dir, app.state.sessions)
+    app.state.metrics = ServiceMetrics()
+    app.state.drift = DriftMonitor(app.state.metrics.registry, window=settings.drift_window)
+    app.state.catalog = ModelCatalog(settings.models_dir, app.state.sessions, app.state.drift)
     app.state.limiter = TokenBucketLimiter(
         settings.rate_limit_per_minute, settings.rate_limit_burst
     )
-    app.state.metrics = ServiceMetrics()
     for router in (
         system.router,
         auth.router,

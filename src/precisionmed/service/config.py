@@ -98,6 +98,9 @@ class ServiceSettings(DatabaseSettings):
         Requests a user may make per minute on average (token bucket refill rate).
     rate_limit_burst : int
         Requests a user may make at once (token bucket size).
+    drift_window : int
+        Recent inputs per model compared with the training statistics on ``/metrics`` (and the
+        size of the running baseline when the model directory records none).
     """
 
     secret_key: SecretStr
@@ -107,6 +110,7 @@ class ServiceSettings(DatabaseSettings):
     max_decoded_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     rate_limit_per_minute: float = Field(default=120.0, gt=0)
     rate_limit_burst: int = Field(default=30, gt=0)
+    drift_window: int = Field(default=50, ge=2, le=100_000)
 
     @field_validator("secret_key")
     @classmethod

@@ -62,11 +62,15 @@ class ModelCatalog:
     sessions : callable, optional
         A session factory of the service database: the registry decides what is production.
         Without it every model of ``models_dir`` is served.
+    drift : DriftMonitor, optional
+        Told the model input of every image file predicted
+        (:class:`~precisionmed.service.drift.DriftMonitor`).
     """
 
-    def __init__(self, models_dir: Path | None, sessions: Any = None) -> None:
+    def __init__(self, models_dir: Path | None, sessions: Any = None, drift: Any = None) -> None:
         self.models_dir = models_dir
         self.sessions = sessions
+        self.drift = drift
         self._predictors: dict[tuple[str, str], Any] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -159,7 +163,17 @@ class ModelCatalog:
         """``model``'s records for ``inputs`` (one predict call at a time per model)."""
         predictor, lock = self._loaded(model)
         with lock:
-            return list(predictor.predict(inputs))
+            records = list(predictor.predict(inputs))
+        if (
+            self.drift is not None
+            and isinstance(inputs, list)
+            and hasattr(predictor, "load_frames")
+        ):
+            for path in inputs:
+                # the frame the network saw, read through the predictor's own public reader
+                x = predictor.load_frames(path)[0].x
+                self.drift.observe(model.name, model.version, x.numpy(), predictor.config)
+        return records
 
 
 def _read_model(sub: Path, name: str) -> ServedModel:
