@@ -95,12 +95,12 @@ def test_a_poisoned_batch_is_stopped_by_the_cap_and_the_gate_decides(
     accepted = _run_cli("feedback", "accept", *map(str, honest), "--db", database_url)
     assert accepted.returncode == 0, accepted.stderr
     retrained = _run_cli(
-        "retrain", "breast", "--max-epochs", "1", "--n-boot", "50", "--db", database_url,
+        "retrain", "breast", "--auto-promote", "--max-epochs", "1", "--n-boot", "50",
+        "--db", database_url,
         "--data-dir", str(tmp_path / "cli"), PRECISIONMED_FEEDBACK_CAP_PER_USER="0.4",
     )  # fmt: skip
     assert retrained.returncode == 0, retrained.stderr
     row = json.loads(retrained.stdout)
-    assert row["stage"] == "candidate"
     assert Path(row["path"]).is_relative_to(tmp_path / "cli" / "registry")
     with api.app.state.sessions() as session:
         candidate = registry.find_version(session, "breast", row["version"])
@@ -122,13 +122,14 @@ def test_a_poisoned_batch_is_stopped_by_the_cap_and_the_gate_decides(
             and evaluation["holdout_accuracy"]["candidate"]
             > evaluation["holdout_accuracy"]["production"]
         )
-        if gate["passed"]:
-            registry.promote(session, "breast", candidate.version)
-            assert registry.production(session, "breast").version == candidate.version
-        else:
+        # --auto-promote promoted it exactly when the gate passed; promote refuses otherwise
+        assert row["stage"] == ("production" if gate["passed"] else "candidate")
+        assert (registry.production(session, "breast").version == candidate.version) == gate[
+            "passed"
+        ]
+        if not gate["passed"]:
             with pytest.raises(ConfigError, match="the gate refused it"):
                 registry.promote(session, "breast", candidate.version)
-            assert registry.production(session, "breast").version != candidate.version
 
 
 def _user_id(api: Api, username: str) -> int:
