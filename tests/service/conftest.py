@@ -136,8 +136,16 @@ def password_hash() -> str:
     return hash_password(PASSWORD)
 
 
+@pytest.fixture(scope="session")
+def onnx_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of exported networks for the session (each model version is exported once)."""
+    return tmp_path_factory.mktemp("onnx")
+
+
 @pytest.fixture
-def make_app(database_url: str, models_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def make_app(
+    database_url: str, models_dir: Path, tmp_path: Path, onnx_cache_dir: Path
+) -> Iterator[Callable[..., Any]]:
     """``make_app(**settings)``: a fresh app on this test's database and the session's models
     (their database connections are closed after the test)."""
     from precisionmed.service import ServiceSettings, create_app
@@ -150,6 +158,7 @@ def make_app(database_url: str, models_dir: Path, tmp_path: Path) -> Iterator[Ca
             "data_dir": tmp_path / "data",
             "database_url": database_url,
             "models_dir": models_dir,
+            "onnx_cache_dir": onnx_cache_dir,
             **overrides,
         }
         apps.append(create_app(ServiceSettings(**fields)))

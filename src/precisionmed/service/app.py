@@ -80,7 +80,14 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.metrics = ServiceMetrics()
     app.state.drift = DriftMonitor(app.state.metrics.registry, window=settings.drift_window)
-    app.state.catalog = ModelCatalog(settings.models_dir, app.state.sessions, app.state.drift)
+    app.state.catalog = ModelCatalog(
+        settings.models_dir,
+        app.state.sessions,
+        app.state.drift,
+        onnx_dir=settings.onnx_dir,
+        max_batch=settings.batch_max_size,
+        max_wait_s=settings.batch_max_wait_ms / 1000,
+    )
     app.state.limiter = TokenBucketLimiter(
         settings.rate_limit_per_minute, settings.rate_limit_burst
     )

@@ -9,6 +9,7 @@ keys, because an HS256 key shorter than 32 bytes can be brute-forced offline fro
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -101,6 +102,16 @@ class ServiceSettings(DatabaseSettings):
     drift_window : int
         Recent inputs per model compared with the training statistics on ``/metrics`` (and the
         size of the running baseline when the model directory records none).
+    inference_backend : {"onnxruntime", "torch"}
+        How image classifiers are run (``PRECISIONMED_INFERENCE_BACKEND``): ONNX Runtime (torch
+        where it is not possible) or torch.
+    onnx_cache_dir : Path or None
+        Where exported networks are cached, one file per model version
+        (``PRECISIONMED_ONNX_CACHE_DIR``); None: ``data_dir/onnx``.
+    batch_max_size : int
+        Largest batch of queued image predictions of one model (1: no batching).
+    batch_max_wait_ms : float
+        How long a queued image prediction waits for others to batch with.
     """
 
     secret_key: SecretStr
@@ -111,6 +122,10 @@ class ServiceSettings(DatabaseSettings):
     rate_limit_per_minute: float = Field(default=120.0, gt=0)
     rate_limit_burst: int = Field(default=30, gt=0)
     drift_window: int = Field(default=50, ge=2, le=100_000)
+    inference_backend: Literal["onnxruntime", "torch"] = "onnxruntime"
+    onnx_cache_dir: Path | None = None
+    batch_max_size: int = Field(default=16, ge=1, le=1024)
+    batch_max_wait_ms: float = Field(default=2.0, ge=0, le=1000)
 
     @field_validator("secret_key")
     @classmethod
@@ -133,6 +148,13 @@ class ServiceSettings(DatabaseSettings):
     def uploads_dir(self) -> Path:
         """Where de-identified uploads are stored."""
         return self.data_dir / "uploads"
+
+    @property
+    def onnx_dir(self) -> Path | None:
+        """Where exported networks are cached (None: ``inference_backend`` is torch)."""
+        if self.inference_backend != "onnxruntime":
+            return None
+        return (self.onnx_cache_dir or self.data_dir / "onnx").expanduser()
 
 
 def load_service_settings(**overrides: object) -> ServiceSettings:

@@ -7,7 +7,9 @@ a promotion, or a model directory replaced on disk, is served from the next requ
 restart. A directory's files are checked (:func:`precisionmed.artifacts.read_artifact`) when it
 is first described; the predictor is built with :func:`precisionmed.load` the first time a case
 needs it and kept, keyed by the model's version. The service adds no model code: it only calls
-``predict``.
+``predict``. Image classifiers are run by ONNX Runtime when possible
+(:mod:`precisionmed.service.acceleration`), and image predictions that queue are batched
+(:mod:`precisionmed.service.batching`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 
 from precisionmed.errors import ArtifactError
 from precisionmed.predict import PredictionRecord
+from precisionmed.service.acceleration import Backend, accelerate
+from precisionmed.service.batching import MicroBatcher
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,35 @@ class ModelCatalog:
     drift : DriftMonitor, optional
         Told the model input of every image file predicted
         (:class:`~precisionmed.service.drift.DriftMonitor`).
+    onnx_dir : Path, optional
+        Cache of exported networks; image classifiers are then run by ONNX Runtime where
+        possible. None: torch.
+    max_batch : int
+        Largest batch of queued image predictions of one model (1: no batching).
+    max_wait_s : float
+        How long a prediction waits for others to batch with (seconds).
     """
 
-    def __init__(self, models_dir: Path | None, sessions: Any = None, drift: Any = None) -> None:
+    def __init__(
+        self,
+        models_dir: Path | None,
+        sessions: Any = None,
+        drift: Any = None,
+        *,
+        onnx_dir: Path | None = None,
+        max_batch: int = 1,
+        max_wait_s: float = 0.0,
+    ) -> None:
         self.models_dir = models_dir
         self.sessions = sessions
         self.drift = drift
+        self.onnx_dir = onnx_dir
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
         self._predictors: dict[tuple[str, str], Any] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._backends: dict[tuple[str, str], Backend] = {}
+        self._batchers: dict[tuple[str, str], MicroBatcher] = {}
         self._guard = threading.Lock()
         self._scanned: dict[tuple[Path, str], tuple[tuple[int, int], ServedModel]] = {}
 
@@ -152,18 +177,45 @@ class ModelCatalog:
                         f"{model.path}: changed while it was loaded (manifest sha256 "
                         f"{model.version[:12]} scanned, {str(predictor.model_version)[:12]} loaded)"
                     )
+                backend = accelerate(predictor, model.name, model.version, self.onnx_dir)
                 # an older version of the same model is dropped (a promotion replaced it)
+                for old in [k for k in self._batchers if k[0] == key[0]]:
+                    self._batchers.pop(old).close()
                 self._predictors = {k: v for k, v in self._predictors.items() if k[0] != key[0]}
                 self._locks = {k: v for k, v in self._locks.items() if k[0] != key[0]}
+                self._backends = {k: v for k, v in self._backends.items() if k[0] != key[0]}
                 self._predictors[key] = predictor
                 self._locks[key] = threading.Lock()
+                self._backends[key] = backend
             return self._predictors[key], self._locks[key]
 
+    def backend(self, model: ServedModel) -> Backend | None:
+        """How ``model`` is run (ONNX Runtime or torch, and why); None until first loaded."""
+        return self._backends.get((model.name, model.version))
+
+    def _batcher(self, model: ServedModel, predictor: Any, lock: threading.Lock) -> MicroBatcher:
+        key = (model.name, model.version)
+        with self._guard:
+            if key not in self._batchers:
+
+                def locked_predict(items: list[Any]) -> list[PredictionRecord]:
+                    with lock:
+                        return list(predictor.predict(items))
+
+                self._batchers[key] = MicroBatcher(
+                    locked_predict, self.max_batch, self.max_wait_s, name=model.name
+                )
+            return self._batchers[key]
+
     def predict(self, model: ServedModel, inputs: Any) -> list[PredictionRecord]:
-        """``model``'s records for ``inputs`` (one predict call at a time per model)."""
+        """``model``'s records for ``inputs`` (one predict call at a time per model; lists of
+        image files that queue are predicted together, up to ``max_batch``)."""
         predictor, lock = self._loaded(model)
-        with lock:
-            records = list(predictor.predict(inputs))
+        if self.max_batch > 1 and isinstance(inputs, list) and model.input_kind == "image":
+            records = self._batcher(model, predictor, lock).predict(inputs)
+        else:
+            with lock:
+                records = list(predictor.predict(inputs))
         if (
             self.drift is not None
             and isinstance(inputs, list)

@@ -130,6 +130,10 @@ class ModelPublic(BaseModel):
     stage: str
     input_columns: list[str] = Field(default_factory=list)
     metrics: dict[str, Any] | None = None
+    backend: str | None = Field(
+        default=None, description="'onnxruntime' or 'torch'; null until the model is first used."
+    )
+    backend_reason: str | None = None
 
 
 class ModelVersionPublic(BaseModel):

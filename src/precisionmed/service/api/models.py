@@ -22,7 +22,8 @@ Version = Annotated[
 
 @router.get("", response_model=list[ModelPublic])
 def list_models(user: CurrentUser, catalog: CatalogDep) -> list[ModelPublic]:
-    """The models now served (stage ``production``), with their versions and test metrics."""
+    """The models now served (stage ``production``), with their versions, test metrics and how
+    they are run (ONNX Runtime or torch, once first used)."""
     return [
         ModelPublic(
             name=m.name,
@@ -33,6 +34,8 @@ def list_models(user: CurrentUser, catalog: CatalogDep) -> list[ModelPublic]:
             stage="production",
             input_columns=list(m.columns),
             metrics=m.metrics,
+            backend=backend.name if (backend := catalog.backend(m)) else None,
+            backend_reason=backend.reason if backend else None,
         )
         for m in catalog.scan()
     ]
