@@ -69,7 +69,11 @@ def accelerate(predictor: Any, name: str, version: str, onnx_dir: Path | None) -
     try:
         if not path.is_file():
             _export(predictor.exportable_network(), x, path)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        # one thread per call: the service runs requests side by side, and a 28 px network gains
+        # nothing from splitting one small batch across cores that other requests are using
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         runtime = _Runtime(session)
         _check_parity(predictor, runtime, x)
     except Exception as exc:  # any export/runtime failure: keep serving with torch
