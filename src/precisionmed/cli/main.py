@@ -43,6 +43,9 @@ def _register_pillars() -> None:
     from precisionmed.cli.report import register as register_report
 
     register_report(app)  # `report CASE`: a top-level command, not a group
+    from precisionmed.cli.service import register as register_service
+
+    register_service(app)  # `serve`, `retrain` and the groups `users`, `models`, `feedback`
 
 
 def _version(value: bool) -> None:

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from precisionmed.imaging.frames import FrameInput, Frames, load_frames
 from precisionmed.imaging.letterbox import default_resize
 from precisionmed.imaging.networks import MeanEnsemble, build_network
 from precisionmed.imaging.ood import (
+    NetworkOutputs,
     OODAssessment,
     assess,
     load_reference,
@@ -151,6 +152,10 @@ class ImageClassifier(Predictor):
         The model directory it was loaded from (gives :attr:`model_version`).
     ood_reference : OODReference or None
         The out-of-distribution guard's reference (:mod:`precisionmed.imaging.ood`).
+    runtime : callable or None
+        Replaces :attr:`net` in :meth:`predict` when set: images (N, C, *input_size) float32
+        -> (feature blocks [(N, F_b)], logits (N, K)), as from :meth:`exportable_network`
+        run elsewhere (the service sets an ONNX Runtime session here). None: torch.
     """
 
     def __init__(
@@ -174,6 +179,12 @@ class ImageClassifier(Predictor):
         self.metrics: dict[str, Any] = dict(artifact.metrics) if artifact is not None else {}
         #: The out-of-distribution guard's reference (None: saved without one, or in memory).
         self.ood_reference = load_reference(artifact) if artifact is not None else None
+        self.runtime: Callable[[np.ndarray], tuple[list[np.ndarray], np.ndarray]] | None = None
+
+    def exportable_network(self) -> nn.Module:
+        """:attr:`net` returning ``(logits, *feature blocks)`` in one forward pass
+        (:class:`~precisionmed.imaging.ood.NetworkOutputs`), for export to ONNX."""
+        return NetworkOutputs(self.net).eval()
 
     @property
     def input_spec(self) -> ImageInputSpec:
@@ -321,7 +332,10 @@ class ImageClassifier(Predictor):
             index = [fr.frame for fr in loaded]
         if not len(x):
             return []
-        features, logits = network_features(self.net, x)
+        if self.runtime is not None:
+            features, logits = self.runtime(x.numpy())
+        else:
+            features, logits = network_features(self.net, x)
         probs = probabilities(logits, self.task, self.temperature)
         guard = assess(self.ood_reference, self.input_spec, features, mismatches)
         return [

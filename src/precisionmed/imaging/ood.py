@@ -294,6 +294,25 @@ def fit_reference(
     )
 
 
+class NetworkOutputs(nn.Module):
+    """``net`` as one module whose forward returns ``(logits, *feature blocks)`` in one pass.
+
+    The blocks are those of :func:`capture_features` (as :func:`network_features` returns them),
+    so that the network can be exported to another runtime (ONNX) with the out-of-distribution
+    guard's features. Adds no parameters of its own.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Logits (B, K) then one (B, F_b) tensor per feature module, for images (B, C, *size)."""
+        with capture_features(self.net) as store:
+            logits = self.net(x)
+        return (logits, *[batches[0] for batches in store if batches])
+
+
 def network_features(
     net: nn.Module, images: np.ndarray | torch.Tensor, batch_size: int = 256
 ) -> tuple[list[np.ndarray], np.ndarray]:

@@ -1,0 +1,1 @@
+"""The API routers: auth, cases, models, users, system (health and metrics)."""

@@ -1,0 +1,173 @@
+"""Request and response bodies (the template's schema families: ``XCreate`` in, ``XPublic`` out)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["clinician", "researcher", "admin"]
+
+
+class Token(BaseModel):
+    """An OAuth2 bearer token."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type)
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class UserCreate(BaseModel):
+    """A new user; without a password one is generated and returned once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Role
+    password: str | None = Field(default=None, min_length=12, max_length=256)
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows it (never the password hash)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+
+class UserCreated(UserPublic):
+    """A user just created, with the generated password when none was given."""
+
+    password: str | None = None
+
+
+class PredictionPublic(BaseModel):
+    """One model's prediction for a case: the headline and the full record."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    model_name: str
+    model_version: str | None
+    model_kind: str
+    prediction: Any
+    record: dict[str, Any] = Field(
+        description="The model's PredictionRecord: values (e.g. class probabilities), "
+        "calibration, intervals, warnings, out-of-distribution flags."
+    )
+    created_at: datetime
+
+
+class FeedbackCreate(BaseModel):
+    """A clinician's verdict on a case's prediction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["confirmed", "corrected"]
+    label: str = Field(min_length=1, max_length=128, description="The label the clinician gives.")
+    comment: str = Field(default="", max_length=4000)
+    prediction_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="The prediction judged; the case's first when omitted.",
+    )
+
+
+class FeedbackPublic(BaseModel):
+    """Stored feedback."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    case_id: int
+    prediction_id: int | None
+    user_id: int
+    verdict: str
+    label: str
+    comment: str
+    accepted: bool | None
+    reviewed_by: int | None = None
+    reviewed_at: datetime | None = None
+    created_at: datetime
+
+
+class CasePublic(BaseModel):
+    """A case: what was submitted (never identifiers) and what the models said."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    owner_id: int
+    input_kind: str
+    input_format: str
+    deidentified: bool
+    record: dict[str, Any] | None = Field(
+        default=None, description="Patient records: the model input fields kept."
+    )
+    dropped_fields: list[str] = Field(
+        default_factory=list,
+        description="Fields of a submitted record that no model uses; not stored.",
+    )
+    created_at: datetime
+    predictions: list[PredictionPublic]
+    feedback: list[FeedbackPublic]
+
+
+class ModelPublic(BaseModel):
+    """A served model."""
+
+    name: str
+    version: str
+    kind: str
+    pillar: str
+    input_kind: str
+    stage: str
+    input_columns: list[str] = Field(default_factory=list)
+    metrics: dict[str, Any] | None = None
+    backend: str | None = Field(
+        default=None, description="'onnxruntime' or 'torch'; null until the model is first used."
+    )
+    backend_reason: str | None = None
+
+
+class ModelVersionPublic(BaseModel):
+    """A registered version of a model, with the evidence the gate used."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    version: str
+    kind: str
+    pillar: str
+    stage: str
+    source: str | None
+    path: str
+    metrics: dict[str, Any] | None
+    data_checksums: dict[str, Any] | None
+    evaluation: dict[str, Any] | None = Field(
+        default=None, description="retrain's figures and the gate's decision, when retrained."
+    )
+    registered_at: datetime
+
+
+class FeedbackReview(BaseModel):
+    """An admin's decision on feedback: may training see it?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accepted: bool
+
+
+class Health(BaseModel):
+    """Liveness and the database's reachability."""
+
+    status: Literal["ok", "degraded"]
+    database: bool
+    version: str

@@ -1,0 +1,250 @@
+"""Checking an upload before anything reads it: size, type by content, bombs, truncation.
+
+The type is sniffed from the bytes (the client's file name and content type are not trusted):
+DICOM (``DICM`` at byte 128), PNG (its signature), NIfTI-1/2 (``n+1``/``n+2`` magic, optionally
+gzipped) or a JSON object (a patient record). Compressed inputs are inflated with a cap
+(:attr:`ServiceSettings.max_decoded_bytes`) so that a zip bomb is refused without being
+expanded, and images are decoded once so that a truncated file is refused before it is stored.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from precisionmed.errors import DataFormatError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+class UploadRejected(DataFormatError):
+    """An upload refused before use; ``status_code`` is the HTTP status it maps to.
+
+    413: too large (as sent, or once inflated); 415: not a supported type; 422: unreadable.
+    """
+
+    def __init__(self, message: str, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    """An upload that passed the checks.
+
+    Attributes
+    ----------
+    kind : {"image", "record"}
+    format : {"dicom", "png", "nifti", "json"}
+    data : bytes
+        The file (NIfTI: as sent, possibly gzipped).
+    record : dict or None
+        The parsed patient record (JSON uploads).
+    suffix : str
+        File name suffix to store it under (``.dcm``, ``.png``, ``.nii``, ``.nii.gz``).
+    """
+
+    kind: str
+    format: str
+    data: bytes
+    record: dict[str, Any] | None = None
+    suffix: str = ""
+
+
+def check_upload(data: bytes, *, max_bytes: int, max_decoded_bytes: int) -> CheckedUpload:
+    """Sniff and check one uploaded file.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole upload.
+    max_bytes : int
+        Largest accepted upload.
+    max_decoded_bytes : int
+        Largest accepted inflated or decoded size.
+
+    Raises
+    ------
+    UploadRejected
+        Empty, too large, of an unsupported type, a bomb, truncated or otherwise unreadable.
+    """
+    if not data:
+        raise UploadRejected("upload: the file is empty; expected a DICOM, NIfTI, PNG or JSON file")
+    if len(data) > max_bytes:
+        raise _too_large(len(data), max_bytes)
+    if len(data) >= 132 and data[128:132] == b"DICM":
+        _check_dicom_transfer_syntax(data)
+        return CheckedUpload("image", "dicom", data, suffix=".dcm")
+    if data.startswith(PNG_SIGNATURE):
+        _check_png(data, max_decoded_bytes)
+        return CheckedUpload("image", "png", data, suffix=".png")
+    if data.startswith(GZIP_MAGIC):
+        raw = _gunzip_capped(data, max_decoded_bytes)
+        if not _is_nifti(raw):
+            raise UploadRejected(
+                "upload: a gzip file that is not a NIfTI image (.nii.gz); expected a DICOM, "
+                "NIfTI, PNG or JSON file",
+                415,
+            )
+        _check_nifti(raw)
+        return CheckedUpload("image", "nifti", data, suffix=".nii.gz")
+    if _is_nifti(data):
+        _check_nifti(data)
+        return CheckedUpload("image", "nifti", data, suffix=".nii")
+    if data.lstrip()[:1] in (b"{", b"["):  # JSON: an object is checked for below
+        return CheckedUpload("record", "json", data, record=_parse_record(data), suffix=".json")
+    what = "a zip archive" if data.startswith(ZIP_MAGIC) else f"bytes starting {data[:8]!r}"
+    raise UploadRejected(
+        f"upload: unsupported file type ({what}); expected one DICOM, NIfTI (.nii/.nii.gz), "
+        "PNG image or a JSON patient record",
+        415,
+    )
+
+
+def check_dicom_pixels(ds: Any, max_decoded_bytes: int) -> None:
+    """Refuse a DICOM dataset whose pixels would decode too large, are missing or truncated."""
+    if "PixelData" not in ds:
+        raise UploadRejected("upload: the DICOM file has no pixel data (0x7FE0,0x0010)")
+    rows, cols = int(ds.get("Rows", 0)), int(ds.get("Columns", 0))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    bits = int(ds.get("BitsAllocated", 8) or 8)
+    decoded = rows * cols * frames * samples * max(bits // 8, 1)
+    if decoded > max_decoded_bytes:
+        raise _too_large(decoded, max_decoded_bytes, decoded=True)
+    try:
+        pixels = ds.pixel_array
+    except Exception as exc:  # pydicom raises many types for bad pixel data
+        raise UploadRejected(
+            f"upload: the DICOM pixel data cannot be decoded ({type(exc).__name__}: {exc}); "
+            "the file may be truncated"
+        ) from exc
+    if pixels.size == 0:
+        raise UploadRejected("upload: the DICOM image has no pixels (Rows or Columns is 0)")
+
+
+#: Deflated Explicit VR Little Endian: the whole dataset is zlib-compressed.
+DEFLATED_DICOM = "1.2.840.10008.1.2.1.99"
+
+
+def _check_dicom_transfer_syntax(data: bytes) -> None:
+    """Refuse deflated DICOM: pydicom inflates the whole dataset on reading, with no size cap,
+    so a deflate bomb would be expanded before any check could run.
+
+    The transfer syntax is read from the file meta group by hand (PS3.10 7.1: group 0002 is
+    always explicit VR little endian) because pydicom's ``read_file_meta_info`` takes only a
+    path and ``dcmread`` would inflate the dataset.
+    """
+    import struct
+
+    end = len(data)
+    if data[132:138] == b"\x02\x00\x00\x00UL":  # (0002,0000) group length: bound the search
+        end = min(end, 144 + struct.unpack_from("<I", data, 140)[0])
+    at = data.find(b"\x02\x00\x10\x00UI", 132, end)  # (0002,0010) Transfer Syntax UID
+    if at < 0:
+        return  # no declared syntax: pydicom reads it as implicit VR, not deflated
+    length = struct.unpack_from("<H", data, at + 6)[0]
+    syntax = data[at + 8 : at + 8 + length].rstrip(b"\0 ").decode("ascii", "replace")
+    if syntax == DEFLATED_DICOM:
+        raise UploadRejected(
+            f"upload: deflated DICOM (transfer syntax {DEFLATED_DICOM}) is not accepted, "
+            "since it cannot be inflated with a size limit; send it uncompressed or "
+            "with compressed pixel data",
+            415,
+        )
+
+
+def _too_large(size: int, limit: int, *, decoded: bool = False) -> UploadRejected:
+    what = "decodes to" if decoded else "is"
+    return UploadRejected(
+        f"upload: the file {what} {size:,} bytes; the limit is {limit:,} bytes", status_code=413
+    )
+
+
+def _check_png(data: bytes, max_decoded_bytes: int) -> None:
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            decoded = width * height * max(len(image.getbands()), 1)
+            if decoded > max_decoded_bytes:
+                raise _too_large(decoded, max_decoded_bytes, decoded=True)
+            image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise UploadRejected(f"upload: PNG decompression bomb refused ({exc})", 413) from exc
+        except UploadRejected:
+            raise
+        except (OSError, SyntaxError, ValueError, zlib.error) as exc:
+            reason = "" if "BytesIO" in str(exc) else f" ({exc})"  # PIL names its buffer object
+            raise UploadRejected(
+                f"upload: the PNG image cannot be decoded{reason}; the file may be truncated"
+            ) from exc
+
+
+def _gunzip_capped(data: bytes, max_decoded_bytes: int) -> bytes:
+    out = bytearray()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            while chunk := stream.read(1 << 20):
+                out += chunk
+                if len(out) > max_decoded_bytes:
+                    raise UploadRejected(
+                        f"upload: the gzip file inflates to more than {max_decoded_bytes:,} "
+                        "bytes (the limit); refused as a possible zip bomb",
+                        413,
+                    )
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UploadRejected(
+            f"upload: the gzip stream cannot be read ({exc}); the file may be truncated"
+        ) from exc
+    return bytes(out)
+
+
+def _is_nifti(raw: bytes) -> bool:
+    return (len(raw) >= 348 and raw[344:348] in (b"n+1\0", b"ni1\0")) or (
+        len(raw) >= 540 and raw[4:8] in (b"n+2\0", b"ni2\0")
+    )
+
+
+def _check_nifti(raw: bytes) -> None:
+    import nibabel as nib
+    import numpy as np
+
+    try:
+        image = nib.Nifti1Image.from_bytes(raw) if raw[344:347] == b"n+1" else None
+        if image is None:
+            image = nib.Nifti2Image.from_bytes(raw)
+        header = image.header
+        expected = int(header.get_data_offset()) + int(np.prod(header.get_data_shape())) * int(
+            header.get_data_dtype().itemsize
+        )
+    except Exception as exc:  # nibabel raises many types for a bad header
+        raise UploadRejected(f"upload: the NIfTI header cannot be read ({exc})") from exc
+    if len(raw) < expected:
+        raise UploadRejected(
+            f"upload: the NIfTI file is truncated: its header declares {expected:,} bytes, "
+            f"got {len(raw):,}"
+        )
+
+
+def _parse_record(data: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UploadRejected(f"upload: invalid JSON ({exc}); expected a JSON object") from exc
+    if not isinstance(record, dict) or not record:
+        got = "an empty object" if record == {} else f"a JSON {type(record).__name__}"
+        raise UploadRejected(
+            f"upload: expected a JSON object of patient fields (column -> value); got {got}"
+        )
+    return record

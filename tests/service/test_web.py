@@ -1,0 +1,119 @@
+"""The web page end to end in headless Chromium: sign in, upload a DICOM, see the prediction with
+its confidence, send feedback; screenshots are kept under the test's temporary folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_path
+from tests.service.conftest import PASSWORD, Api
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def live_server(api: Api) -> Iterator[str]:
+    """The test's app served by uvicorn on a free port, in a thread."""
+    import uvicorn
+
+    config = uvicorn.Config(api.app, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() and os.environ.get("CI", "").lower() != "true":
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def test_a_clinician_signs_in_uploads_a_dicom_sees_the_prediction_and_corrects_it(
+    api: Api, live_server: str, browser: Any, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from precisionmed.service.models import Feedback
+
+    dicom = tmp_path / "upload.dcm"
+    shutil.copyfile(require_path("imaging/dicom/ct/CT_small.dcm"), dicom)
+    api.add_user("doc", "clinician")
+    screens = tmp_path / "screenshots"
+    page = browser.new_page()
+    page.goto(live_server + "/")
+
+    page.fill("#username", "doc")
+    page.fill("#password", "a wrong password")
+    page.click("#signin-form button")
+    page.wait_for_selector("#status.error")
+    assert "Wrong user name or password" in page.text_content("#status")
+
+    page.fill("#password", PASSWORD)
+    page.click("#signin-form button")
+    page.wait_for_selector("#submit:not([hidden])")
+    page.screenshot(path=screens / "1-signed-in.png")
+
+    page.set_input_files("#case-file", str(dicom))
+    page.click("#case-form button")
+    page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+    page.screenshot(path=screens / "2-prediction.png", full_page=True)
+    heading = page.text_content(".prediction h3")
+    assert heading == f"breast: {page.input_value('#label')}"  # the label field starts as it
+    rows = page.locator(".prediction tr.value")
+    assert rows.count() == 2  # the two classes, each with its calibrated probability
+    shown = [rows.nth(i).text_content() for i in range(2)]
+    assert all("%" in text for text in shown)
+    case = api.client.get("/cases", headers=api.add_user("res", "researcher")).json()[0]
+    values = case["predictions"][0]["record"]["values"]
+    expected = {f"{label}{100 * p:.1f} %" for label, p in values.items()}
+    assert {text.strip() for text in shown} == expected
+    assert page.text_content(".calibration").startswith("Calibration:")
+    bar_width = page.eval_on_selector(".bar", "el => el.getBoundingClientRect().width")
+    assert bar_width > 50  # the style sheet applies (an inline <style> would be blocked by CSP)
+
+    page.select_option("#verdict", "corrected")
+    page.fill("#label", "malignant")
+    page.fill("#comment", "biopsy-proven")
+    page.click("#feedback-form button")
+    page.wait_for_selector("#status.ok >> text=Feedback saved")
+    page.screenshot(path=screens / "3-feedback.png")
+    with api.app.state.sessions() as session:
+        saved = session.scalars(select(Feedback)).all()
+    assert [(f.case_id, f.verdict, f.label, f.comment) for f in saved] == [
+        (case["id"], "corrected", "malignant", "biopsy-proven")
+    ]
+    assert all((screens / name).stat().st_size > 0 for name in os.listdir(screens))
+
+
+def test_the_page_is_served_with_a_script_only_content_security_policy(api: Api) -> None:
+    response = api.client.get("/")
+    assert response.status_code == 200
+    assert "script-src" not in response.headers["Content-Security-Policy"]  # falls back to self
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert '<script src="/static/app.js"' in response.text
+    assert "<style" not in response.text  # the CSP allows no inline style
+    script = api.client.get("/static/app.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "innerHTML" not in script.text
