@@ -104,7 +104,10 @@ def predict_outputs(
     device = next((p.device for p in net.parameters()), torch.device("cpu"))
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
     outs = []
-    for batch in track(loader, description="predict", disable=not progress, transient=True):
+    # rich's track() builds a live display even when disabled (about 10 ms a call, which a
+    # service answering one image at a time pays on every request): only build it when shown.
+    batches = track(loader, description="predict", transient=True) if progress else loader
+    for batch in batches:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         outs.append(_to_cpu(net(move_data_to_device(x, device))))
     return _concat(outs)
