@@ -115,13 +115,20 @@ class ModelCatalog:
             return found
         from sqlalchemy.exc import IntegrityError
 
-        from precisionmed.service.registry import production_versions, sync_models_dir
+        from precisionmed.service.registry import (
+            RegistryError,
+            production_versions,
+            sync_models_dir,
+        )
 
         with self.sessions() as session:
             try:
                 if sync_models_dir(session, found):
                     session.commit()
-            except IntegrityError:  # another worker registered the same version first
+            except (IntegrityError, RegistryError):
+                # A concurrent request or worker registered the same version first: either its
+                # row was committed before our check (RegistryError: "registered already") or
+                # between our check and our insert (the unique constraint). Its row serves.
                 session.rollback()
             served = []
             for row in production_versions(session):
