@@ -277,7 +277,30 @@ class SequenceInputSpec:
         return cls(**{**fields, "class_names": tuple(data["class_names"])})
 
 
-InputSpec = ImageInputSpec | TableInputSpec | MoleculeInputSpec | SequenceInputSpec
+@dataclass(frozen=True)
+class VcfInputSpec:
+    """A model that takes one sample of a VCF (a polygenic score).
+
+    Attributes
+    ----------
+    genome_build : str or None
+        The build of the model's positions (``GRCh37``, ``GRCh38``), None where unknown.
+    """
+
+    genome_build: str | None = None
+    kind: Literal["vcf"] = "vcf"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, stored in ``config.json`` under ``input_spec``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VcfInputSpec:
+        """Inverse of :meth:`to_dict`."""
+        return cls(genome_build=data.get("genome_build"))
+
+
+InputSpec = ImageInputSpec | TableInputSpec | MoleculeInputSpec | SequenceInputSpec | VcfInputSpec
 
 
 def input_spec_from_dict(data: Mapping[str, Any]) -> InputSpec:
@@ -289,6 +312,8 @@ def input_spec_from_dict(data: Mapping[str, Any]) -> InputSpec:
         return MoleculeInputSpec.from_dict(data)
     if data.get("kind") == "sequence":
         return SequenceInputSpec.from_dict(data)
+    if data.get("kind") == "vcf":
+        return VcfInputSpec.from_dict(data)
     return ImageInputSpec.from_dict(data)
 
 
@@ -477,6 +502,7 @@ __all__ = [
     "Predictor",
     "SequenceInputSpec",
     "TableInputSpec",
+    "VcfInputSpec",
     "dicom_modalities",
     "input_spec_from_dict",
     "modality_warning",

@@ -456,3 +456,7 @@ def attribute(
 from precisionmed.cli.genomics_phasing import register as _register_phasing  # noqa: E402
 
 _register_phasing(app)
+
+from precisionmed.cli.genomics_prs import register as _register_prs  # noqa: E402
+
+_register_prs(app)

@@ -5,7 +5,8 @@
 train``) and :mod:`.predictor` (a saved model loaded by ``precisionmed.load``). Variants:
 :mod:`.fasta`, :mod:`.vcf` and :mod:`.bed` (pysam IO, REF checks, per-record issues),
 :mod:`.haplotypes` (a sample's two haplotype sequences, variant windows) and :mod:`.prs`
-(polygenic scores from PGS Catalog scoring files); :mod:`.variant_effect` and
+(polygenic scores from PGS Catalog scoring files) and :mod:`.prs_predictor` (a scoring file as
+a model directory); :mod:`.variant_effect` and
 :mod:`.haplotype_effect` (a model's predicted effect of variants and of haplotypes) and
 :mod:`.mutagenesis` (in-silico saturation mutagenesis drawn as a logo) and :mod:`.attribution`
 (integrated gradients with Captum, drawn as a logo). The datasets are in
@@ -41,6 +42,8 @@ _LAZY = {
     "variant_windows": "precisionmed.genomics.haplotypes",
     "read_scoring_file": "precisionmed.genomics.prs",
     "polygenic_score": "precisionmed.genomics.prs",
+    "save_prs_model": "precisionmed.genomics.prs_predictor",
+    "PolygenicScorePredictor": "precisionmed.genomics.prs_predictor",
     "score_variants": "precisionmed.genomics.variant_effect",
     "score_haplotypes": "precisionmed.genomics.haplotype_effect",
     "saturation_mutagenesis": "precisionmed.genomics.mutagenesis",
@@ -50,7 +53,7 @@ _LAZY = {
 }
 
 #: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
-PREDICTOR_MODULES = ("precisionmed.genomics.predictor",)
+PREDICTOR_MODULES = ("precisionmed.genomics.predictor", "precisionmed.genomics.prs_predictor")
 
 
 def __getattr__(name: str) -> Any:
