@@ -1,7 +1,8 @@
 """Tiny trained models (one per pillar the demo uses) and a FHIR case, shared by the report tests.
 
 The models are real but small: a 1-epoch reference CNN on 96 BreastMNIST images, a Cox model on
-WHAS500 with 5 bootstrap refits, a T-learner on NHEFS's complete cases with 5 bootstraps.
+WHAS500 with 5 bootstrap refits, a T-learner on NHEFS's complete cases with 5 bootstraps, and a
+polygenic score made from the hand-made scoring file of ``tests/genomics/test_prs.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def _invoke(args: list[str]) -> None:
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder: an image classifier, a survival model and a treatment recommender."""
+    """A models folder: an image classifier, a survival model, a treatment recommender and a
+    polygenic score."""
     require_dataset("breastmnist")
     require_dataset("nhefs")
     root = tmp_path_factory.mktemp("report-models")
@@ -48,6 +50,11 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
              "--treated-value", "quit smoking", "--outcome-column", "wt82_71", "--better",
              "lower", "--covariates", "age,sex,wt71,smokeintensity,smokeyrs",
              "--param", "n_bootstrap=5", "--out", str(root / "treatment")])  # fmt: skip
+    from tests.genomics.test_prs import _write_score
+
+    score = _write_score(root.parent / "PGS999999.txt")
+    _invoke(["genomics", "prs-model", "--score", str(score), "--reference-mean", "0.5",
+             "--reference-sd", "0.25", "--out", str(root / "prs")])  # fmt: skip
     return root
 
 

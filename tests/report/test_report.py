@@ -45,7 +45,7 @@ def test_every_section_is_reported_and_nothing_is_invented(written: tuple[Path, 
     assert [s["key"] for s in report["sections"]] == list(SECTIONS)
     assert json.loads((out / "report.json").read_text())["sections"] == report["sections"]
     assessed = {s["key"] for s in report["sections"] if s["status"] == "assessed"}
-    assert assessed == {"imaging", "survival"}
+    assert assessed == {"imaging", "survival", "prs"}
     # the VCF is there but no variant model: said so, no values
     variants = _section(report, "variants")
     assert variants["findings"] == []
@@ -92,6 +92,25 @@ def test_survival_inputs_come_from_loinc_snomed_and_the_patient(written: tuple[P
     assert record["details"]["survival"][0] >= record["details"]["survival"][-1]
 
 
+def test_polygenic_score_of_the_case_vcf(written: tuple[Path, dict], models_dir: Path) -> None:
+    from precisionmed import load
+    from precisionmed.genomics.prs import polygenic_score
+
+    _out, report = written
+    (finding,) = _section(report, "prs")["findings"]
+    model = load(models_dir / "prs")
+    assert (finding["model"], finding["model_version"]) == (model.model_name, model.model_version)
+    assert finding["kind"] == "polygenic-score"
+    (record,) = finding["records"]
+    assert record["model_version"] == model.model_version
+    direct = polygenic_score(model.scoring, record["input"], reference_mean=0.5, reference_sd=0.25)
+    assert record["values"]["score"] == pytest.approx(direct.score)
+    assert record["values"]["z_score"] == pytest.approx((direct.score - 0.5) / 0.25)
+    assert record["values"]["variant_coverage"] == pytest.approx(6 / 9)
+    assert (record["details"]["pgs_id"], record["details"]["trait"]) == ("PGS999999", "Test trait")
+    assert len(record["warnings"]) == 3  # ambiguous, missing, allele mismatch
+
+
 def test_html_is_self_contained_and_every_figure_names_model_calibration_interval(
     written: tuple[Path, dict],
 ) -> None:
@@ -108,7 +127,8 @@ def test_html_is_self_contained_and_every_figure_names_model_calibration_interva
         assert "(version " in text
         assert "calibration: " in text
         assert "interval: " in text
-    assert html.count("not assessed</span>") == 5
+    assert html.count("not assessed</span>") == 4
+    assert "Model <b>polygenic score PGS999999 (Test trait)</b>, version " in html
     assert "Built from public data" in html
 
 
@@ -168,6 +188,8 @@ def test_a_case_with_no_data_is_not_assessed_everywhere(models_dir: Path, tmp_pa
     assert list((tmp_path / "out" / "fhir").glob("RiskAssessment-*")) == []
     imaging = _section(report, "imaging")["reasons"]
     assert imaging == ["reference-cnn on breastmnist: the case has no image."]
+    prs = _section(report, "prs")["reasons"]
+    assert prs == ["polygenic score PGS999999 (Test trait): not run, the case has no VCF."]
 
 
 def test_errors_name_the_file_and_output_inside_a_model_is_refused(

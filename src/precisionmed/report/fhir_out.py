@@ -79,7 +79,8 @@ def write_fhir(run: ReportRun, html: str, out_dir: str | Path) -> list[Path]:
     risk_ids = []
     n = 0
     for section in run.sections:
-        if section.key in ("treatment", "variants"):  # a ranking, changes: not risks
+        # a ranking, changes, a score with its coverage: no probabilities, not RiskAssessments
+        if section.key in ("treatment", "variants", "prs"):
             continue
         for finding in section.findings:
             for record in finding.records:

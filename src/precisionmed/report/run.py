@@ -12,7 +12,9 @@ only (the report never imports a pillar):
   missing ones listed; a treatment model (kind ``*treatment*``) ranks treatments, the others give
   a risk (classification) or a survival curve (survival);
 - a DNA sequence model (``SequenceInputSpec``) whose predictor offers ``score_variants``: the
-  case's VCF against its reference genome (FASTA), the largest predicted changes listed.
+  case's VCF against its reference genome (FASTA), the largest predicted changes listed;
+- a polygenic score (``VcfInputSpec``, kind ``polygenic-score``): the case's VCF sample scored,
+  with its z-score where the model has a reference distribution, and its coverage.
 
 Every section the report knows (:data:`SECTIONS`) comes back, "not assessed" with the reason where
 no model or no data applies: nothing is invented.
@@ -32,6 +34,7 @@ from precisionmed.predict import (
     PredictionRecord,
     SequenceInputSpec,
     TableInputSpec,
+    VcfInputSpec,
 )
 from precisionmed.report.case import PatientCase
 from precisionmed.report.figures import Figure, caption, survival_figure, values_figure
@@ -235,6 +238,8 @@ def _run_one(
         return f"{key}: {mapping.n_known} of {len(spec.columns)} inputs known"
     if isinstance(spec, SequenceInputSpec):
         return _score_variants(case, pred, mdir, figures, sections["variants"])
+    if isinstance(spec, VcfInputSpec):
+        return _polygenic_score(case, pred, mdir, sections["prs"])
     if isinstance(spec, MoleculeInputSpec):
         return "not applicable: a molecule model (the case holds no molecule)"
     return f"not applicable: input kind {getattr(spec, 'kind', '?')}"
@@ -292,6 +297,21 @@ def _score_variants(
     return f"variants: {n} scored"
 
 
+def _polygenic_score(case: PatientCase, pred: Any, mdir: Path, section: Section) -> str:
+    """A polygenic score of the case's VCF (its only sample; the reference genome, where the
+    case has one, checks the VCF's REF alleles)."""
+    if case.vcf is None:
+        section.reasons.append(f"{pred.model_name}: not run, the case has no VCF.")
+        return "not run: the case has no VCF"
+    fasta = case.reference.path if case.reference is not None else None
+    records = pred.predict(case.vcf.path, fasta=fasta, rename_contigs="auto")
+    section.findings.append(
+        Finding("prs", str(mdir), pred.model_name, pred.model_version, str(pred.kind), records)
+    )
+    details = records[0].details
+    return f"prs: {details.get('n_matched')} of {details.get('n_variants')} variants scored"
+
+
 def _section_keys(pred: Any) -> tuple[str, ...]:
     """The sections a model's findings may go to (before it has run)."""
     spec, kind = pred.input_spec, str(pred.kind)
@@ -299,6 +319,8 @@ def _section_keys(pred: Any) -> tuple[str, ...]:
         return ("lesions",) if "segment" in kind else ("imaging",)
     if isinstance(spec, SequenceInputSpec):
         return ("variants",)
+    if isinstance(spec, VcfInputSpec):
+        return ("prs",)
     if not isinstance(spec, TableInputSpec):
         return ()
     if "treatment" in kind:
