@@ -44,8 +44,10 @@ def _register_pillars() -> None:
 
     register_report(app)  # `report CASE`: a top-level command, not a group
     from precisionmed.cli.service import register as register_service
+    from precisionmed.cli.service_models import register as register_service_models
 
-    register_service(app)  # `serve`, `retrain` and the groups `users`, `models`, `feedback`
+    register_service(app)  # `serve` and the group `users`
+    register_service_models(app)  # `retrain` and the groups `models`, `feedback`
 
 
 def _version(value: bool) -> None:

@@ -183,8 +183,5 @@ def users_disable(
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` (a command) and ``users`` (a group) to the top-level ``app``."""
-    from precisionmed.cli import service_models
-
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
-    service_models.register(app)
