@@ -9,6 +9,7 @@ the networks) from which the intervals are read. The conditional average treatme
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,7 @@ def check_alpha(alpha: float) -> float:
     return float(alpha)
 
 
-class CATEEstimator(BaseEstimator):
+class CATEEstimator(BaseEstimator, ABC):
     """Base of the estimators: ``effect``, ``effect_interval`` and the potential outcomes.
 
     A subclass implements ``fit(X, t, y)``, ``potential_outcomes(X)`` and
@@ -98,6 +99,7 @@ class CATEEstimator(BaseEstimator):
     interval_method = "percentile"
     n_features_in_: int
 
+    @abstractmethod
     def potential_outcomes(self, X: Any) -> np.ndarray:
         """Expected outcome of each patient under control and under treatment.
 
@@ -110,10 +112,10 @@ class CATEEstimator(BaseEstimator):
         ndarray of shape (n_patients, 2)
             Column 0: ``mu0(x)``, column 1: ``mu1(x)``, in the outcome's units.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def _outcome_samples(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Draws of ``(mu0, mu1)`` behind the intervals, shape (n_draws, n_patients, 2)."""
 
     def effect(self, X: Any) -> np.ndarray:
         """CATE ``mu1(x) - mu0(x)`` of each patient, shape (n_patients,)."""

@@ -17,6 +17,7 @@ them as the peer in ``benchmarks/treatment_ihdp.py``.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -96,11 +97,13 @@ class _MetaLearner(CATEEstimator):
             )
         return np.stack([self._predict_once(f, X) for f in self.bootstrap_fits_])
 
+    @abstractmethod
     def _fit_once(self, X: np.ndarray, t: np.ndarray, y: np.ndarray, seed: int) -> list[Any]:
-        raise NotImplementedError
+        """Fit the learner's regressors once (one bootstrap draw or the full fit)."""
 
+    @abstractmethod
     def _predict_once(self, fitted: list[Any], X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """``(mu0, mu1)`` of each row from one fit, shape (n_patients, 2)."""
 
 
 class SLearner(_MetaLearner):
