@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from precisionmed.artifacts import ModelCard, ModelContents, write_model_dir
-from precisionmed.imaging.classifier import KIND, classifier_input_spec
+from precisionmed.imaging.classifier_spec import KIND, classifier_input_spec
 from precisionmed.imaging.datasets import ClassificationData, load_classification_data
 from precisionmed.imaging.evaluation import (
     choose_temperature,

@@ -19,6 +19,10 @@ from torch.utils.data import TensorDataset
 
 from precisionmed.artifacts import Artifact, register_predictor
 from precisionmed.errors import ArtifactError, ConfigError, DataFormatError, PrecisionMedError
+
+# The kind and input spec live in classifier_spec so that the training module
+# (imaging.classification) need not import this predictor module; importable from here too.
+from precisionmed.imaging.classifier_spec import KIND, classifier_input_spec
 from precisionmed.imaging.datasets import ClassificationData, load_classification_data
 from precisionmed.imaging.evaluation import (
     classification_report,
@@ -27,7 +31,6 @@ from precisionmed.imaging.evaluation import (
     probabilities,
 )
 from precisionmed.imaging.frames import FrameInput, Frames, load_frames
-from precisionmed.imaging.letterbox import default_resize
 from precisionmed.imaging.networks import MeanEnsemble, build_network
 from precisionmed.imaging.ood import (
     NetworkOutputs,
@@ -37,61 +40,8 @@ from precisionmed.imaging.ood import (
     metadata_mismatches,
     network_features,
 )
-from precisionmed.imaging.transforms import NORMALISATION
-from precisionmed.predict import ImageInputSpec, PredictionRecord, Predictor, dicom_modalities
+from precisionmed.predict import ImageInputSpec, PredictionRecord, Predictor
 from precisionmed.train import predict_outputs
-
-KIND = "image-classifier"
-
-#: Value range of the catalog's training images as stored (MedMNIST: 8-bit).
-TRAINING_SOURCE_RANGE = (0.0, 255.0)
-
-
-def classifier_input_spec(
-    dataset: str | None,
-    *,
-    n_channels: int,
-    spatial_dims: int,
-    size: Sequence[int],
-    source_range: tuple[float, float] | None = TRAINING_SOURCE_RANGE,
-    resize: str | None = None,
-) -> ImageInputSpec:
-    """The :class:`~precisionmed.predict.ImageInputSpec` of a classifier trained on ``dataset``.
-
-    Parameters
-    ----------
-    dataset : str or None
-        Catalog name; its modality (``"x-ray"``...) is recorded. None or a name outside the
-        catalog: modality unknown, no modality check.
-    n_channels, spatial_dims : int
-    size : sequence of int
-        The network's spatial input shape.
-    source_range : (float, float) or None
-        Range of the training images as stored (MedMNIST: 0-255).
-    resize : {"stretch", "letterbox"}, optional
-        How other shapes are fitted to ``size``; default
-        :func:`~precisionmed.imaging.letterbox.default_resize` (letterbox in 2D).
-    """
-    modality = None
-    if dataset:
-        from precisionmed.data import get_dataset
-
-        try:
-            modality = get_dataset(dataset).modality
-        except PrecisionMedError:
-            modality = None
-    return ImageInputSpec(
-        modality=modality,
-        dicom_modalities=dicom_modalities(modality),
-        photometric="RGB" if n_channels == 3 else "MONOCHROME2",
-        channels=int(n_channels),
-        spatial_dims=int(spatial_dims),
-        size=tuple(int(s) for s in size),
-        source_range=source_range,
-        intensity_range=(0.0, 1.0),
-        scaling=NORMALISATION,
-        resize=resize or default_resize(spatial_dims),
-    )
 
 
 def read_input_image(path: str | Path) -> Any:
@@ -342,6 +292,32 @@ class ImageClassifier(Predictor):
             self._record(name, p, warns, ood, frame)
             for name, p, warns, ood, frame in zip(names, probs, notes, guard, index, strict=True)
         ]
+
+    def test_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The test split (images, targets) of the catalog dataset this model was trained on."""
+        from precisionmed.imaging.retraining import training_data
+
+        return training_data(self).arrays["test"]
+
+    def retrain(
+        self,
+        x_extra: np.ndarray,
+        labels_extra: np.ndarray,
+        out_dir: Path,
+        *,
+        max_epochs: int | None = None,
+        n_boot: int = 1000,
+        progress: bool = True,
+    ) -> None:
+        """Train a new model directory with this model's recipe on its training split plus
+        extra images (class indices); see :func:`precisionmed.imaging.retraining.
+        retrain_with_extra`."""
+        from precisionmed.imaging.retraining import retrain_with_extra
+
+        retrain_with_extra(
+            self, x_extra, labels_extra, out_dir,
+            max_epochs=max_epochs, n_boot=n_boot, progress=progress,
+        )  # fmt: skip
 
     def explain(
         self, file: str | Path, out: str | Path, *, target: str | None = None

@@ -2,10 +2,10 @@
 
 Image classifiers only for now. The candidate is trained with the production model's own recipe
 (architecture, training configuration, augmentation, dataset and subset, all read from its
-``config.json``) through the imaging pillar's public :func:`~precisionmed.imaging.
-train_image_classifier`, on the training split plus the accepted feedback images (read by the
-production predictor's ``load_frames``, so they are scaled exactly as at prediction time). The
-service adds no model code.
+``config.json``) by the production predictor itself (``retrain``, reached through
+:func:`precisionmed.load`), on the training split plus the accepted feedback images (read by the
+predictor's ``load_frames``, so they are scaled exactly as at prediction time). The service adds
+no model code and imports no pillar.
 
 Both models are then compared on
 
@@ -87,12 +87,6 @@ def retrain_image_classifier(
         set changed.
     """
     import precisionmed
-    from precisionmed.imaging import (
-        ClassificationData,
-        load_classification_data,
-        train_image_classifier,
-    )
-    from precisionmed.train import TrainConfig
 
     prod_row = registry.production(session, name)
     if prod_row is None:
@@ -103,12 +97,10 @@ def retrain_image_classifier(
             "be retrained from feedback for now"
         )
     prod = precisionmed.load(prod_row.path)
-    cfg = prod.config
     if prod.task == "multi-label":
         raise ConfigError(f"retrain: model {name!r} is multi-label; expected a single-label task")
-    dataset = cfg["dataset"]
-    data = load_classification_data(dataset["name"], subset=dataset.get("subset"))
-    x_test, y_test = data.arrays["test"]
+    dataset = prod.config["dataset"]
+    x_test, y_test = prod.test_arrays()
     locked = _locked_test(dataset["name"], x_test, y_test)
     earlier = ((prod_row.evaluation or {}).get("locked_test") or {}).get("sha256")
     if earlier is not None and earlier != locked["sha256"]:
@@ -126,37 +118,10 @@ def retrain_image_classifier(
             f"{len(capped)} after the per-user cap of {cap:.0%}; expected enough for both "
             "training and a hold-out (accept more feedback, from more users)"
         )
-    x_fb, y_fb = _feedback_arrays(train_rows, prod, data.arrays["train"][1])
-    x_train, y_train = data.arrays["train"]
-    arrays = dict(data.arrays)
-    arrays["train"] = (np.concatenate([x_train, x_fb]), np.concatenate([y_train, y_fb]))
-    augmented = ClassificationData(
-        name=data.name,
-        task=data.task,
-        labels=data.labels,
-        n_channels=data.n_channels,
-        spatial_dims=data.spatial_dims,
-        size=data.size,
-        arrays=arrays,
-        checksum=data.checksum,
-    )
-    recipe = dict(cfg.get("train_config") or {})
-    if max_epochs is not None:
-        recipe["max_epochs"] = max_epochs
-    recipe["progress"] = progress
+    x_fb, labels_fb = _feedback_arrays(train_rows, prod)
     out_dir = out_root / name / f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    train_image_classifier(
-        augmented,
-        cfg["architecture"],
-        out_dir=out_dir,
-        config=TrainConfig(**recipe),
-        augment=cfg.get("augmentation", "light"),
-        subset=dataset.get("subset"),
-        n_boot=n_boot,
-        network_kwargs=cfg.get("network_kwargs") or {},
-        n_members=int(cfg.get("n_members", 1)),
-    )
+    prod.retrain(x_fb, labels_fb, out_dir, max_epochs=max_epochs, n_boot=n_boot, progress=progress)
     cand = precisionmed.load(out_dir)
     evaluation = _compare(prod, cand, x_test, y_test, hold_rows, margin, n_boot, seed)
     evaluation.update(
@@ -199,11 +164,11 @@ def _usable_feedback(rows: list[Any], prod: Any) -> tuple[list[Any], dict[str, i
     return usable, skipped
 
 
-def _feedback_arrays(rows: list[Any], prod: Any, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, C, *size) in [0, 1] and targets shaped like the training targets."""
+def _feedback_arrays(rows: list[Any], prod: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, C, *size) in [0, 1] and their class indices (N,)."""
     xs = [prod.load_frames(row.case.stored_path)[0].x.numpy() for row in rows]
-    ys = np.array([prod.labels.index(row.label) for row in rows], dtype=like.dtype)
-    return np.stack(xs).astype(np.float32), ys.reshape(len(rows), *like.shape[1:])
+    labels = np.array([prod.labels.index(row.label) for row in rows], dtype=np.int64)
+    return np.stack(xs).astype(np.float32), labels
 
 
 def _correct(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -227,7 +192,7 @@ def _compare(
     diff = bootstrap_ci(
         lambda c, p: float(np.mean(c - p)), c_test, p_test, n_boot=n_boot, seed=seed
     )
-    x_hold, y_hold = _feedback_arrays(hold_rows, prod, np.zeros(1, dtype=np.int64))
+    x_hold, y_hold = _feedback_arrays(hold_rows, prod)
     c_hold, p_hold = _correct(cand, x_hold, y_hold), _correct(prod, x_hold, y_hold)
     reasons = []
     not_worse = diff["low"] > -margin
