@@ -199,6 +199,25 @@ def test_epoch_schedules(breast, scheduler: str, extra: dict, expected: list[flo
     assert [row["lr"] for row in result.history] == pytest.approx(expected)
 
 
+def test_onecycle_schedule_warms_up_then_anneals_over_the_whole_run(breast) -> None:
+    small = Subset(breast["train"], range(128))  # 2 steps an epoch, 8 in the run
+    config = quick(max_epochs=4, lr=1e-2, scheduler="onecycle", patience=10)
+    result = fit(tiny_net(), small, breast["val"], loss_fn=ce, config=config)
+    lrs = [row["lr"] for row in result.history]
+    expected = torch.optim.lr_scheduler.OneCycleLR(
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-2), max_lr=1e-2, total_steps=8
+    )
+    steps = [expected.get_last_lr()[0]]
+    for _ in range(7):
+        expected.optimizer.step()
+        expected.step()
+        steps.append(expected.get_last_lr()[0])
+    assert lrs == pytest.approx(steps[::2])  # each epoch's rate is its first step's
+    assert lrs[0] == pytest.approx(1e-2 / 25)
+    assert max(lrs) > lrs[0]
+    assert lrs[-1] < max(lrs)
+
+
 def test_plateau_schedule_cuts_the_rate_when_the_monitor_stalls(breast) -> None:
     small = Subset(breast["train"], range(128))
     config = quick(

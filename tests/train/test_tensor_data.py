@@ -44,6 +44,7 @@ def dropout_net() -> nn.Module:
         (256, {}),  # batches of 64 fill the epoch
         (250, {"gradient_clip": 0.05, "scheduler": "step", "lr_step_size": 1}),  # partial batch
         (250, {"ema_decay": 0.7, "scheduler": "plateau", "lr_patience": 0}),
+        (250, {"scheduler": "onecycle"}),  # stepped after every step, not every epoch
     ],
 )
 def test_tensor_fast_path_equals_the_general_path(breast, n: int, options: dict) -> None:

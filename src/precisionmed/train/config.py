@@ -32,11 +32,15 @@ class TrainConfig(BaseModel):
         Optimiser parameters (``momentum`` for SGD only).
     nesterov : bool
         Nesterov momentum for SGD (DeepSurv's optimiser); needs ``momentum > 0``.
-    scheduler : {"none", "cosine", "step", "plateau"}
+    scheduler : {"none", "cosine", "step", "plateau", "onecycle"}
         Learning-rate schedule, stepped once per epoch: cosine annealing to 0 over
         ``max_epochs``; ``lr_gamma`` times every ``lr_step_size`` epochs (default
         ``max_epochs // 3``); or ``lr_gamma`` times when ``monitor`` has not improved for
-        ``lr_patience`` epochs (default ``patience // 2``).
+        ``lr_patience`` epochs (default ``patience // 2``). ``"onecycle"`` is stepped after
+        every optimisation step instead: one cycle over the whole run (``max_epochs`` times the
+        batches of an epoch), warming up from ``lr / 25`` to ``lr`` over the first 30% of the
+        steps and annealing to ``lr / 2.5e5`` (PyTorch's ``OneCycleLR`` defaults): the
+        schedule for a fixed budget of steps, e.g. a single long epoch.
     lr_step_size, lr_gamma, lr_patience
         Parameters of the ``step`` and ``plateau`` schedules.
     monitor : str
@@ -83,7 +87,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(default=0.0, ge=0)
     momentum: float = Field(default=0.9, ge=0, lt=1)
     nesterov: bool = False
-    scheduler: Literal["none", "cosine", "step", "plateau"] = "none"
+    scheduler: Literal["none", "cosine", "step", "plateau", "onecycle"] = "none"
     lr_step_size: int | None = Field(default=None, ge=1)
     lr_gamma: float = Field(default=0.1, gt=0, lt=1)
     lr_patience: int | None = Field(default=None, ge=0)

@@ -230,6 +230,7 @@ class EngineModule(L.LightningModule):
         optimizer = cast(torch.optim.Optimizer, self.optimizers(use_pl_optimizer=False))
         params = [p for group in optimizer.param_groups for p in group["params"]]
         clip, size = self.config.gradient_clip, self.config.batch_size
+        per_step: Any = self.lr_schedulers() if self.config.scheduler == "onecycle" else None
         net, loss_fn, after_step = self.net, self.loss_fn, self.after_step  # locals: a hot loop
         assert loss_fn is not None  # checked by training_step
         order = order.to(x_all.device)
@@ -246,6 +247,8 @@ class EngineModule(L.LightningModule):
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, clip)
             optimizer.step()
+            if per_step is not None:
+                per_step.step()
             weighted = loss.detach() * min(size, n - start)
             loss_sum = weighted if loss_sum is None else loss_sum + weighted
             for hook in after_step:
@@ -289,7 +292,11 @@ class EngineModule(L.LightningModule):
                 hook()
 
     def on_train_epoch_end(self) -> None:
-        if self._epoch_tensors is None or not self.lr_schedulers():
+        if (
+            self._epoch_tensors is None
+            or not self.lr_schedulers()
+            or self.config.scheduler == "onecycle"  # stepped after every step
+        ):
             return
         # manual optimisation: the epoch schedule is stepped here (after validation), as
         # Lightning does for automatic optimisation at the end of each epoch
@@ -383,6 +390,13 @@ class EngineModule(L.LightningModule):
         self.test_metrics = self._epoch_metrics("test")
         self._publish(self.test_metrics)
 
+    def _steps_per_epoch(self) -> int:
+        """Optimisation steps in one epoch: the mini-batches of the epoch tensors on the
+        epoch-per-step path, else the Trainer's count (its train loader's batches)."""
+        if self._epoch_tensors is not None:
+            return -(-len(self._epoch_tensors[0]) // self.config.batch_size)
+        return max(1, int(self.trainer.estimated_stepping_batches) // self.config.max_epochs)
+
     def configure_optimizers(self) -> Any:
         cfg = self.config
         params = [p for p in self.net.parameters() if p.requires_grad]
@@ -403,8 +417,15 @@ class EngineModule(L.LightningModule):
             )
         if cfg.scheduler == "none":
             return opt
+        if cfg.scheduler == "onecycle":
+            sched: Any = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=cfg.lr, total_steps=max(1, self._steps_per_epoch() * cfg.max_epochs)
+            )
+            if not self.automatic_optimization:  # stepped by _train_epoch after each step
+                return {"optimizer": opt, "lr_scheduler": sched}
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if cfg.scheduler == "cosine":
-            sched: Any = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.max_epochs)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.max_epochs)
         elif cfg.scheduler == "step":
             sched = torch.optim.lr_scheduler.StepLR(
                 opt, step_size=cfg.lr_step_size or max(1, cfg.max_epochs // 3), gamma=cfg.lr_gamma
