@@ -5,11 +5,11 @@ Table 2 (the means over three runs, as in the MOSES repository's README): the pu
 VAE, AAE and LatentGAN rows are stored under ``published:`` names beside ours. Targets under the
 CPU budget (issue 23): validity >= 0.95, unique@10k >= 0.99, novelty >= 0.8, FCD/Test <= 0.5.
 
-Budget: the issue allows at most 60 CPU minutes on 2 cores per generator; on the shared machine
-of this run each generator gets a seeded random subset of MOSES train (``--molecules``) and a
-number of epochs chosen to fit about 4 CPU minutes of training at 1 torch thread, smaller
-networks than MOSES's where the full size would not see enough molecules in that time (the
-hyper-parameters used are recorded). The LatentGAN works in the latent space of the VAE of the
+Budget: the issue allows at most 60 CPU minutes on 2 cores per generator; each generator gets a
+seeded random subset of MOSES train (``--molecules``) seen once, with a one-cycle learning rate,
+sized to about 50-55 CPU minutes of training at 1 torch thread (``BUDGETS``), and networks
+smaller than MOSES's, which would not see enough molecules in that time (the hyper-parameters
+used are recorded). The LatentGAN works in the latent space of the VAE of the
 same run (its budget is the GAN loop's; the VAE's is the VAE entry's). CPU time is
 ``time.process_time`` of this process (every thread). The samples are written gzipped beside
 the results (``chem_moses/<model>.smi.gz``) so the metrics can be recomputed.
@@ -60,10 +60,11 @@ PUBLISHED = {f"published:{k}": dict(zip(COLUMNS, v, strict=True)) for k, v in _R
 TARGETS = {"valid": (">=", 0.95), "unique@10000": (">=", 0.99), "Novelty": (">=", 0.8),
            "FCD/Test": ("<=", 0.5)}  # fmt: skip
 
-#: Per model: training molecules, epochs, batch size, learning rate, network, sized for about
-#: 3-4 CPU minutes of training at one thread (measured: 160 molecules per CPU second for the
-#: CharRNN below, 56 for MOSES's VAE; MOSES's 768 x 3 CharRNN managed 27). The first run aimed
-#: at 10 CPU minutes, but niced on this shared machine each process got about 1/8 of a core.
+#: Per model: training molecules, epochs, batch size, learning rate (the one-cycle schedule's peak),
+#: network. The CharRNN and the VAE are sized for about 50-55 CPU minutes of training at one
+#: thread (measured: 150 molecules per CPU second for the 384 x 2 CharRNN, 136 for the VAE with a
+#: 384 x 2 decoder, 58 for MOSES's 512 x 3 VAE, 27 for MOSES's 768 x 3 CharRNN), leaving room in
+#: the issue's 60 for sampling. The LatentGAN's budget is its adversarial loop alone.
 BUDGETS = {
     "charrnn": {"molecules": 480_000, "epochs": 1, "batch_size": 128, "lr": 3e-3,
                 "scheduler": "onecycle", "gradient_clip": 5.0,
@@ -167,9 +168,8 @@ def write(entries: dict, run: dict) -> None:
             "published_source": "Polykovskiy et al., Front. Pharmacol. 11, 565644 (2020), "
             "Table 2 (means of 3 runs, as in github.com/molecularsets/moses README)",
             "targets": {k: f"{op} {b}" for k, (op, b) in TARGETS.items()},
-            "budget_note": "the issue allows 60 CPU min on 2 cores per generator; this shared "
-            "machine run (niced, ~1/8 core per process) aimed at ~4 CPU min of training per "
-            "generator at 1 thread (see each entry's budget and cpu minutes)",
+            "budget_note": "the issue allows 60 CPU min on 2 cores per generator; each entry "
+            "records its budget (molecules, epochs, schedule) and the CPU minutes it used",
         })  # fmt: skip
         meta.setdefault("runs", {}).update({k: {**run, "commit": commit} for k in entries})
         results["_meta"] = meta
