@@ -61,7 +61,7 @@ def test_a_poisoned_batch_is_stopped_by_the_cap_and_the_gate_decides(
 ) -> None:
     from precisionmed.imaging import load_classification_data
     from precisionmed.service import registry
-    from precisionmed.service.retrain import retrain_image_classifier
+    from precisionmed.service.retrain import retrain_classifier
 
     api = Api(make_app())
     doc, doc2 = api.add_user("doc", "clinician"), api.add_user("doc2", "clinician")
@@ -88,7 +88,7 @@ def test_a_poisoned_batch_is_stopped_by_the_cap_and_the_gate_decides(
     with api.app.state.sessions() as session:
         _accept(api, admin, poisoned)  # one user alone is capped to nothing
         with pytest.raises(ConfigError, match="0 after the per-user cap of 20%"):
-            retrain_image_classifier(session, "breast", out_root=tmp_path, cap=0.2)
+            retrain_classifier(session, "breast", out_root=tmp_path, cap=0.2)
         session.rollback()  # a fresh read of the database
 
     # the honest feedback is accepted and the model retrained from the command line
