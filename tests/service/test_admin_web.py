@@ -15,9 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.service import test_web
 from tests.service.conftest import PASSWORD, Api
 from tests.service.test_feedback_loop import _png, _run_cli, _user_id
-from tests.service.test_web import browser, live_server  # noqa: F401 (fixtures)
+
+# the clinicians' page test's fixtures: the app served by uvicorn, headless Chromium
+live_server = test_web.live_server
+browser = test_web.browser
 
 
 def _sign_in(page: Any, base: str, path: str, username: str) -> None:
@@ -73,9 +77,11 @@ def test_feedback_is_reviewed_retrained_and_gated_on_the_admin_page(
     live_server: str,
     browser: Any,
     database_url: str,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
+    from precisionmed.errors import ConfigError
     from precisionmed.imaging import load_classification_data
+    from precisionmed.service.retrain import retrain_classifier
 
     screens = Path(os.environ.get("PRECISIONMED_TEST_ARTIFACTS") or tmp_path) / "admin-page"
     screens.mkdir(parents=True, exist_ok=True)
@@ -112,11 +118,10 @@ def test_feedback_is_reviewed_retrained_and_gated_on_the_admin_page(
 
     # the poisoned batch alone: the admin accepts it, and the cap leaves nothing to train on
     assert _accept_on_page(admin, "mallory") == 10
-    cli = ("--max-epochs", "1", "--n-boot", "50", "--db", database_url,
-           "--data-dir", str(tmp_path / "cli"))  # fmt: skip
-    refused = _run_cli("retrain", "breast", *cli, PRECISIONMED_FEEDBACK_CAP_PER_USER="0.4")
-    assert refused.returncode != 0
-    assert "0 after the per-user cap of 40%" in refused.stderr + refused.stdout
+    with api.app.state.sessions() as session, pytest.raises(ConfigError) as refused:
+        retrain_classifier(session, "breast", out_root=tmp_path / "refused", cap=0.4)
+    assert "10 usable accepted feedback rows, 0 after the per-user cap of 40%" in str(refused.value)
+    assert not (tmp_path / "refused").exists()  # nothing was trained
     assert _production(api, "breast") == production
     admin.click("#refresh")
     admin.wait_for_selector("#model-breast >> text=Never retrained.")
@@ -125,6 +130,8 @@ def test_feedback_is_reviewed_retrained_and_gated_on_the_admin_page(
     # the honest feedback too: retrain makes a candidate, the page shows the gate's report
     assert _accept_on_page(admin, "doc") + _accept_on_page(admin, "doc2") == 6
     admin.screenshot(path=screens / "2-accepted.png", full_page=True)
+    cli = ("--max-epochs", "1", "--n-boot", "50", "--db", database_url,
+           "--data-dir", str(tmp_path / "cli"))  # fmt: skip
     retrained = _run_cli("retrain", "breast", *cli, PRECISIONMED_FEEDBACK_CAP_PER_USER="0.4")
     assert retrained.returncode == 0, retrained.stderr
     row = json.loads(retrained.stdout)

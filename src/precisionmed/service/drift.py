@@ -101,7 +101,7 @@ class DriftMonitor:
         self._statistics: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
         self._lock = threading.Lock()
         self._raw = {
-            name: Gauge(name, doc, LABELS, registry=registry, multiprocess_mode=mode)
+            name: Gauge(name, doc, LABELS, registry=registry, multiprocess_mode=mode)  # type: ignore[arg-type]
             for name, (doc, mode) in _RAW.items()
         }
         registry.register(_Statistics(self))
