@@ -165,6 +165,11 @@ def test_two_workers_report_the_drift_of_all_their_inputs(models_dir: Path, tmp_
             assert _metric(text, "precisionmed_input_recent_count", **labels) == len(sent)
             z = _metric(text, "precisionmed_input_drift_z", **labels, reference="training")
             assert z == pytest.approx(_expected_z(sent, "age"), rel=1e-6)
+        # the admin page's figures are the same sums
+        rows = httpx.get(f"{base}/admin/drift", headers=admin, timeout=30).json()
+        (age,) = [r for r in rows if r["model"] == "gbsg2" and r["feature"] == "age"]
+        assert age["recent"]["n"] == len(sent)
+        assert age["z"] == pytest.approx(_expected_z(sent, "age"), rel=1e-6)
     finally:
         server.send_signal(signal.SIGINT)
         try:
