@@ -140,10 +140,10 @@ def test_two_workers_report_the_drift_of_all_their_inputs(models_dir: Path, tmp_
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, server, timeout=120)
+        _wait_healthy(base, server, timeout=240)
         password = re.search(r"one-time password: (\S+)", log.read_text()).group(1)
         token = httpx.post(
-            f"{base}/auth/token", data={"username": "admin", "password": password}, timeout=30
+            f"{base}/auth/token", data={"username": "admin", "password": password}, timeout=120
         ).json()["access_token"]
         admin = {"Authorization": f"Bearer {token}"}
         sent: list[dict[str, Any]] = []
@@ -153,27 +153,27 @@ def test_two_workers_report_the_drift_of_all_their_inputs(models_dir: Path, tmp_
         while len(sent) < len(pool) and (len(sent) < 6 or len(_pids(metrics_dir)) < 2):
             record = pool[len(sent)]
             response = httpx.post(
-                f"{base}/cases", headers=admin, timeout=30,
+                f"{base}/cases", headers=admin, timeout=120,
                 files=upload("case.json", json.dumps(record).encode()),
             )  # fmt: skip
             assert response.status_code == 201, response.text
             sent.append(record)
         assert len(_pids(metrics_dir)) == 2, f"one worker took all {len(sent)} uploads"
         for _ in range(4):  # new connections: the scrapes are answered by either worker
-            text = httpx.get(f"{base}/metrics", headers=admin, timeout=30).text
+            text = httpx.get(f"{base}/metrics", headers=admin, timeout=120).text
             labels = {"model": "gbsg2", "feature": "age"}
             assert _metric(text, "precisionmed_input_recent_count", **labels) == len(sent)
             z = _metric(text, "precisionmed_input_drift_z", **labels, reference="training")
             assert z == pytest.approx(_expected_z(sent, "age"), rel=1e-6)
         # the admin page's figures are the same sums
-        rows = httpx.get(f"{base}/admin/drift", headers=admin, timeout=30).json()
+        rows = httpx.get(f"{base}/admin/drift", headers=admin, timeout=120).json()
         (age,) = [r for r in rows if r["model"] == "gbsg2" and r["feature"] == "age"]
         assert age["recent"]["n"] == len(sent)
         assert age["z"] == pytest.approx(_expected_z(sent, "age"), rel=1e-6)
     finally:
         server.send_signal(signal.SIGINT)
         try:
-            server.wait(timeout=30)
+            server.wait(timeout=120)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
