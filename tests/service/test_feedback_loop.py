@@ -61,7 +61,7 @@ def test_a_poisoned_batch_is_stopped_by_the_cap_and_the_gate_decides(
 ) -> None:
     from precisionmed.imaging import load_classification_data
     from precisionmed.service import registry
-    from precisionmed.service.retrain import retrain_image_classifier
+    from precisionmed.service.retrain import retrain_classifier
 
     api = Api(make_app())
     doc, doc2 = api.add_user("doc", "clinician"), api.add_user("doc2", "clinician")
@@ -88,7 +88,7 @@ def test_a_poisoned_batch_is_stopped_by_the_cap_and_the_gate_decides(
     with api.app.state.sessions() as session:
         _accept(api, admin, poisoned)  # one user alone is capped to nothing
         with pytest.raises(ConfigError, match="0 after the per-user cap of 20%"):
-            retrain_image_classifier(session, "breast", out_root=tmp_path, cap=0.2)
+            retrain_classifier(session, "breast", out_root=tmp_path, cap=0.2)
         session.rollback()  # a fresh read of the database
 
     # the honest feedback is accepted and the model retrained from the command line
@@ -139,3 +139,82 @@ def _user_id(api: Api, username: str) -> int:
 
     with api.app.state.sessions() as session:
         return session.scalar(select(User.id).where(User.username == username))
+
+
+@pytest.fixture(scope="module")
+def table_models_dir(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Path:
+    """A models directory with a clinical classifier ("wisconsin": a 20-tree random forest on
+    the Wisconsin breast-cancer cohort) beside the session's survival model ("gbsg2")."""
+    from precisionmed.clinical.training import train_clinical_model
+    from precisionmed.data import load_dataset
+
+    root = tmp_path_factory.mktemp("table-models")
+    data = load_dataset("breast-cancer-wisconsin")
+    train_clinical_model(
+        data, "rf", root / "wisconsin", interval_models=0, n_boot=10, explain=False,
+        params={"n_estimators": 20},
+    )  # fmt: skip
+    (root / "gbsg2").symlink_to(models_dir / "gbsg2", target_is_directory=True)
+    return root
+
+
+def test_a_clinical_classifier_is_retrained_from_corrected_records(
+    make_app: Any, database_url: str, table_models_dir: Path, tmp_path: Path
+) -> None:
+    import precisionmed
+    from precisionmed.clinical.training import holdout_split
+    from precisionmed.data import load_dataset
+    from precisionmed.service import registry
+    from precisionmed.service.retrain import retrain_classifier
+
+    api = Api(make_app(models_dir=table_models_dir))
+    doc, doc2 = api.add_user("doc", "clinician"), api.add_user("doc2", "clinician")
+    admin = api.add_user("root", "admin")
+    data = load_dataset("breast-cancer-wisconsin")
+    train, test = holdout_split(data, seed=0)
+    ids = []
+    for i, who in zip(train[:12], [doc, doc2] * 6, strict=True):  # training patients, real labels
+        record = {k: float(v) for k, v in data.X.iloc[i].items()}
+        case = api.client.post(
+            "/cases", headers=who, files=upload("r.json", json.dumps(record).encode())
+        )
+        assert case.status_code == 201, case.text
+        (prediction,) = [p for p in case.json()["predictions"] if p["model_name"] == "wisconsin"]
+        predicted = data.target_names[int(prediction["prediction"] >= 0.5)]
+        label = data.target_names[int(data.y[i])]
+        body = {"verdict": "confirmed" if predicted == label else "corrected", "label": label}
+        response = api.client.post(f"/cases/{case.json()['id']}/feedback", headers=who, json=body)
+        ids.append(response.json()["id"])
+    _accept(api, admin, ids)
+
+    retrained = _run_cli(
+        "retrain", "wisconsin", "--n-boot", "50", "--db", database_url,
+        "--data-dir", str(tmp_path / "cli"), PRECISIONMED_FEEDBACK_CAP_PER_USER="0.5",
+    )  # fmt: skip
+    assert retrained.returncode == 0, retrained.stderr
+    row = json.loads(retrained.stdout)
+    assert row["kind"] == "clinical-model"
+    assert row["stage"] == "candidate"
+    evaluation = row["evaluation"]
+    # the locked test set is the production's held-out split; 4 of 12 records held out
+    assert evaluation["locked_test"]["n"] == len(test)
+    assert evaluation["holdout_accuracy"]["n"] == 4
+    assert (
+        sorted(evaluation["feedback"]["train_ids"] + evaluation["feedback"]["holdout_ids"]) == ids
+    )
+    candidate = precisionmed.load(row["path"])
+    assert candidate.config["split"]["n_train"] == len(train) + 8  # the training records added
+    assert candidate.config["retrained_from"]["n_extra"] == 8
+    x_test, y_test = candidate.test_arrays()  # the candidate keeps the same locked test set
+    assert len(y_test) == len(test)
+    accuracy = float(np.mean(candidate.predict_labels(x_test) == y_test))
+    assert evaluation["locked_test_accuracy"]["candidate"] == pytest.approx(accuracy)
+    test_figures, hold = evaluation["locked_test_accuracy"], evaluation["holdout_accuracy"]
+    assert evaluation["gate"]["passed"] == (
+        test_figures["difference"]["low"] > -0.01 and hold["candidate"] > hold["production"]
+    )
+    with api.app.state.sessions() as session:
+        assert registry.production(session, "wisconsin").version != row["version"]
+        # a survival model predicts no class: a clinician's label cannot train it
+        with pytest.raises(ConfigError, match="predicts no classes"):
+            retrain_classifier(session, "gbsg2", out_root=tmp_path / "gbsg2")

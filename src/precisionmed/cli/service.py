@@ -90,6 +90,10 @@ def serve(
             "It is shown only now; change it with POST /users/me/password."
         )
         sys.stdout.flush()
+    if workers > 1:  # the workers' metrics (drift included) are merged from a shared folder
+        from precisionmed.service.drift import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(settings.data_dir)
     uvicorn.run(
         "precisionmed.service.app:app_from_environment",
         factory=True,

@@ -208,11 +208,11 @@ def retrain(
     Prints the candidate's registry row (both models' figures and the gate's decision) as JSON.
     """
     from precisionmed.service import registry
-    from precisionmed.service.retrain import retrain_image_classifier
+    from precisionmed.service.retrain import retrain_classifier
 
     settings = _settings(db, data_dir)
     with _session(db, data_dir) as session:
-        row = retrain_image_classifier(
+        row = retrain_classifier(
             session,
             task,
             out_root=settings.registry_dir,

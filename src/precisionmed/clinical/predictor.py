@@ -398,6 +398,55 @@ class ClinicalPredictor(Predictor):
             prediction.patients = [{"row": r["row"], "id": i, **r} for r, i in records]
         return prediction
 
+    @property
+    def labels(self) -> list[str]:
+        """Classifiers: the names of class 0 and class 1 (the labels feedback may give);
+        survival models: none."""
+        if self.task != "classification":
+            return []
+        return [str(n) for n in self.config.get("target_names") or []] or ["0", "1"]
+
+    def predict_labels(self, patients: pd.DataFrame) -> np.ndarray:
+        """Classifiers: the class of each patient (1 where the probability of class 1 is at
+        least 0.5, else 0; -1 where the model abstains, so that it never counts as right)."""
+        rows = self.predict_table(patients).patients
+        p = np.array([np.nan if r["probability"] is None else r["probability"] for r in rows])
+        return np.where(np.isnan(p), -1, p >= 0.5).astype(np.int64)
+
+    def test_arrays(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """The held-out patients (table, 0/1 classes) this classifier was tested on; see
+        :mod:`precisionmed.clinical.retraining`."""
+        from precisionmed.clinical.retraining import test_table
+
+        return test_table(self)
+
+    def retrain(
+        self,
+        x_extra: pd.DataFrame,
+        labels_extra: np.ndarray,
+        out_dir: Path,
+        *,
+        max_epochs: int | None = None,
+        n_boot: int = 1000,
+        progress: bool = True,
+    ) -> None:
+        """Write a new model directory: this classifier's pipeline refitted on its training
+        patients plus extra ones (0/1 classes); see :func:`precisionmed.clinical.retraining.
+        retrain_with_extra`. ``progress`` is accepted as the imaging predictors take it (the
+        refits' bar is shown while they run)."""
+        from precisionmed.clinical.retraining import retrain_with_extra
+
+        retrain_with_extra(
+            self, x_extra, labels_extra, out_dir, max_epochs=max_epochs, n_boot=n_boot
+        )
+
+    def input_statistics(self) -> dict[str, dict[str, float]]:
+        """Training mean and standard deviation of each numeric input column (see
+        :func:`precisionmed.clinical.retraining.input_statistics`)."""
+        from precisionmed.clinical.retraining import input_statistics
+
+        return input_statistics(self.pipeline)
+
     def predict_csv(
         self,
         path: str | Path,

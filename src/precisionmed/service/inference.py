@@ -67,7 +67,7 @@ class ModelCatalog:
         A session factory of the service database: the registry decides what is production.
         Without it every model of ``models_dir`` is served.
     drift : DriftMonitor, optional
-        Told the model input of every image file predicted
+        Told the model input of every image file and patient record predicted
         (:class:`~precisionmed.service.drift.DriftMonitor`).
     onnx_dir : Path, optional
         Cache of exported networks; image classifiers are then run by ONNX Runtime where
@@ -223,15 +223,8 @@ class ModelCatalog:
         else:
             with lock:
                 records = list(predictor.predict(inputs))
-        if (
-            self.drift is not None
-            and isinstance(inputs, list)
-            and hasattr(predictor, "load_frames")
-        ):
-            for path in inputs:
-                # the frame the network saw, read through the predictor's own public reader
-                x = predictor.load_frames(path)[0].x
-                self.drift.observe(model.name, model.version, x.numpy(), predictor.config)
+        if self.drift is not None:  # image files or a table of records
+            self.drift.observe_inputs(model.name, model.version, predictor, inputs)
         return records
 
 

@@ -1,11 +1,15 @@
 """``precisionmed retrain TASK``: retrain a production model on its data plus accepted feedback.
 
-Image classifiers only for now. The candidate is trained with the production model's own recipe
-(architecture, training configuration, augmentation, dataset and subset, all read from its
-``config.json``) by the production predictor itself (``retrain``, reached through
-:func:`precisionmed.load`), on the training split plus the accepted feedback images (read by the
-predictor's ``load_frames``, so they are scaled exactly as at prediction time). The service adds
-no model code and imports no pillar.
+Any single-label classifier whose predictor can retrain itself: the service asks the loaded
+predictor (:func:`precisionmed.load`) for what it needs and never for its pillar. A predictor is
+retrainable when it has ``labels`` (the classes feedback may name), ``predict_labels``,
+``test_arrays()`` (its locked test set) and ``retrain(x, class_indices, out_dir, ...)`` (its own
+recipe on its training split plus extra examples): the image classifiers
+(``imaging/retraining.py``) and the clinical classifiers (``clinical/retraining.py``) have them.
+Feedback inputs are given as the model takes them: images read by the predictor's
+``load_frames`` (scaled exactly as at prediction time), patient records as a table of the
+model's input columns. Survival models predict no class, so a clinician's label cannot train
+them; they are refused with a message saying so.
 
 Both models are then compared on
 
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from precisionmed.errors import ConfigError
@@ -37,7 +42,7 @@ from precisionmed.service.models import ModelVersion, utcnow
 MARGIN = 0.01
 
 
-def retrain_image_classifier(
+def retrain_classifier(
     session: Session,
     name: str,
     *,
@@ -50,7 +55,7 @@ def retrain_image_classifier(
     max_epochs: int | None = None,
     progress: bool = True,
 ) -> ModelVersion:
-    """Train, evaluate and register a candidate for the production image classifier ``name``.
+    """Train, evaluate and register a candidate for the production classifier ``name``.
 
     Parameters
     ----------
@@ -83,29 +88,24 @@ def retrain_image_classifier(
     Raises
     ------
     ConfigError
-        No production version, not an image classifier, no usable feedback, or the locked test
-        set changed.
+        No production version, a model its predictor cannot retrain, no usable feedback, or
+        the locked test set changed.
     """
     import precisionmed
 
     prod_row = registry.production(session, name)
     if prod_row is None:
         raise ConfigError(f"retrain: model {name!r} has no production version to retrain")
-    if prod_row.kind != "image-classifier":
-        raise ConfigError(
-            f"retrain: model {name!r} is a {prod_row.kind!r}; only image-classifier models can "
-            "be retrained from feedback for now"
-        )
     prod = precisionmed.load(prod_row.path)
-    if prod.task == "multi-label":
-        raise ConfigError(f"retrain: model {name!r} is multi-label; expected a single-label task")
+    _check_retrainable(prod, name, prod_row.kind)
     dataset = prod.config["dataset"]
+    dataset_name = dataset["name"] if isinstance(dataset, dict) else str(dataset)
     x_test, y_test = prod.test_arrays()
-    locked = _locked_test(dataset["name"], x_test, y_test)
+    locked = _locked_test(dataset_name, x_test, y_test)
     earlier = ((prod_row.evaluation or {}).get("locked_test") or {}).get("sha256")
     if earlier is not None and earlier != locked["sha256"]:
         raise ConfigError(
-            f"retrain: the locked test set of {dataset['name']!r} changed (sha256 "
+            f"retrain: the locked test set of {dataset_name!r} changed (sha256 "
             f"{earlier[:12]} when production was gated, {locked['sha256'][:12]} now)"
         )
 
@@ -142,8 +142,45 @@ def retrain_image_classifier(
     )
 
 
-def _locked_test(dataset: str, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+#: What a predictor must offer to be retrained from feedback.
+CAPABILITIES = ("labels", "predict_labels", "test_arrays", "retrain")
+
+
+def _check_retrainable(prod: Any, name: str, kind: str) -> None:
+    missing = [c for c in CAPABILITIES if getattr(prod, c, None) is None]
+    if missing:
+        raise ConfigError(
+            f"retrain: model {name!r} (a {kind!r}) cannot be retrained from feedback: its "
+            f"predictor has no {', '.join(missing)}"
+        )
+    if getattr(prod, "task", "") == "multi-label":
+        raise ConfigError(f"retrain: model {name!r} is multi-label; expected a single-label task")
+    if not prod.labels:
+        raise ConfigError(
+            f"retrain: model {name!r} (a {kind!r}, task {getattr(prod, 'task', '?')!r}) "
+            "predicts no classes, so a clinician's label cannot train it; expected a classifier"
+        )
+    if _takes_tables(prod) is None:
+        raise ConfigError(
+            f"retrain: model {name!r} takes {prod.input_spec.kind!r} inputs; feedback can "
+            "give images (a predictor with load_frames) or patient records (a table model)"
+        )
+
+
+def _takes_tables(prod: Any) -> bool | None:
+    """True for a table model, False for an image model, None for other inputs."""
+    if getattr(prod.input_spec, "kind", "") == "table":
+        return True
+    return False if callable(getattr(prod, "load_frames", None)) else None
+
+
+def _locked_test(dataset: str, x: Any, y: np.ndarray) -> dict[str, Any]:
+    """The test set's identity: its sha256 over values, dtypes and shapes (tables: pandas'
+    row hashes with the column names)."""
     digest = hashlib.sha256()
+    if isinstance(x, pd.DataFrame):
+        digest.update(repr(list(x.columns)).encode())
+        x = pd.util.hash_pandas_object(x, index=False).to_numpy()
     for part in (x, y):
         arr = np.ascontiguousarray(part)
         digest.update(f"{arr.dtype.str}{arr.shape}".encode())
@@ -152,33 +189,46 @@ def _locked_test(dataset: str, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
 
 def _usable_feedback(rows: list[Any], prod: Any) -> tuple[list[Any], dict[str, int]]:
-    """Rows whose label is one of the model's and whose case is a stored image."""
-    usable, skipped = [], {"unknown_label": 0, "no_image": 0}
+    """Rows whose label is one of the model's and whose case is an input the model takes: a
+    stored image, or a patient record with every input column."""
+    tables = _takes_tables(prod)
+    columns = {c.name for c in prod.input_spec.columns} if tables else set()
+    usable, skipped = [], {"unknown_label": 0, "no_input": 0}
     for row in rows:
+        case = row.case
+        if tables:
+            has_input = case.input_kind == "record" and columns <= set(case.record or {})
+        else:
+            has_input = bool(case.stored_path) and Path(case.stored_path).is_file()
         if row.label not in prod.labels:
             skipped["unknown_label"] += 1
-        elif not row.case.stored_path or not Path(row.case.stored_path).is_file():
-            skipped["no_image"] += 1
-        else:
+        elif has_input:
             usable.append(row)
+        else:
+            skipped["no_input"] += 1
     return usable, skipped
 
 
-def _feedback_arrays(rows: list[Any], prod: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, C, *size) in [0, 1] and their class indices (N,)."""
-    xs = [prod.load_frames(row.case.stored_path)[0].x.numpy() for row in rows]
+def _feedback_arrays(rows: list[Any], prod: Any) -> tuple[Any, np.ndarray]:
+    """The cases as the model takes them -- images (N, C, *size) in [0, 1], or a table of the
+    input columns (N rows) -- and their class indices (N,)."""
     labels = np.array([prod.labels.index(row.label) for row in rows], dtype=np.int64)
+    if _takes_tables(prod):
+        columns = [c.name for c in prod.input_spec.columns]
+        table = pd.DataFrame([{c: row.case.record.get(c) for c in columns} for row in rows])
+        return table, labels
+    xs = [prod.load_frames(row.case.stored_path)[0].x.numpy() for row in rows]
     return np.stack(xs).astype(np.float32), labels
 
 
-def _correct(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _correct(model: Any, x: Any, y: np.ndarray) -> np.ndarray:
     return (model.predict_labels(x) == np.asarray(y).reshape(-1)).astype(float)
 
 
 def _compare(
     prod: Any,
     cand: Any,
-    x_test: np.ndarray,
+    x_test: Any,
     y_test: np.ndarray,
     hold_rows: list[Any],
     margin: float,

@@ -29,6 +29,6 @@ def metrics(request: Request, admin: Admin) -> Response:
     """Request counts and latencies, predictions and feedback, in Prometheus text format."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+    # every worker's metrics when several serve (see precisionmed.service.drift)
+    registry = request.app.state.drift.exposition_registry()
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
