@@ -55,7 +55,7 @@ def submit_job(
         try:
             resolve_objective(catalog, model, body.objective)
         except ConfigError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            raise HTTPException(422, str(exc)) from exc
     try:
         runner.check_capacity(session)
     except QueueFull as exc:

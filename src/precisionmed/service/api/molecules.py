@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException
 
 from precisionmed.service.audit import audit
 from precisionmed.service.deps import CatalogDep, SessionDep, require_roles
@@ -33,7 +33,7 @@ def predict_properties(
     models = [m for m in catalog.scan() if m.kind == PROPERTY_KIND]
     if not models:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             "smiles: no production molecular-property model is served",
         )
     rows = [MoleculeRow(row=i, smiles=s) for i, s in enumerate(body.smiles)]
@@ -56,7 +56,7 @@ def predict_properties(
     session.commit()
     if len(failed) == len(rows):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             "no SMILES could be read: " + "; ".join(r.error or "" for r in failed[:10]),
         )
     return MoleculePredictions(

@@ -40,14 +40,12 @@ def rank_treatments(
     record = body.record
     models = [m for m in catalog.applicable("record") if "treatment" in m.kind]
     if not models:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "record: no production treatment model is served"
-        )
+        raise HTTPException(422, "record: no production treatment model is served")
     usable = [m for m in models if set(m.columns) <= set(record)]
     if not usable:
         needs = "; ".join(f"{m.name} needs {sorted(set(m.columns) - set(record))}" for m in models)
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             f"record: lacks fields every treatment model needs ({needs})",
         )
     used = {c for m in usable for c in m.columns}
@@ -62,9 +60,7 @@ def rank_treatments(
         try:
             records = catalog.predict(model, table)
         except DataFormatError as exc:  # a covariate that is not a number, named
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, f"record: model {model.name}: {exc}"
-            ) from exc
+            raise HTTPException(422, f"record: model {model.name}: {exc}") from exc
         for rec in records:
             body_ = rec.to_dict() | {"input": f"case {case.id}"}
             case.predictions.append(
