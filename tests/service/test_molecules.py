@@ -19,7 +19,9 @@ import pytest
 from tests.conftest import require_path
 from tests.service.conftest import Api
 
-pytest.importorskip("rdkit", reason="the molecule tests need RDKit: pip install 'precisionmed[chem]'")
+pytest.importorskip(
+    "rdkit", reason="the molecule tests need RDKit: pip install 'precisionmed[chem]'"
+)
 
 ROWS = ["CCO", "C1CC(N", "c1ccccc1O", "", "CC(=O)Oc1ccccc1C(=O)O"]
 
@@ -60,7 +62,8 @@ def test_bad_rows_are_reported_and_the_rest_predicted_as_the_library_does(api: A
     assert [r["row"] for r in rows] == [0, 1, 2, 3, 4]
     assert rows[1]["error"].startswith("smiles[1]: ")
     assert rows[3]["error"].startswith("smiles[3]: ")
-    assert rows[1]["predictions"] == {} and rows[3]["predictions"] == {}
+    assert rows[1]["predictions"] == {}
+    assert rows[3]["predictions"] == {}
     expected = precisionmed.load(api.app.state.settings.models_dir / "esol").predict(ROWS)
     for i in (0, 2, 4):
         record = rows[i]["predictions"]["esol"]
@@ -79,7 +82,8 @@ def test_a_batch_of_only_unparsable_smiles_is_refused_naming_each_row(api: Api) 
     )
     assert response.status_code == 422
     detail = response.json()["detail"]
-    assert "smiles[0]: " in detail and "smiles[1]: " in detail
+    assert "smiles[0]: " in detail
+    assert "smiles[1]: " in detail
     empty = api.client.post("/molecules/properties", json={"smiles": []}, headers=me)
     assert empty.status_code == 422
     assert empty.json()["detail"][0]["loc"][-1] == "smiles"
@@ -94,3 +98,32 @@ def test_property_prediction_needs_a_token_and_a_researcher(api: Api) -> None:
     admin = api.add_user("ada", "admin")
     ok = api.client.post("/molecules/properties", json={"smiles": ["CCO"]}, headers=admin)
     assert ok.status_code == 200
+
+
+def test_generated_requests_to_the_molecule_and_job_routes_get_no_server_error(
+    make_app: Callable[..., Any],
+) -> None:
+    """Schemathesis on the routes of this file's model (a property model is served here, unlike
+    in test_openapi.py): odd SMILES and odd objectives get a 4xx, never a 5xx."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    api = Api(make_app(rate_limit_burst=100_000))
+    headers = api.add_user("boss", "admin")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", api.app)
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        if op.path.startswith(("/molecules", "/jobs"))
+    ]
+    assert {op.path for op in operations} >= {"/molecules/properties", "/jobs/{job_id}/result"}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=10, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        def no_server_error(case: Any) -> None:
+            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+        no_server_error()

@@ -78,7 +78,8 @@ def test_a_record_gets_the_recommenders_ranking_with_intervals_and_is_stored(api
     assert ranking["abstained"] == expected.abstained
     assert ranking["recommendation"] == expected.prediction
     if ranking["abstained"]:
-        assert ranking["recommendation"] is None and ranking["reasons"]
+        assert ranking["recommendation"] is None
+        assert ranking["reasons"]
     else:
         assert ranking["recommendation"] == options[0]["treatment"]
     read = api.client.get(f"/cases/{case['id']}", headers=me)
