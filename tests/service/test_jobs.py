@@ -86,11 +86,13 @@ def test_a_generation_job_is_polled_to_done_and_its_smiles_downloaded(api: Api) 
     assert result.headers["content-type"].startswith("chemical/x-daylight-smiles")
     lines = result.text.splitlines()
     assert len(lines) == 300
-    # the same generator and seed draw the same molecules through the library
-    import precisionmed
+    # the same molecules as the chem library's own sampler draws with that seed (the job draws
+    # them in chunks of PROGRESS_CHUNK to report progress)
+    from precisionmed.chem.generative import load_generator
+    from precisionmed.chem.generative.predictor import PROGRESS_CHUNK
 
-    generator = precisionmed.load(api.app.state.settings.models_dir / "charrnn")
-    drawn = generator.sample(300, temperature=1.0, seed=3)
+    generator = load_generator(api.app.state.settings.models_dir / "charrnn")
+    drawn = generator.sample(300, temperature=1.0, seed=3, batch_size=PROGRESS_CHUNK)
     assert lines == drawn.smiles
     assert done["summary"]["valid"] == sum(drawn.valid) > 0
     assert done["summary"]["validity"] == pytest.approx(sum(drawn.valid) / 300)
@@ -248,3 +250,47 @@ def test_migration_0003_goes_down_and_up_again(database_url: str) -> None:
         assert "jobs" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_a_generator_directory_loads_with_precisionmed_load_in_a_fresh_process(
+    models_dir: Path,
+) -> None:
+    """The service reaches generators only through ``precisionmed.load``: the chem pillar
+    registers the kind itself (PREDICTOR_MODULES), with nothing imported before."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, precisionmed\n"
+        "p = precisionmed.load(sys.argv[1])\n"
+        "records = p.predict(4)\n"
+        "print(json.dumps([p.kind, p.model_name, [r.prediction for r in records],"
+        " p.input_spec.kind]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(models_dir / "charrnn")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kind, name, smiles, spec = json.loads(done.stdout)
+    assert (kind, name, spec) == ("molecule-generator", "charrnn generator", "molecule")
+    assert len(smiles) == 4
+
+
+def test_the_generators_optimize_reports_each_step_and_sample_each_chunk(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    """The progress hooks the jobs rely on (added to the chem pillar for them)."""
+    import precisionmed
+    from precisionmed.chem.generative.predictor import PROGRESS_CHUNK
+
+    generator = precisionmed.load(models_dir / "charrnn")
+    steps: list[dict[str, float]] = []
+    objective = generator.objective({"components": [{"type": "mw", "min": 150, "width": 30}]})
+    result = generator.optimize(objective, tmp_path / "m.csv", steps=3, batch_size=16,
+                                on_step=steps.append)  # fmt: skip
+    assert [s["step"] for s in steps] == [1, 2, 3]
+    assert steps == result.history
+    assert (tmp_path / "m.csv").read_text().startswith("rank,smiles,score,step,mw")
+    drawn: list[int] = []
+    generator.sample(PROGRESS_CHUNK + 10, seed=0, on_progress=drawn.append)
+    assert drawn == [PROGRESS_CHUNK, PROGRESS_CHUNK + 10]
