@@ -176,11 +176,13 @@ def test_jobs_need_a_token_and_a_researcher_and_each_sees_only_their_own(api: Ap
     assert (3, "denied", "job", job_id) in api.audit_rows()
 
 
-def _insert_job(api: Api, owner: int, status: str, runner: str | None = None) -> int:
+def _insert_job(
+    api: Api, owner: int, status: str, runner: str | None = None, model: str = "charrnn"
+) -> int:
     from precisionmed.service.models import Job
 
     with api.app.state.sessions() as session:
-        job = Job(owner_id=owner, kind="generate", model_name="charrnn", status=status,
+        job = Job(owner_id=owner, kind="generate", model_name=model, status=status,
                   params={"n": 5, "temperature": 1.0, "seed": 0}, progress=0.0,
                   runner=runner)  # fmt: skip
         session.add(job)
@@ -294,3 +296,15 @@ def test_the_generators_optimize_reports_each_step_and_sample_each_chunk(
     drawn: list[int] = []
     generator.sample(PROGRESS_CHUNK + 10, seed=0, on_progress=drawn.append)
     assert drawn == [PROGRESS_CHUNK, PROGRESS_CHUNK + 10]
+
+
+def test_a_job_whose_generator_is_no_longer_served_fails_with_the_reason(api: Api) -> None:
+    me = api.add_user("rita", "researcher")
+    job_id = _insert_job(api, 1, "queued", model="retired")
+    api.app.state.jobs.notify()
+    body = wait_done(api, job_id, me)
+    assert body["status"] == "failed"
+    assert body["error"] == "model: no served molecule-generator named 'retired'; served: charrnn"
+    result = api.client.get(f"/jobs/{job_id}/result", headers=me)
+    assert result.status_code == 409
+    assert result.json()["detail"] == f"job {job_id} is failed: {body['error']}"

@@ -226,6 +226,7 @@ class JobRunner:
             kind, name, params = job.kind, job.model_name, dict(job.params)
         try:
             model = served_model(self.catalog, name, GENERATOR_KIND)
+            self._set(job_id, model_version=model.version)  # production may have changed
             out_dir = self.results_dir / str(job_id)
             out_dir.mkdir(parents=True, exist_ok=True)
             if kind == "generate":
