@@ -27,22 +27,28 @@ UNLIMITED = {"rate_limit_per_minute": 10_000, "rate_limit_burst": 10_000}
 HEAVY = "components:\n  - {type: mw, min: 150, width: 30}\n"
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models directory holding one tiny CharRNN generator ("charrnn")."""
+def train_tiny_charrnn(out: Path) -> Path:
+    """A 32-unit CharRNN trained for 5 epochs on 260 small acyclic molecules, saved to ``out``."""
     from precisionmed.chem.generative.training import TrainingSmiles, train_generator
     from precisionmed.train.config import TrainConfig
 
     middles = ["", "O", "N", "C(=O)", "C(C)", "OC", "C(O)", "C(N)"]
     smiles = sorted({"C" * a + m + "C" * b for a in range(1, 9) for b in range(5) for m in middles})
-    root = tmp_path_factory.mktemp("job-models")
     train_generator(
         "charrnn",
         TrainingSmiles(smiles, "test: small acyclic molecules", len(smiles)),
-        root / "charrnn",
+        out,
         hparams={"hidden_size": 32, "num_layers": 1, "dropout": 0.0},
         config=TrainConfig(max_epochs=5, batch_size=32, lr=1e-2, seed=0, progress=False),
     )
+    return out
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models directory holding one tiny CharRNN generator ("charrnn")."""
+    root = tmp_path_factory.mktemp("job-models")
+    train_tiny_charrnn(root / "charrnn")
     return root
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_path
+from tests.service import test_jobs
 from tests.service.conftest import Api
 
 pytest.importorskip(
@@ -28,7 +29,8 @@ ROWS = ["CCO", "C1CC(N", "c1ccccc1O", "", "CC(=O)Oc1ccccc1C(=O)O"]
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models directory with one property model ("esol": log solubility)."""
+    """A models directory with one property model ("esol": log solubility) and the tiny CharRNN
+    generator of test_jobs.py ("charrnn"), for an objective naming the property model."""
     from precisionmed.chem.own_data import load_molecule_csv
     from precisionmed.chem.training import train_property_model
 
@@ -41,6 +43,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         csv.writer(fh).writerows([["smiles", "logS"]] + [[r[0], r[1]] for r in rows[1:]])
     train_property_model(load_molecule_csv(table), "gbm", root / "esol", n_members=2,
                          params={"n_estimators": 20}, progress=False)  # fmt: skip
+    test_jobs.train_tiny_charrnn(root / "charrnn")
     return root
 
 
@@ -127,3 +130,26 @@ def test_generated_requests_to_the_molecule_and_job_routes_get_no_server_error(
             case.call_and_validate(headers=headers, checks=[not_a_server_error])
 
         no_server_error()
+
+
+def test_an_optimisation_objective_may_name_the_served_property_model(
+    make_app: Callable[..., Any],
+) -> None:
+    import precisionmed
+
+    api = Api(make_app(**test_jobs.UNLIMITED))
+    me = api.add_user("rita", "researcher")
+    objective = "components:\n  - {type: property, model: esol, target: logS, scale: [-6, 0]}\n"
+    body = {"kind": "optimize", "model": "charrnn", "objective": objective, "steps": 2,
+            "batch_size": 8}  # fmt: skip
+    response = api.client.post("/jobs", json=body, headers=me)
+    assert response.status_code == 202, response.text
+    done = test_jobs.wait_done(api, response.json()["id"], me)
+    api.app.state.jobs.close()
+    assert done["status"] == "done", done["error"]
+    header, first, *_ = api.client.get(f"/jobs/{done['id']}/result", headers=me).text.splitlines()
+    assert header == "rank,smiles,score,step,property"
+    smiles, score = first.split(",")[1], float(first.split(",")[2])
+    # the score is the esol model's prediction mapped linearly from [-6, 0] to [0, 1]
+    (record,) = precisionmed.load(api.app.state.settings.models_dir / "esol").predict([smiles])
+    assert score == pytest.approx(min(max((record.values["logS"] + 6) / 6, 0), 1), abs=1e-5)
