@@ -10,6 +10,7 @@ as in ``tests/chem/test_reinvent.py``, served from a models directory like produ
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -314,3 +315,67 @@ def test_a_job_whose_generator_is_no_longer_served_fails_with_the_reason(api: Ap
     result = api.client.get(f"/jobs/{job_id}/result", headers=me)
     assert result.status_code == 409
     assert result.json()["detail"] == f"job {job_id} is failed: {body['error']}"
+
+
+@pytest.mark.slow
+def test_a_job_running_when_the_server_is_sigkilled_is_failed_after_the_restart(
+    tmp_path: Path, database_url: str, models_dir: Path
+) -> None:
+    """``precisionmed serve`` as a real subprocess, SIGKILLed mid-job, then started again."""
+    import signal
+
+    import httpx
+
+    from precisionmed.service.accounts import add_user
+    from precisionmed.service.db import make_engine, session_factory, upgrade_database
+    from precisionmed.service.jobs import INTERRUPTED
+    from tests.service.conftest import PASSWORD
+    from tests.service.test_durability import _free_port, _serve, _token, _wait_healthy
+
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    with session_factory(engine)() as session:
+        add_user(session, "rita", "researcher", PASSWORD)
+    engine.dispose()
+    port = _free_port()
+    base, data_dir = f"http://127.0.0.1:{port}", tmp_path / "data"
+    server = _serve(port, data_dir, database_url, models_dir, tmp_path / "serve-1.log")
+    try:
+        _wait_healthy(base, server)
+        me = _token(base, "rita", PASSWORD)
+        big = {"kind": "generate", "model": "charrnn", "n": 100_000, "seed": 0}
+        job_id = httpx.post(f"{base}/jobs", json=big, headers=me, timeout=30).json()["id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{base}/jobs/{job_id}", headers=me, timeout=10).json()
+            if job["status"] == "running" and job["progress"] > 0:
+                break
+            time.sleep(0.1)
+        assert job["status"] == "running", job
+        server.send_signal(signal.SIGKILL)
+        assert server.wait(timeout=10) == -signal.SIGKILL
+
+        server = _serve(port, data_dir, database_url, models_dir, tmp_path / "serve-2.log")
+        _wait_healthy(base, server)
+        me = _token(base, "rita", PASSWORD)
+        job = httpx.get(f"{base}/jobs/{job_id}", headers=me, timeout=10).json()
+        assert (job["status"], job["error"]) == ("failed", INTERRUPTED)
+        small = {"kind": "generate", "model": "charrnn", "n": 20, "seed": 0}
+        again = httpx.post(f"{base}/jobs", json=small, headers=me, timeout=30).json()["id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{base}/jobs/{again}", headers=me, timeout=10).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "done", job
+        result = httpx.get(f"{base}/jobs/{again}/result", headers=me, timeout=10)
+        assert len(result.text.splitlines()) == 20
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
