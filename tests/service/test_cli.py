@@ -90,7 +90,7 @@ def test_the_migrations_make_exactly_the_schema_of_the_models(database_url: str)
     from precisionmed.service.models import Base
 
     upgrade_database(database_url)
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:

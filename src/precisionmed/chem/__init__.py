@@ -42,7 +42,11 @@ _LAZY = {
 }
 
 #: Modules that register predictors, imported by ``precisionmed.load`` (this package is lazy).
-PREDICTOR_MODULES = ("precisionmed.chem.predictor", "precisionmed.chem.affinity_predictor")
+PREDICTOR_MODULES = (
+    "precisionmed.chem.predictor",
+    "precisionmed.chem.affinity_predictor",
+    "precisionmed.chem.generative.predictor",
+)
 
 
 def __getattr__(name: str) -> Any:

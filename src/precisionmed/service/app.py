@@ -64,7 +64,21 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
     migrate : bool
         Bring the database to the newest schema first (``alembic upgrade head``).
     """
-    from precisionmed.service.api import admin, auth, cases, feedback, models, system, users, web
+    from precisionmed.service.api import (
+        admin,
+        auth,
+        cases,
+        feedback,
+        jobs,
+        models,
+        molecules,
+        system,
+        treatments,
+        users,
+        variants,
+        web,
+    )
+    from precisionmed.service.jobs import JobRunner
 
     url = settings.resolved_database_url
     if migrate:
@@ -88,6 +102,7 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
         max_batch=settings.batch_max_size,
         max_wait_s=settings.batch_max_wait_ms / 1000,
     )
+    app.state.jobs = JobRunner.recovered(app.state.sessions, app.state.catalog, settings)
     app.state.limiter = TokenBucketLimiter(
         settings.rate_limit_per_minute, settings.rate_limit_burst
     )
@@ -100,6 +115,10 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
         users.router,
         web.router,
         admin.router,
+        jobs.router,
+        molecules.router,
+        treatments.router,
+        variants.router,
     ):
         app.include_router(router)
     _add_error_handlers(app)

@@ -112,6 +112,13 @@ class ServiceSettings(DatabaseSettings):
         Largest batch of queued image predictions of one model (1: no batching).
     batch_max_wait_ms : float
         How long a queued image prediction waits for others to batch with.
+    reference_fasta : Path or None
+        The reference genome (FASTA, ``PRECISIONMED_REFERENCE_FASTA``) VCFs are scored against by
+        variant-effect models; None: those models are not run (polygenic scores still are).
+    job_workers : int
+        Background jobs (molecule generation, optimisation) run at once; one per user at most.
+    job_queue_limit : int
+        Jobs queued or running at most; a further submission is refused with 429.
     """
 
     secret_key: SecretStr
@@ -126,6 +133,9 @@ class ServiceSettings(DatabaseSettings):
     onnx_cache_dir: Path | None = None
     batch_max_size: int = Field(default=16, ge=1, le=1024)
     batch_max_wait_ms: float = Field(default=2.0, ge=0, le=1000)
+    reference_fasta: Path | None = None
+    job_workers: int = Field(default=1, ge=1, le=64)
+    job_queue_limit: int = Field(default=20, ge=1, le=10_000)
 
     @field_validator("secret_key")
     @classmethod

@@ -38,7 +38,8 @@ class ServedModel:
     kind, pillar : str
         From ``config.json`` (``"image-classifier"``, ``"imaging"``...).
     input_kind : str
-        ``"image"``, ``"table"``, ``"molecule"`` or ``"sequence"`` (its ``input_spec``).
+        ``"image"``, ``"table"``, ``"molecule"``, ``"sequence"``, ``"vcf"`` (its ``input_spec``)
+        or ``"none"`` (a generator).
     path : Path
     columns : tuple of str
         Table models: the input columns.
@@ -214,6 +215,13 @@ class ModelCatalog:
                 )
             return self._batchers[key]
 
+    def run(self, model: ServedModel, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``model``'s predictor's public ``method`` called with ``args`` (one call at a time
+        per model): ``score_variants``, ``sample``... for what ``predict`` does not cover."""
+        predictor, lock = self._loaded(model)
+        with lock:
+            return getattr(predictor, method)(*args, **kwargs)
+
     def predict(self, model: ServedModel, inputs: Any) -> list[PredictionRecord]:
         """``model``'s records for ``inputs`` (one predict call at a time per model; lists of
         image files that queue are predicted together, up to ``max_batch``)."""
@@ -237,7 +245,8 @@ def _read_model(sub: Path, name: str) -> ServedModel:
     artifact = read_artifact(sub)
     cfg = artifact.config
     spec = cfg.get("input_spec") or {}
-    input_kind = str(spec.get("kind") or "image")
+    # a model without an input spec takes images only if it is an imaging one (a generator: none)
+    input_kind = str(spec.get("kind") or ("image" if cfg.get("pillar") == "imaging" else "none"))
     columns = tuple(c["name"] for c in spec.get("columns", ())) if spec else ()
     metrics_file = sub / "metrics.json"
     metrics = None

@@ -2,8 +2,9 @@
 
 ``users`` (with a role), ``cases`` (one upload: a de-identified image or a patient record),
 ``predictions`` (one per model run on a case), ``feedback`` (a clinician's confirmed or corrected
-label), ``audit_log`` (append-only: who read or changed what, when) and ``model_versions`` (the
-model directories the service has served). The schema itself is created by the Alembic
+label), ``audit_log`` (append-only: who read or changed what, when), ``model_versions`` (the
+model directories the service has served) and ``jobs`` (background molecule generation and
+optimisation). The schema itself is created by the Alembic
 migrations in :mod:`precisionmed.service.migrations`, never by ``create_all``.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -148,3 +150,35 @@ class ModelVersion(Base):
 
 
 STAGES = ("candidate", "production", "archived")
+
+
+class Job(Base):
+    """A background job of a user: molecule generation or optimisation, and its outcome.
+
+    ``status`` goes ``queued`` -> ``running`` -> ``done`` or ``failed`` (``error`` then says
+    why); ``runner`` names the process running it (``host:pid``), so that a restart can tell the
+    jobs its dead predecessor left running. ``result_path`` is the file written (``.smi`` or
+    ``.csv``) under the service's data folder.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "generate" or "optimize"
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    result_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    runner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+JOB_KINDS = ("generate", "optimize")
+JOB_STATUSES = ("queued", "running", "done", "failed")

@@ -171,3 +171,131 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool
     version: str
+
+
+class VariantCasePublic(CasePublic):
+    """A VCF case: each variant-effect model's per-variant changes and each polygenic score."""
+
+    not_run: list[str] = Field(
+        default_factory=list, description="Served genomics models not run on this VCF, and why."
+    )
+
+
+class TreatmentRequest(BaseModel):
+    """One patient's covariates, for the treatment recommenders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record: dict[str, Any] = Field(
+        min_length=1, description="The patient's fields (covariate -> value)."
+    )
+
+
+class TreatmentOption(BaseModel):
+    """One candidate treatment: the expected outcome and its interval."""
+
+    treatment: str
+    expected_outcome: float
+    interval: list[float] | None = None
+
+
+class TreatmentRanking(BaseModel):
+    """One recommender's ranking for the patient, or its abstention with the reasons."""
+
+    prediction_id: int
+    model_name: str
+    model_version: str | None
+    recommendation: str | None = Field(description="Null when the model abstains.")
+    abstained: bool
+    reasons: list[str] = Field(default_factory=list, description="Why it abstains, if it does.")
+    better: str | None = Field(default=None, description="'lower' or 'higher' outcome is better.")
+    ranking: list[TreatmentOption] = Field(description="Best expected outcome first.")
+    effect: float | None = None
+    effect_interval: list[float] | None = None
+    interval_level: float | None = None
+
+
+class TreatmentCasePublic(CasePublic):
+    """A treatment case: the stored predictions and each recommender's ranking."""
+
+    rankings: list[TreatmentRanking] = Field(default_factory=list)
+
+
+class MoleculeRequest(BaseModel):
+    """SMILES to predict properties of (one molecule per row)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    smiles: list[str] = Field(min_length=1, max_length=1000)
+
+
+class MoleculeRow(BaseModel):
+    """One row: each property model's values, or the reason the row could not be read."""
+
+    row: int
+    smiles: str
+    error: str | None = Field(default=None, description="Why the SMILES was not predicted.")
+    predictions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Model name -> its PredictionRecord for this row."
+    )
+
+
+class MoleculePredictions(BaseModel):
+    """Property predictions for a batch of SMILES; bad rows reported, the rest predicted."""
+
+    models: list[str]
+    n_predicted: int
+    n_failed: int
+    rows: list[MoleculeRow]
+
+
+class GenerateJobCreate(BaseModel):
+    """Sample molecules from a generator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["generate"]
+    model: str = Field(min_length=1, max_length=128, description="A served generator's name.")
+    n: int = Field(default=1000, ge=1, le=100_000, description="Molecules to draw.")
+    temperature: float = Field(default=1.0, gt=0, le=10)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class OptimizeJobCreate(BaseModel):
+    """Fine-tune a CharRNN generator toward an objective (REINVENT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["optimize"]
+    model: str = Field(min_length=1, max_length=128, description="A served CharRNN's name.")
+    objective: str = Field(
+        min_length=1,
+        max_length=20_000,
+        description="The objective as YAML text (components: qed, sa, logp, mw, tpsa, "
+        "similarity, substructure, guacamol, property with a served model's name).",
+    )
+    steps: int = Field(default=20, ge=1, le=1000)
+    batch_size: int = Field(default=64, ge=2, le=512, description="Molecules sampled per step.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class JobPublic(BaseModel):
+    """A background job and where it stands."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    owner_id: int
+    kind: str
+    model_name: str
+    model_version: str | None
+    params: dict[str, Any]
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float = Field(description="Fraction done, 0 to 1.")
+    error: str | None
+    summary: dict[str, Any] | None = Field(
+        default=None, description="Done: counts (molecules drawn, valid; steps, best score)."
+    )
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -2,7 +2,8 @@
 
 The type is sniffed from the bytes (the client's file name and content type are not trusted):
 DICOM (``DICM`` at byte 128), PNG (its signature), NIfTI-1/2 (``n+1``/``n+2`` magic, optionally
-gzipped) or a JSON object (a patient record). Compressed inputs are inflated with a cap
+gzipped), a JSON object (a patient record) or, where the route takes one, a VCF (plain or
+gzipped/bgzipped: stored inflated). Compressed inputs are inflated with a cap
 (:attr:`ServiceSettings.max_decoded_bytes`) so that a zip bomb is refused without being
 expanded, and images are decoded once so that a truncated file is refused before it is stored.
 """
@@ -22,6 +23,7 @@ from precisionmed.errors import DataFormatError
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
+VCF_MAGIC = b"##fileformat=VCF"
 
 
 class UploadRejected(DataFormatError):
@@ -41,10 +43,10 @@ class CheckedUpload:
 
     Attributes
     ----------
-    kind : {"image", "record"}
-    format : {"dicom", "png", "nifti", "json"}
+    kind : {"image", "record", "vcf"}
+    format : {"dicom", "png", "nifti", "json", "vcf"}
     data : bytes
-        The file (NIfTI: as sent, possibly gzipped).
+        The file (NIfTI: as sent, possibly gzipped; VCF: inflated).
     record : dict or None
         The parsed patient record (JSON uploads).
     suffix : str
@@ -58,7 +60,9 @@ class CheckedUpload:
     suffix: str = ""
 
 
-def check_upload(data: bytes, *, max_bytes: int, max_decoded_bytes: int) -> CheckedUpload:
+def check_upload(
+    data: bytes, *, max_bytes: int, max_decoded_bytes: int, accept_vcf: bool = False
+) -> CheckedUpload:
     """Sniff and check one uploaded file.
 
     Parameters
@@ -69,6 +73,8 @@ def check_upload(data: bytes, *, max_bytes: int, max_decoded_bytes: int) -> Chec
         Largest accepted upload.
     max_decoded_bytes : int
         Largest accepted inflated or decoded size.
+    accept_vcf : bool
+        Take a VCF (kind ``"vcf"``); otherwise one is refused with 415.
 
     Raises
     ------
@@ -87,6 +93,8 @@ def check_upload(data: bytes, *, max_bytes: int, max_decoded_bytes: int) -> Chec
         return CheckedUpload("image", "png", data, suffix=".png")
     if data.startswith(GZIP_MAGIC):
         raw = _gunzip_capped(data, max_decoded_bytes)
+        if raw.startswith(VCF_MAGIC):
+            return _checked_vcf(raw, accept_vcf)
         if not _is_nifti(raw):
             raise UploadRejected(
                 "upload: a gzip file that is not a NIfTI image (.nii.gz); expected a DICOM, "
@@ -98,6 +106,8 @@ def check_upload(data: bytes, *, max_bytes: int, max_decoded_bytes: int) -> Chec
     if _is_nifti(data):
         _check_nifti(data)
         return CheckedUpload("image", "nifti", data, suffix=".nii")
+    if data.startswith(VCF_MAGIC):
+        return _checked_vcf(data, accept_vcf)
     if data.lstrip()[:1] in (b"{", b"["):  # JSON: an object is checked for below
         return CheckedUpload("record", "json", data, record=_parse_record(data), suffix=".json")
     what = "a zip archive" if data.startswith(ZIP_MAGIC) else f"bytes starting {data[:8]!r}"
@@ -235,6 +245,40 @@ def _check_nifti(raw: bytes) -> None:
             f"upload: the NIfTI file is truncated: its header declares {expected:,} bytes, "
             f"got {len(raw):,}"
         )
+
+
+def _checked_vcf(raw: bytes, accepted: bool) -> CheckedUpload:
+    """A VCF's header checked: a ``#CHROM`` line, and every record on a declared contig.
+
+    Read by hand rather than with pysam so that the service needs no genomics extra to refuse a
+    bad file; pysam only warns about an undeclared contig and reads on.
+    """
+    if not accepted:
+        raise UploadRejected("upload: a VCF file; send it to POST /variants", 415)
+    try:
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise UploadRejected(f"upload: the VCF is not UTF-8 text ({exc})") from exc
+    header = next((n for n, line in enumerate(lines) if not line.startswith("##")), len(lines))
+    if header == len(lines) or not lines[header].startswith("#CHROM\tPOS"):
+        raise UploadRejected(
+            f"upload: VCF line {header + 1}: expected the '#CHROM POS ID REF ALT ...' header "
+            "line after the ## meta lines; the file may be truncated"
+        )
+    declared = [
+        line[len("##contig=<ID=") :].split(",")[0].rstrip(">")
+        for line in lines[:header]
+        if line.startswith("##contig=<ID=")
+    ]
+    for n, line in enumerate(lines[header + 1 :], header + 2):
+        chrom = line.split("\t", 1)[0]
+        if line and declared and chrom not in declared:
+            shown = ", ".join(declared[:5]) + (", ..." if len(declared) > 5 else "")
+            raise UploadRejected(
+                f"upload: VCF line {n}, CHROM: contig {chrom[:40]!r} is not declared in the "
+                f"header (##contig: {shown})"
+            )
+    return CheckedUpload("vcf", "vcf", raw, suffix=".vcf")
 
 
 def _parse_record(data: bytes) -> dict[str, Any]:

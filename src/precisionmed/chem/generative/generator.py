@@ -23,7 +23,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from precisionmed.artifacts import ModelCard, ModelContents, read_artifact, write_model_dir
+from precisionmed.artifacts import (
+    Artifact,
+    ModelCard,
+    ModelContents,
+    read_artifact,
+    write_model_dir,
+)
 from precisionmed.chem.generative.vocab import Vocabulary
 from precisionmed.errors import ArtifactError, ConfigError
 
@@ -257,7 +263,12 @@ def load_generator(model_dir: str | Path) -> Generator:
     ArtifactError
         Not a model directory, a file changed, or not a molecule generator.
     """
-    artifact = read_artifact(model_dir)
+    return generator_from_artifact(read_artifact(model_dir))
+
+
+def generator_from_artifact(artifact: Artifact) -> Generator:
+    """The :class:`Generator` of a checked model directory (see :func:`load_generator`)."""
+    model_dir = artifact.path
     if artifact.kind != KIND:
         raise ArtifactError(
             f"{model_dir}: a {artifact.kind!r} model, not a molecule generator ({KIND!r})."
@@ -281,4 +292,12 @@ def load_generator(model_dir: str | Path) -> Generator:
     )
 
 
-__all__ = ["KIND", "MODELS", "Generator", "SampleResult", "build_model", "load_generator"]
+__all__ = [
+    "KIND",
+    "MODELS",
+    "Generator",
+    "SampleResult",
+    "build_model",
+    "generator_from_artifact",
+    "load_generator",
+]

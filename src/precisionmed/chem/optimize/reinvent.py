@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +187,7 @@ def run_reinvent(
     config: ReinventConfig | None = None,
     *,
     progress: bool = True,
+    on_step: Callable[[dict[str, float]], None] | None = None,
 ) -> ReinventResult:
     """Fine-tune a copy of ``prior`` (a CharRNN) to maximise ``objective``.
 
@@ -199,6 +200,9 @@ def run_reinvent(
     config : ReinventConfig, optional
     progress : bool
         A progress bar (scoring calls) on stderr.
+    on_step : callable, optional
+        Called with each step's history row (``step``, ``calls``, ``mean_score``...), e.g. to
+        report progress elsewhere than on stderr.
 
     Returns
     -------
@@ -291,6 +295,8 @@ def run_reinvent(
                     "loss": float(loss.item()),
                 }
             )
+            if on_step is not None:
+                on_step(history[-1])
             bar.update(
                 task,
                 completed=objective.calls - calls0,
