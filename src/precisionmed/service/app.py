@@ -64,7 +64,17 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
     migrate : bool
         Bring the database to the newest schema first (``alembic upgrade head``).
     """
-    from precisionmed.service.api import auth, cases, feedback, models, system, users, web
+    from precisionmed.service.api import (
+        auth,
+        cases,
+        explain,
+        feedback,
+        models,
+        reports,
+        system,
+        users,
+        web,
+    )
 
     url = settings.resolved_database_url
     if migrate:
@@ -99,6 +109,8 @@ def create_app(settings: ServiceSettings, *, migrate: bool = True) -> FastAPI:
         models.router,
         users.router,
         web.router,
+        explain.router,
+        reports.router,
     ):
         app.include_router(router)
     _add_error_handlers(app)
