@@ -29,7 +29,7 @@ from precisionmed.errors import DataFormatError
 from precisionmed.service.api.cases import CaseId, _read_capped, _visible_case
 from precisionmed.service.audit import audit
 from precisionmed.service.deps import CatalogDep, Clinician, CurrentUser, SessionDep, SettingsDep
-from precisionmed.service.inference import ModelCatalog
+from precisionmed.service.inference import ServedModel
 from precisionmed.service.models import Case, User
 from precisionmed.service.schemas import ReportPublic
 from precisionmed.service.uploads import UploadRejected
@@ -57,6 +57,7 @@ def create_report(
     data = _read_capped(file, settings.max_upload_bytes)
     document, suffix = _parse(data)
     check_references(document)
+    served = catalog.scan()  # before this request's write: SQLite has one writer at a time
     case = Case(
         owner_id=user.id,
         input_kind="report",
@@ -67,7 +68,7 @@ def create_report(
     session.flush()  # the id names the report's folder
     out = settings.uploads_dir / str(case.id) / "report"
     try:
-        _write(data, suffix, catalog, out)
+        _write(data, suffix, served, out)
         audit(session, user.id, "create", "case", case.id, "report")
         session.commit()
     except BaseException:
@@ -192,7 +193,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _write(data: bytes, suffix: str, catalog: ModelCatalog, out: Path) -> None:
+def _write(data: bytes, suffix: str, served: list[ServedModel], out: Path) -> None:
     """Run the report package on the upload over the production models, into ``out``."""
     from precisionmed.report import load_case, write_report
 
@@ -202,7 +203,7 @@ def _write(data: bytes, suffix: str, catalog: ModelCatalog, out: Path) -> None:
         # the production models, by name, as the models folder the report package reads
         models = Path(tmp) / "models"
         models.mkdir()
-        for model in catalog.scan():
+        for model in served:
             (models / model.name).symlink_to(model.path.resolve(), target_is_directory=True)
         out.mkdir(parents=True, exist_ok=True)
         try:
