@@ -3,7 +3,10 @@
 The page and its script hold no data and are served without a token (a browser cannot send a
 bearer token when it navigates); everything they show comes from the token-protected API. The
 Content-Security-Policy allows scripts from this origin only, and the script writes data with
-``textContent``, never as HTML, so that text in a case cannot run as code.
+``textContent``, never as HTML, so that text in a case cannot run as code. Images and files that
+need the token (Grad-CAM overlays, masks, the HTML report) are fetched by the script and shown from
+``blob:`` URLs; the HTML report is shown in a sandboxed frame (no script), whose one style block
+the policy admits by its hash.
 """
 
 from __future__ import annotations
