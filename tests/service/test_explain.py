@@ -170,3 +170,44 @@ def test_a_segmenter_gives_the_mask_as_nifti_and_png_and_its_volumes(
     assert api.client.get(f"/cases/{case['id']}/segmentation", headers=other).status_code == 404
     reads = [r for r in api.audit_rows() if r[1:] == ("read", "prediction", prediction["id"])]
     assert len(reads) == 3
+
+
+@pytest.fixture(scope="module")
+def risk_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models directory serving a small clinical risk classifier with bootstrap intervals."""
+    from precisionmed.clinical.training import train_clinical_model
+    from precisionmed.data import load_dataset
+
+    require_dataset("breast-cancer-wisconsin")
+    root = tmp_path_factory.mktemp("riskmodels")
+    data = load_dataset("breast-cancer-wisconsin")
+    train_clinical_model(data, "rf", root / "wdbc", interval_models=3, n_boot=10, explain=False,
+                         params={"n_estimators": 20})  # fmt: skip
+    return root
+
+
+def test_a_clinical_risk_comes_with_its_probability_interval_and_calibration(
+    make_app: Any, risk_model_dir: Path
+) -> None:
+    import precisionmed
+    from precisionmed.data import load_dataset
+
+    api = Api(make_app(models_dir=risk_model_dir))
+    doc = api.add_user("doc", "clinician")
+    row = load_dataset("breast-cancer-wisconsin").X.iloc[0]
+    record = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    response = api.client.post(
+        "/cases", headers=doc, files=upload("p.json", json.dumps(record).encode())
+    )
+    assert response.status_code == 201, response.text
+    (prediction,) = response.json()["predictions"]
+    body = prediction["record"]
+    probability = body["values"]["probability"]
+    expected = precisionmed.load(risk_model_dir / "wdbc").predict_table(row.to_frame().T)
+    assert probability == pytest.approx(expected.patients[0]["probability"])
+    assert prediction["prediction"] == probability  # the headline is the risk itself
+    low, high = body["interval"]["probability"]
+    assert 0 <= low <= high <= 1
+    assert 0 < body["interval_level"] < 1  # 3 refits: their range, labelled with its level
+    assert "brier" in json.dumps(body["calibration"])
+    assert prediction["survival_curve"] is None
