@@ -5,13 +5,16 @@ references that would read the server's disk are refused with 4xx naming the fie
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import require_dataset
-from tests.service.conftest import Api, upload
+from tests.service.conftest import PASSWORD, Api, upload
 
 
 def case_file(gbsg2_record: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -159,3 +162,41 @@ def test_an_unreadable_upload_is_refused(api: Api) -> None:
         response = _post(api, doc, "case.yaml", data)
         assert response.status_code == 422
         assert message in response.json()["detail"]
+
+
+@pytest.mark.slow  # a server process of its own: about 40 s on 2 busy cores
+def test_precisionmed_serve_in_a_subprocess_draws_the_overlay_and_the_report(
+    tmp_path: Path, database_url: str, models_dir: Path, gbsg2_record: dict[str, Any]
+) -> None:
+    """The console path: ``python -m precisionmed.cli.main serve`` (its own app factory) answers
+    the explanation and report endpoints as the in-process app does."""
+    import httpx
+
+    from tests.service.test_durability import _free_port, _seed, _serve, _token, _wait_healthy
+    from tests.service.test_explain import breast_png
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    _seed(database_url, gbsg2_record)  # the clinician "doc"
+    server = _serve(port, tmp_path / "data", database_url, models_dir, tmp_path / "serve.log")
+    try:
+        _wait_healthy(base, server)
+        doc = _token(base, "doc", PASSWORD)
+        with httpx.Client(base_url=base, headers=doc, timeout=60) as client:
+            case = client.post("/cases", files=upload("scan.png", breast_png()))
+            assert case.status_code == 201, case.text
+            overlay = client.get(f"/cases/{case.json()['id']}/explanation")
+            assert overlay.status_code == 200, overlay.text
+            assert overlay.content.startswith(b"\x89PNG")
+            text = yaml.safe_dump(case_file(gbsg2_record)).encode()
+            report = client.post("/reports", files=upload("case.yaml", text))
+            assert report.status_code == 201, report.text
+            html = client.get(report.json()["html_url"])
+            assert "demo-1" in html.text
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
