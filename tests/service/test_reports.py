@@ -150,6 +150,8 @@ def test_a_bad_case_file_is_refused_naming_the_field(
     assert message in response.json()["detail"]
     assert "/tmp" not in response.json()["detail"]  # no server path in the message
     assert api.client.get("/cases", headers=doc).json() == []  # nothing stored
+    uploads = api.app.state.settings.uploads_dir
+    assert not uploads.exists() or list(uploads.iterdir()) == []  # no half-built report
 
 
 def test_an_unreadable_upload_is_refused(api: Api) -> None:

@@ -18,6 +18,7 @@ import json
 import logging
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,23 +58,30 @@ def create_report(
     data = _read_capped(file, settings.max_upload_bytes)
     document, suffix = _parse(data)
     check_references(document)
-    served = catalog.scan()  # before this request's write: SQLite has one writer at a time
-    case = Case(
-        owner_id=user.id,
-        input_kind="report",
-        input_format="fhir-bundle" if document.get("resourceType") == "Bundle" else "case-file",
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
-    session.add(case)
-    session.flush()  # the id names the report's folder
-    out = settings.uploads_dir / str(case.id) / "report"
+    # the report is built before the case is written: SQLite has one writer at a time, and a
+    # report takes seconds that no other request should wait for
+    staging = settings.uploads_dir / f".report-{uuid.uuid4().hex}"
+    out: Path | None = None
     try:
-        _write(data, suffix, served, out)
+        _write(data, suffix, catalog.scan(), staging)
+        case = Case(
+            owner_id=user.id,
+            input_kind="report",
+            input_format="fhir-bundle" if document.get("resourceType") == "Bundle" else "case-file",
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        session.add(case)
+        session.flush()  # the id names the report's folder
+        out = settings.uploads_dir / str(case.id) / "report"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging.replace(out)
         audit(session, user.id, "create", "case", case.id, "report")
         session.commit()
     except BaseException:
         session.rollback()
-        shutil.rmtree(out.parent, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
         raise
     log.info("report case %d created by user %d", case.id, user.id)
     return _public(case, out)
