@@ -172,18 +172,26 @@ def test_a_segmenter_gives_the_mask_as_nifti_and_png_and_its_volumes(
     assert len(reads) == 3
 
 
-@pytest.fixture(scope="module")
-def risk_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models directory serving a small clinical risk classifier with bootstrap intervals."""
+def train_models_with_intervals(root: Path) -> Path:
+    """``root`` serving a clinical risk classifier ("wdbc", random forest on Breast Cancer
+    Wisconsin) and a survival model ("gbsg2", Cox on GBSG2), each with bootstrap intervals."""
     from precisionmed.clinical.training import train_clinical_model
     from precisionmed.data import load_dataset
 
     require_dataset("breast-cancer-wisconsin")
-    root = tmp_path_factory.mktemp("riskmodels")
-    data = load_dataset("breast-cancer-wisconsin")
-    train_clinical_model(data, "rf", root / "wdbc", interval_models=3, n_boot=10, explain=False,
+    require_dataset("gbsg2")
+    train_clinical_model(load_dataset("breast-cancer-wisconsin"), "rf", root / "wdbc",
+                         interval_models=3, n_boot=10, explain=False,
                          params={"n_estimators": 20})  # fmt: skip
+    train_clinical_model(load_dataset("gbsg2"), "coxph", root / "gbsg2", interval_models=3,
+                         n_boot=10, explain=False)  # fmt: skip
     return root
+
+
+@pytest.fixture(scope="module")
+def risk_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """See :func:`train_models_with_intervals`."""
+    return train_models_with_intervals(tmp_path_factory.mktemp("riskmodels"))
 
 
 def test_a_clinical_risk_comes_with_its_probability_interval_and_calibration(
@@ -211,3 +219,24 @@ def test_a_clinical_risk_comes_with_its_probability_interval_and_calibration(
     assert 0 < body["interval_level"] < 1  # 3 refits: their range, labelled with its level
     assert "brier" in json.dumps(body["calibration"])
     assert prediction["survival_curve"] is None
+
+
+def test_a_survival_curve_comes_with_its_band(
+    make_app: Any, risk_model_dir: Path, gbsg2_record: dict[str, Any]
+) -> None:
+    api = Api(make_app(models_dir=risk_model_dir))
+    doc = api.add_user("doc", "clinician")
+    response = api.client.post(
+        "/cases", headers=doc, files=upload("p.json", json.dumps(gbsg2_record).encode())
+    )
+    assert response.status_code == 201, response.text
+    (prediction,) = response.json()["predictions"]  # the record has gbsg2's fields only
+    curve = prediction["survival_curve"]
+    low, high = np.array(curve["low"], dtype=float), np.array(curve["high"], dtype=float)
+    assert len(low) == len(high) == len(curve["times"])
+    assert np.all(low <= high)
+    assert np.all((low >= 0) & (high <= 1))
+    assert curve["band_level"] == prediction["record"]["interval_level"]
+    assert 0 < curve["band_level"] < 1
+    risk_low, risk_high = prediction["record"]["interval"]["risk"]
+    assert risk_low <= risk_high

@@ -5,6 +5,7 @@ survival curve, a case file and its report. Screenshots are kept under
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,12 +32,12 @@ def screenshots(tmp_path: Path, test: str) -> Path:
     return folder
 
 
-@pytest.fixture
-def live_server(api: Api) -> Iterator[str]:
-    """The test's app served by uvicorn on a free port, in a thread."""
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free port, in a thread; its base URL."""
     import uvicorn
 
-    config = uvicorn.Config(api.app, host="127.0.0.1", port=0, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -45,9 +46,18 @@ def live_server(api: Api) -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(api: Api) -> Iterator[str]:
+    """The test's app served by uvicorn on a free port, in a thread."""
+    with serving(api.app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -183,6 +193,58 @@ def test_a_clinician_sees_the_gradcam_overlay_the_survival_curve_and_the_report(
     assert "demo-1" in saved.read_text()
     assert not errors, errors  # nothing blocked by the CSP, no script error
     assert all((screens / name).stat().st_size > 0 for name in os.listdir(screens))
+
+
+@pytest.fixture(scope="module")
+def models_with_intervals(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.service.test_explain import train_models_with_intervals
+
+    return train_models_with_intervals(tmp_path_factory.mktemp("intervalmodels"))
+
+
+def test_a_clinical_risk_shows_its_interval_and_a_survival_curve_its_band(
+    make_app: Any, models_with_intervals: Path, browser: Any, tmp_path: Path,
+    gbsg2_record: dict[str, Any],
+) -> None:  # fmt: skip
+    from precisionmed.data import load_dataset
+
+    api = Api(make_app(models_dir=models_with_intervals))
+    api.add_user("doc", "clinician")
+    row = load_dataset("breast-cancer-wisconsin").X.iloc[0]
+    wdbc = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    (tmp_path / "wdbc.json").write_text(json.dumps(wdbc))
+    (tmp_path / "gbsg2.json").write_text(json.dumps(gbsg2_record))
+    screens = screenshots(tmp_path, "intervals")
+    with serving(api.app) as base:
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.fill("#username", "doc")
+        page.fill("#password", PASSWORD)
+        page.click("#signin-form button")
+        page.wait_for_selector("#submit:not([hidden])")
+
+        page.set_input_files("#case-file", str(tmp_path / "wdbc.json"))
+        page.click("#case-form button")
+        page.wait_for_selector(".prediction .interval", timeout=60_000)
+        page.screenshot(path=screens / "1-risk.png", full_page=True)
+        case = api.client.get("/cases", headers=api.add_user("r1", "researcher")).json()[0]
+        record = case["predictions"][0]["record"]
+        low, high = record["interval"]["probability"]
+        level = f"{100 * record['interval_level']:.0f}%"
+        shown = page.text_content(".prediction .interval")
+        # "#.4g": 4 significant digits, trailing zeros kept, as JavaScript's toPrecision(4)
+        assert shown == f"probability: {level} interval {low:#.4g} to {high:#.4g}"
+        assert page.text_content(".prediction h3").startswith("wdbc: probability 0.")
+
+        page.set_input_files("#case-file", str(tmp_path / "gbsg2.json"))
+        page.click("#case-form button")
+        page.wait_for_selector("svg.survival-curve path.band", timeout=60_000)
+        page.screenshot(path=screens / "2-band.png", full_page=True)
+        assert page.locator("svg.survival-curve path.band").count() == 2
+        caption = page.text_content(".survival figcaption")
+        case = api.client.get("/cases", headers=api.add_user("r2", "researcher")).json()[0]
+        band = case["predictions"][0]["survival_curve"]["band_level"]
+        assert f"band: {100 * band:.0f}% interval" in caption
 
 
 def test_the_page_is_served_with_a_script_only_content_security_policy(api: Api) -> None:

@@ -105,6 +105,11 @@ function showPrediction(p) {
       line.className = "interval";
       const level = p.record.interval_level ? (100 * p.record.interval_level).toFixed(0) + "% " : "";
       line.textContent = key + ": " + level + "interval " + low.toPrecision(4) + " to " + high.toPrecision(4);
+      const v = (p.record.values || {})[key];
+      if (typeof v === "number" && (v < low || v > high)) {
+        // the clinical pillar's meaning: the full-data model's value outside its refits' range
+        line.textContent += " (the model's own value lies outside: unstable under resampling)";
+      }
       box.appendChild(line);
     });
   }
