@@ -233,7 +233,9 @@ def test_a_clinical_risk_shows_its_interval_and_a_survival_curve_its_band(
         level = f"{100 * record['interval_level']:.0f}%"
         shown = page.text_content(".prediction .interval")
         # "#.4g": 4 significant digits, trailing zeros kept, as JavaScript's toPrecision(4)
-        assert shown == f"probability: {level} interval {low:#.4g} to {high:#.4g}"
+        assert shown.startswith(f"probability: {level} interval {low:#.4g} to {high:#.4g}")
+        value = record["values"]["probability"]
+        assert ("unstable under resampling" in shown) == (not low <= value <= high)
         assert page.text_content(".prediction h3").startswith("wdbc: probability 0.")
 
         page.set_input_files("#case-file", str(tmp_path / "gbsg2.json"))
