@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import require_dataset
+from tests.conftest import require_dataset, require_path
 from tests.service.conftest import PASSWORD, Api, upload
 
 
@@ -202,3 +202,18 @@ def test_precisionmed_serve_in_a_subprocess_draws_the_overlay_and_the_report(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_the_example_fhir_bundle_is_accepted_as_precisionmed_report_takes_it(api: Api) -> None:
+    """examples/cases/chest_xray_bundle.json names its files by dataset: and mirror: only."""
+    require_dataset("pneumoniamnist")
+    require_path("genomics/giab_chr20/test_nist.b37_chr20_100kbp_at_10mb.vcf.gz")
+    example = Path(__file__).resolve().parents[2] / "examples" / "cases" / "chest_xray_bundle.json"
+    doc = api.add_user("doc", "clinician")
+    response = _post(api, doc, "chest_xray_bundle.json", example.read_bytes())
+    assert response.status_code == 201, response.text
+    report = response.json()["report"]
+    assert report["case"]["format"] == "fhir-bundle"
+    assert report["case"]["vcf"]["reference"].startswith("mirror:genomics/")
+    sections = {s["key"]: s for s in report["sections"]}
+    assert len(sections["imaging"]["findings"]) == 1  # the X-ray, by the served classifier
