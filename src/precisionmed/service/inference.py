@@ -197,6 +197,11 @@ class ModelCatalog:
                 self._backends[key] = backend
             return self._predictors[key], self._locks[key]
 
+    def predictor(self, model: ServedModel) -> tuple[Any, threading.Lock]:
+        """The loaded predictor of ``model`` and the lock every call on it must hold (for the
+        predictor's own methods beyond ``predict``: ``explain``, ``segment``)."""
+        return self._loaded(model)
+
     def backend(self, model: ServedModel) -> Backend | None:
         """How ``model`` is run (ONNX Runtime or torch, and why); None until first loaded."""
         return self._backends.get((model.name, model.version))

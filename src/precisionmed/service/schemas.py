@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["clinician", "researcher", "admin"]
 
@@ -46,6 +46,17 @@ class UserCreated(UserPublic):
     password: str | None = None
 
 
+class SurvivalCurve(BaseModel):
+    """A patient's predicted survival function S(t) on the model's time grid."""
+
+    times: list[float] = Field(description="Time points, in time_unit.")
+    survival: list[float | None] = Field(description="S(t) at each time, in [0, 1].")
+    low: list[float | None] | None = Field(default=None, description="Pointwise band, lower.")
+    high: list[float | None] | None = Field(default=None, description="Pointwise band, upper.")
+    band_level: float | None = Field(default=None, description="The band's coverage level.")
+    time_unit: str = ""
+
+
 class PredictionPublic(BaseModel):
     """One model's prediction for a case: the headline and the full record."""
 
@@ -61,6 +72,64 @@ class PredictionPublic(BaseModel):
         "calibration, intervals, warnings, out-of-distribution flags."
     )
     created_at: datetime
+    confidence: float | None = Field(
+        default=None,
+        description="Single-label image classifiers: the calibrated probability of the "
+        "predicted class (from record.values).",
+    )
+    survival_curve: SurvivalCurve | None = Field(
+        default=None,
+        description="Survival models: the patient's survival curve (from record.details).",
+    )
+
+    @model_validator(mode="after")
+    def _derived(self) -> PredictionPublic:
+        """Fill ``confidence`` and ``survival_curve`` from the record."""
+        values = self.record.get("values") or {}
+        if isinstance(self.prediction, str) and isinstance(values.get(self.prediction), float):
+            self.confidence = values[self.prediction]
+        details = self.record.get("details") or {}
+        if details.get("times") and details.get("survival"):
+            level = self.record.get("interval_level")
+            self.survival_curve = SurvivalCurve(
+                times=details["times"],
+                survival=details["survival"],
+                low=details.get("survival_low"),
+                high=details.get("survival_high"),
+                band_level=level if details.get("survival_low") else None,
+                time_unit=str(details.get("time_unit") or ""),
+            )
+        return self
+
+
+class SegmentationPublic(BaseModel):
+    """A segmenter's figures for an image case."""
+
+    model_name: str
+    model_version: str
+    labels: dict[str, str] = Field(description="Label value -> name (0: background).")
+    shape: list[int] = Field(description="The mask's shape, (D, H, W) or (H, W).")
+    spacing_mm: list[float]
+    volume_mm3: dict[str, float] = Field(description="Segmented volume per label name (mm^3).")
+    area_mm2: dict[str, float] = Field(
+        description="Per label name, its largest cross-section over the slices (mm^2)."
+    )
+    lesions: list[dict[str, Any]] = Field(
+        description="The largest connected structures per label: voxels, volume_mm3, bounding "
+        "boxes (voxels and world mm), centroid."
+    )
+
+
+class ReportPublic(BaseModel):
+    """A full case report, stored as a case of its submitter."""
+
+    case_id: int
+    owner_id: int
+    created_at: datetime
+    report: dict[str, Any] = Field(
+        description="report.json: case summary, sections with findings, models used."
+    )
+    html_url: str = Field(description="The self-contained HTML report (needs the token).")
 
 
 class FeedbackCreate(BaseModel):
