@@ -7,14 +7,11 @@ gzipped) or a JSON object (a patient record). Compressed inputs are inflated wit
 expanded, and images are decoded once so that a truncated file is refused before it is stored.
 
 :class:`UploadStore` keeps the accepted (de-identified) files: each is written once under a
-random name and fsynced in a background thread while the models predict, so that the fsync
-costs the request little time; the request waits for it before committing the case row that
-names the file.
+random name and fsynced before the case row that names it is committed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import json
@@ -23,7 +20,6 @@ import threading
 import uuid
 import warnings
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -261,33 +257,6 @@ def _parse_record(data: bytes) -> dict[str, Any]:
     return record
 
 
-@dataclass(frozen=True)
-class StoredUpload:
-    """A file written by :meth:`UploadStore.write`; durable once :meth:`wait_durable` returns.
-
-    Attributes
-    ----------
-    path : Path
-        Where it is (readable at once).
-    synced : tuple of Future
-        The fsync of the file and that of its folder (the folder's is shared by the day's files).
-    """
-
-    path: Path
-    synced: tuple[Future[None], ...]
-
-    def wait_durable(self) -> None:
-        """Block until the file and its folder are fsynced (raises the fsync's error)."""
-        for future in self.synced:
-            future.result()
-
-    def discard(self) -> None:
-        """Remove the file (the request that wrote it failed)."""
-        with contextlib.suppress(OSError):  # the file goes anyway
-            self.wait_durable()
-        self.path.unlink(missing_ok=True)
-
-
 class UploadStore:
     """Uploads kept as ``folder/YYYY-MM-DD/<random hex><suffix>`` (the UTC day of the upload).
 
@@ -295,57 +264,45 @@ class UploadStore:
     ----------
     folder : Path
         The uploads folder (created on first use; the day folders mode 0700).
-    fsync_threads : int
-        Threads that fsync written files in the background.
     """
 
-    def __init__(self, folder: Path, fsync_threads: int = 2) -> None:
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._pool = ThreadPoolExecutor(fsync_threads, thread_name_prefix="upload-fsync")
         self._lock = threading.Lock()
-        self._day: tuple[Path, Future[None]] | None = None
+        self._day: Path | None = None
 
-    def write(self, suffix: str, data: bytes) -> StoredUpload:
-        """Write ``data`` to a new file (one ``write``) and start its fsync in the background.
+    def write(self, suffix: str, data: bytes) -> Path:
+        """Write ``data`` to a new file with one ``write`` and fsync it; its path.
 
         The file is never renamed: nothing names it until the case row that does is committed,
-        which happens only after :meth:`StoredUpload.wait_durable`, so a file cut short by a
-        crash is never referenced. The day's folder is fsynced (with its parent) once, by the
-        first upload of the day in this process, and every upload of the day waits for that; on
-        a journaling file system (ext4, XFS) a file's own fsync then also makes its name durable,
-        since it commits the journal transaction that created the name.
+        after this returns, so a file cut short by a crash is never referenced. The day's folder
+        is fsynced (with its parent) once, by the first upload of the day in this process; on a
+        journaling file system (ext4, XFS) a file's own fsync also makes its name durable, since
+        it commits the journal transaction that created the name. The fsync runs in the
+        request's thread: handing it to a background thread to overlap the prediction was slower
+        on a busy 2-core machine (each hand-over waits for the scheduler).
         """
         from datetime import UTC, datetime
 
         day = self.folder / datetime.now(UTC).strftime("%Y-%m-%d")
-        with self._lock:
-            if self._day is None or self._day[0] != day:
+        with self._lock:  # the day's first upload creates and fsyncs its folder; others wait
+            if self._day != day:
                 day.mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._day = (day, self._pool.submit(_fsync_folders, day, day.parent))
-            day_synced = self._day[1]
+                _fsync_folders(day, day.parent)
+                self._day = day
         path = day / f"{uuid.uuid4().hex}{suffix}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
+            os.fsync(fd)
         except BaseException:
-            os.close(fd)
             path.unlink(missing_ok=True)
             raise
-        return StoredUpload(path, (self._pool.submit(_fsync_file, fd), day_synced))
-
-    def close(self) -> None:
-        """Finish the pending fsyncs and stop the threads."""
-        self._pool.shutdown(wait=True)
-
-
-def _fsync_file(fd: int) -> None:
-    """fsync a written file and close ``fd``."""
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        finally:
+            os.close(fd)
+        return path
 
 
 def _fsync_folders(*folders: Path) -> None:

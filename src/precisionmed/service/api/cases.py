@@ -64,9 +64,8 @@ def create_case(
     DICOM files are de-identified (PS3.15 basic profile) before they are stored; a patient
     record keeps only the fields some model uses.
     """
-    # The request does its work first (checks, de-identification, storing the file, the
-    # predictions) and writes the database last, in one short transaction; the stored file's
-    # fsync runs meanwhile and is waited for before the commit that names the file.
+    # The request does its work first (checks, de-identification, storing the file durably,
+    # the predictions) and writes the database last, in one short transaction.
     data = _read_capped(file, settings.max_upload_bytes)
     checked = check_upload(
         data, max_bytes=settings.max_upload_bytes, max_decoded_bytes=settings.max_decoded_bytes
@@ -86,17 +85,14 @@ def create_case(
         data = _deidentified(data, settings)
     stored = uploads.write(checked.suffix, data) if checked.kind == "image" else None
     try:
-        path = None if stored is None else stored.path
-        outputs = [(model, _predict(catalog, model, path, record)) for model in models]
-        if stored is not None:
-            stored.wait_durable()
+        outputs = [(model, _predict(catalog, model, stored, record)) for model in models]
         with write_lock.held():
-            public = _insert_case(session, user.id, checked.format, data, path, record, outputs)
+            public = _insert_case(session, user.id, checked.format, data, stored, record, outputs)
             session.commit()
     except BaseException:
         session.rollback()
         if stored is not None:
-            stored.discard()
+            stored.unlink(missing_ok=True)
         raise
     log.info("case %d created by user %d: %d predictions", public.id, user.id, len(models))
     return public.model_copy(update={"dropped_fields": dropped})
