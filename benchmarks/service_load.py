@@ -307,7 +307,7 @@ def main() -> None:
             "protocol": f"reference-cnn, 1 epoch on {args.subset} PneumoniaMNIST training "
             f"images (28 px); serve: {args.workers} worker(s), SQLite (synchronous="
             f"{env.get('PRECISIONMED_SQLITE_SYNCHRONOUS', 'full')}), batching wait "
-            f"{env.get('PRECISIONMED_BATCH_MAX_WAIT_MS', 'default')} ms, other settings "
+            f"{env.get('PRECISIONMED_BATCH_MAX_WAIT_MS', '0')} ms, other settings "
             f"default; {args.concurrency} requests "
             f"in flight from a second process for {args.seconds:.0f} s (POST /cases, one PNG); "
             f"in-process: precisionmed.load + predict([png]) for {args.inprocess_seconds:.0f} s, "
