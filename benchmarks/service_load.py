@@ -13,10 +13,14 @@ Protocol:
    images, batch 64, seed 0, calibrated on validation, ``n_boot=10`` (the figures of the model do
    not matter here, its size does).
 2. 64 PneumoniaMNIST test images are written as PNG files (the uploads).
-3. ``precisionmed serve --host 127.0.0.1`` starts in a subprocess (1 uvicorn worker, SQLite,
-   defaults: ONNX Runtime, micro-batching of at most 16 images waiting at most 2 ms; the rate
-   limit raised so that it does not throttle the load). A clinician is added with
-   ``precisionmed users add``; 8 warm-up cases (model load, ONNX export) are not counted.
+3. ``precisionmed serve --host 127.0.0.1`` starts in a subprocess (``--workers`` uvicorn
+   workers, default 1; SQLite with the default ``synchronous=FULL`` unless
+   ``PRECISIONMED_SQLITE_SYNCHRONOUS`` is set in the environment; defaults otherwise: ONNX
+   Runtime, micro-batching of at most 16 queued images without waiting,
+   ``PRECISIONMED_BATCH_MAX_WAIT_MS`` overrides; the rate limit raised so that it does not
+   throttle the load). A clinician is added with ``precisionmed users add``; 8 warm-up cases
+   per worker (model load, ONNX export) are not counted. The settings used are recorded in
+   ``_meta.protocol``.
 4. A second process (this script with ``--client``) keeps ``--concurrency`` (default 2) requests
    in flight for ``--seconds`` (default 60): each ``POST /cases`` uploads one PNG and gets the
    stored case with its prediction (the full request: authentication, upload checks, storage,
@@ -182,6 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the service")
     parser.add_argument("--inprocess-seconds", type=float, default=20.0)
     parser.add_argument("--subset", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
@@ -220,7 +225,8 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         log = (root / "serve.log").open("w")
         server = subprocess.Popen(
-            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(args.workers)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -235,7 +241,7 @@ def main() -> None:
                 f"{url}/auth/token", data={"username": "bench", "password": PASSWORD}
             ).json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
-            for p in pngs[:N_WARMUP]:
+            for p in (pngs * args.workers)[: N_WARMUP * args.workers]:  # each worker warms up
                 r = httpx.post(f"{url}/cases", headers=headers, timeout=120,
                                files={"file": (p.name, p.read_bytes(), "image/png")})  # fmt: skip
                 r.raise_for_status()
@@ -299,7 +305,10 @@ def main() -> None:
                 "python": sys.version.split()[0],
             },
             "protocol": f"reference-cnn, 1 epoch on {args.subset} PneumoniaMNIST training "
-            f"images (28 px); serve: 1 worker, SQLite, defaults; {args.concurrency} requests "
+            f"images (28 px); serve: {args.workers} worker(s), SQLite (synchronous="
+            f"{env.get('PRECISIONMED_SQLITE_SYNCHRONOUS', 'full')}), batching wait "
+            f"{env.get('PRECISIONMED_BATCH_MAX_WAIT_MS', '0')} ms, other settings "
+            f"default; {args.concurrency} requests "
             f"in flight from a second process for {args.seconds:.0f} s (POST /cases, one PNG); "
             f"in-process: precisionmed.load + predict([png]) for {args.inprocess_seconds:.0f} s, "
             "torch and ONNX Runtime.",

@@ -26,6 +26,15 @@ def _submit_record(api: Api, headers: dict[str, str], record: dict[str, Any]) ->
     return response.json()
 
 
+def _stored_path(api: Api, case_id: int) -> str | None:
+    from precisionmed.service.models import Case
+
+    with api.app.state.sessions() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return case.stored_path
+
+
 def test_a_record_is_predicted_by_the_table_model_and_keeps_only_its_fields(
     api: Api, gbsg2_record: dict[str, Any]
 ) -> None:
@@ -149,8 +158,10 @@ def test_an_uploaded_dicom_is_stored_de_identified_and_no_identifier_is_logged(
     assert set(prediction["record"]["values"]) == {"malignant", "normal, benign"}
     assert abs(sum(prediction["record"]["values"].values()) - 1) < 1e-6
 
-    stored_files = list((api.app.state.settings.uploads_dir / str(case["id"])).iterdir())
+    stored_files = [p for p in api.app.state.settings.uploads_dir.rglob("*") if p.is_file()]
     assert len(stored_files) == 1
+    assert str(stored_files[0]) == _stored_path(api, case["id"])  # the case names its file
+    assert stored_files[0].stat().st_mode & 0o077 == 0  # readable by the service's user only
     stored = stored_files[0].read_bytes()
     for token in IDENTIFIERS:
         assert token not in stored

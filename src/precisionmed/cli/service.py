@@ -51,6 +51,13 @@ def serve(
         None, "--models", help="Folder of production model directories (one per sub-folder)."
     ),
     data_dir: Path | None = DATA_DIR,
+    sqlite_synchronous: str | None = typer.Option(
+        None,
+        "--sqlite-synchronous",
+        help="SQLite only: 'full' (default; every commit fsynced, survives a power cut) or "
+        "'normal' (faster commits; survives the server being killed, but the last commits "
+        "may be lost in a power cut). Default: PRECISIONMED_SQLITE_SYNCHRONOUS, else full.",
+    ),
 ) -> None:
     """Run the telemedicine service (API docs at /docs).
 
@@ -71,6 +78,8 @@ def serve(
         os.environ["PRECISIONMED_DATA_DIR"] = str(data_dir.expanduser().resolve())
     if models:
         os.environ["PRECISIONMED_MODELS_DIR"] = str(models.expanduser().resolve())
+    if sqlite_synchronous:
+        os.environ["PRECISIONMED_SQLITE_SYNCHRONOUS"] = sqlite_synchronous
     if not os.environ.get("PRECISIONMED_SECRET_KEY"):
         from precisionmed.service.config import DatabaseSettings
 

@@ -8,9 +8,12 @@ Rows carry ids and action names only, never a patient identifier.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from precisionmed.service.models import AuditEntry
+from precisionmed.service.models import AuditEntry, utcnow
 
 
 def audit(
@@ -41,3 +44,29 @@ def audit(
     )
     session.add(entry)
     return entry
+
+
+def audit_many(
+    session: Session, user_id: int | None, entries: Sequence[tuple[str, str, int | None, str]]
+) -> None:
+    """Insert several audit rows of one user in one statement (same transaction as
+    :func:`audit`; no ORM objects are kept).
+
+    Parameters
+    ----------
+    session : Session
+    user_id : int or None
+    entries : sequence of (action, object_type, object_id, detail)
+        In the order the rows are to be numbered.
+    """
+    if not entries:
+        return
+    at = utcnow()
+    session.execute(
+        insert(AuditEntry),
+        [
+            {"at": at, "user_id": user_id, "action": a, "object_type": t, "object_id": i,
+             "detail": d}
+            for a, t, i, d in entries
+        ],
+    )  # fmt: skip

@@ -41,6 +41,12 @@ class DatabaseSettings(BaseSettings):
         (``PRECISIONMED_FEEDBACK_CAP_PER_USER``; ``precisionmed retrain``).
     feedback_holdout_fraction : float in (0, 1)
         Share of the accepted feedback held out to compare a candidate with production.
+    sqlite_synchronous : {"full", "normal"}
+        SQLite's ``PRAGMA synchronous`` (``PRECISIONMED_SQLITE_SYNCHRONOUS``). ``full`` (the
+        default): every commit is fsynced, so an acknowledged write survives a power cut.
+        ``normal``: commits are not fsynced (WAL mode); an acknowledged write still survives
+        the server being killed, but the last ones may be lost in a power cut or kernel crash.
+        Ignored for PostgreSQL.
     """
 
     model_config = SettingsConfigDict(env_prefix="PRECISIONMED_", extra="ignore")
@@ -49,6 +55,7 @@ class DatabaseSettings(BaseSettings):
     database_url: str | None = None
     feedback_cap_per_user: float = Field(default=0.2, gt=0, le=1)
     feedback_holdout_fraction: float = Field(default=0.3, gt=0, lt=1)
+    sqlite_synchronous: Literal["full", "normal"] = "full"
 
     @field_validator("data_dir")
     @classmethod
@@ -111,7 +118,9 @@ class ServiceSettings(DatabaseSettings):
     batch_max_size : int
         Largest batch of queued image predictions of one model (1: no batching).
     batch_max_wait_ms : float
-        How long a queued image prediction waits for others to batch with.
+        How long the first of queued image predictions waits for others to batch with. The
+        default 0 batches only the requests that queued while the previous batch was predicted
+        (under load they do; without load a wait only adds latency to each request).
     reference_fasta : Path or None
         The reference genome (FASTA, ``PRECISIONMED_REFERENCE_FASTA``) VCFs are scored against by
         variant-effect models; None: those models are not run (polygenic scores still are).
@@ -132,7 +141,7 @@ class ServiceSettings(DatabaseSettings):
     inference_backend: Literal["onnxruntime", "torch"] = "onnxruntime"
     onnx_cache_dir: Path | None = None
     batch_max_size: int = Field(default=16, ge=1, le=1024)
-    batch_max_wait_ms: float = Field(default=2.0, ge=0, le=1000)
+    batch_max_wait_ms: float = Field(default=0.0, ge=0, le=1000)
     reference_fasta: Path | None = None
     job_workers: int = Field(default=1, ge=1, le=64)
     job_queue_limit: int = Field(default=20, ge=1, le=10_000)

@@ -3,45 +3,64 @@
 ``SessionDep``: a database session per request, committed by the route; ``CurrentUser``: the
 active user of a valid bearer token, after the per-user rate limit; ``require_roles(...)``:
 refuses other roles with 403 and an audit row.
+
+The dependencies that do no blocking work are ``async def``: FastAPI runs a plain ``def``
+dependency in its thread pool, and each such hop (a thread switch, and a wait for a core on a
+busy machine) cost a request more than the work itself. Creating and closing a session does no
+I/O here (the route commits; closing a committed session only returns its connection to the
+pool); the user lookup and the routes' own bodies stay in the thread pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from precisionmed.service.audit import audit
 from precisionmed.service.config import ServiceSettings
+from precisionmed.service.db import WriteLock
 from precisionmed.service.inference import ModelCatalog
 from precisionmed.service.models import User
 from precisionmed.service.ratelimit import TokenBucketLimiter
 from precisionmed.service.security import decode_token
+from precisionmed.service.uploads import UploadStore
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token")
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """A session of the app's database, closed (rolled back unless committed) after use."""
     with request.app.state.sessions() as session:
         yield session
 
 
-def get_settings(request: Request) -> ServiceSettings:
+async def get_settings(request: Request) -> ServiceSettings:
     """The settings the app was created with."""
     return request.app.state.settings
 
 
-def get_catalog(request: Request) -> ModelCatalog:
+async def get_catalog(request: Request) -> ModelCatalog:
     """The app's model catalog."""
     return request.app.state.catalog
 
 
-def get_limiter(request: Request) -> TokenBucketLimiter:
+async def get_write_lock(request: Request) -> WriteLock:
+    """The app's lock around write transactions (SQLite: one writer at a time)."""
+    return request.app.state.write_lock
+
+
+async def get_uploads(request: Request) -> UploadStore:
+    """Where the app keeps uploaded files."""
+    return request.app.state.uploads
+
+
+async def get_limiter(request: Request) -> TokenBucketLimiter:
     """The app's rate limiter."""
     return request.app.state.limiter
 
@@ -50,6 +69,8 @@ SessionDep = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
 LimiterDep = Annotated[TokenBucketLimiter, Depends(get_limiter)]
+WriteLockDep = Annotated[WriteLock, Depends(get_write_lock)]
+UploadsDep = Annotated[UploadStore, Depends(get_uploads)]
 TokenDep = Annotated[str, Depends(oauth2_scheme)]
 
 UNAUTHORIZED = HTTPException(
@@ -90,12 +111,11 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 def require_roles(*roles: str) -> Callable[..., User]:
     """A dependency admitting only users of ``roles`` (HTTP 403, audited, for the others)."""
 
-    def dependency(request: Request, user: CurrentUser, session: SessionDep) -> User:
+    async def dependency(request: Request, user: CurrentUser, session: SessionDep) -> User:
         if user.role not in roles:
-            audit(
-                session, user.id, "denied", "endpoint", None, f"{request.method} {_route(request)}"
+            await run_in_threadpool(
+                _audit_denied, session, user.id, f"{request.method} {_route(request)}"
             )
-            session.commit()
             raise HTTPException(
                 status_code=status.HTTP_403_FORBIDDEN,
                 detail=f"This needs the role {' or '.join(roles)}; you are a {user.role}.",
@@ -103,6 +123,11 @@ def require_roles(*roles: str) -> Callable[..., User]:
         return user
 
     return dependency
+
+
+def _audit_denied(session: Session, user_id: int, endpoint: str) -> None:
+    audit(session, user_id, "denied", "endpoint", None, endpoint)
+    session.commit()
 
 
 def _route(request: Request) -> str:

@@ -2,12 +2,14 @@
 
 Each sub-folder of ``models_dir`` that holds a ``manifest.json`` is a model directory, registered
 in ``model_versions`` when first seen (:func:`precisionmed.service.registry.sync_models_dir`).
-Each scan (once per request) reads the production version of every name from the registry, so
-a promotion, or a model directory replaced on disk, is served from the next request without a
-restart. A directory's files are checked (:func:`precisionmed.artifacts.read_artifact`) when it
-is first described; the predictor is built with :func:`precisionmed.load` the first time a case
-needs it and kept, keyed by the model's version. The service adds no model code: it only calls
-``predict``. Image classifiers are run by ONNX Runtime when possible
+Each scan (once per request) reads the production version of every name from the registry (one
+query of three columns), so a promotion, or a model directory replaced on disk, is served from
+the next request without a restart; a directory is described again only when its manifest's
+size or modification time changed, and registered only when its version is new. A directory's
+files are checked (:func:`precisionmed.artifacts.read_artifact`) when it is first described
+(and again when its manifest changes); the predictor is built with :func:`precisionmed.load`
+the first time a case needs it and kept, keyed by the model's version. The service adds no
+model code: it only calls ``predict``. Image classifiers are run by ONNX Runtime when possible
 (:mod:`precisionmed.service.acceleration`), and image predictions that queue are batched
 (:mod:`precisionmed.service.batching`).
 """
@@ -101,6 +103,7 @@ class ModelCatalog:
         self._batchers: dict[tuple[str, str], MicroBatcher] = {}
         self._guard = threading.Lock()
         self._scanned: dict[tuple[Path, str], tuple[tuple[int, int], ServedModel]] = {}
+        self._registered: set[tuple[str, str]] = set()
 
     def scan(self) -> list[ServedModel]:
         """The production models now served, by name.
@@ -114,36 +117,46 @@ class ModelCatalog:
         found = self._scan_dir()
         if self.sessions is None:
             return found
+        from sqlalchemy import select
         from sqlalchemy.exc import IntegrityError
 
-        from precisionmed.service.registry import (
-            RegistryError,
-            production_versions,
-            sync_models_dir,
-        )
+        from precisionmed.service.models import ModelVersion
+        from precisionmed.service.registry import RegistryError, sync_models_dir
 
         with self.sessions() as session:
-            try:
-                if sync_models_dir(session, found):
-                    session.commit()
-            except (IntegrityError, RegistryError):
-                # A concurrent request or worker registered the same version first: either its
-                # row was committed before our check (RegistryError: "registered already") or
-                # between our check and our insert (the unique constraint). Its row serves.
-                session.rollback()
-            served = []
-            for row in production_versions(session):
-                path = Path(row.path)
-                if not (path / "manifest.json").is_file():
-                    continue
-                model = self._describe(path, row.name)
-                if model.version != row.version:
-                    raise ArtifactError(
-                        f"{path}: model {row.name!r} changed on disk since it was registered "
-                        f"(version {row.version[:12]} registered, {model.version[:12]} found)"
-                    )
-                served.append(model)
-            return served
+            # registering is needed only for a directory version this catalog has not yet seen
+            # registered (rows are never deleted), so most requests skip it
+            if any((m.name, m.version) not in self._registered for m in found):
+                try:
+                    if sync_models_dir(session, found):
+                        session.commit()
+                except (IntegrityError, RegistryError):
+                    # A concurrent request or worker registered the same version first: either
+                    # its row was committed before our check (RegistryError: "registered
+                    # already") or between our check and our insert (the unique constraint).
+                    # Its row serves.
+                    session.rollback()
+                else:
+                    self._registered.update((m.name, m.version) for m in found)
+            # three columns, not the whole rows (their JSON metrics and checksums)
+            rows = session.execute(
+                select(ModelVersion.name, ModelVersion.version, ModelVersion.path)
+                .where(ModelVersion.stage == "production")
+                .order_by(ModelVersion.name)
+            ).all()
+        served = []
+        for name, version, path_text in rows:
+            path = Path(path_text)
+            if not (path / "manifest.json").is_file():
+                continue
+            model = self._describe(path, name)
+            if model.version != version:
+                raise ArtifactError(
+                    f"{path}: model {name!r} changed on disk since it was registered "
+                    f"(version {version[:12]} registered, {model.version[:12]} found)"
+                )
+            served.append(model)
+        return served
 
     def _scan_dir(self) -> list[ServedModel]:
         """The valid model directories now in ``models_dir``, by name."""

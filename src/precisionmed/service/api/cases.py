@@ -9,22 +9,34 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
 from fastapi import Path as PathParam
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from precisionmed.errors import DataFormatError
-from precisionmed.service.audit import audit
-from precisionmed.service.deps import CatalogDep, Clinician, CurrentUser, SessionDep, SettingsDep
+from precisionmed.predict import PredictionRecord
+from precisionmed.service.audit import audit, audit_many
+from precisionmed.service.deps import (
+    CatalogDep,
+    Clinician,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    UploadsDep,
+    WriteLockDep,
+)
 from precisionmed.service.inference import ServedModel
-from precisionmed.service.models import Case, Feedback, Prediction, User
-from precisionmed.service.schemas import CasePublic, FeedbackCreate, FeedbackPublic
+from precisionmed.service.models import Case, Feedback, Prediction, User, utcnow
+from precisionmed.service.schemas import (
+    CasePublic,
+    FeedbackCreate,
+    FeedbackPublic,
+    PredictionPublic,
+)
 from precisionmed.service.uploads import UploadRejected, check_dicom_pixels, check_upload
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -44,12 +56,16 @@ def create_case(
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
+    uploads: UploadsDep,
+    write_lock: WriteLockDep,
 ) -> CasePublic:
     """Submit a case: the applicable production models predict and the results are stored.
 
     DICOM files are de-identified (PS3.15 basic profile) before they are stored; a patient
     record keeps only the fields some model uses.
     """
+    # The request does its work first (checks, de-identification, storing the file durably,
+    # the predictions) and writes the database last, in one short transaction.
     data = _read_capped(file, settings.max_upload_bytes)
     checked = check_upload(
         data, max_bytes=settings.max_upload_bytes, max_decoded_bytes=settings.max_decoded_bytes
@@ -67,36 +83,86 @@ def create_case(
         )
     if checked.format == "dicom":
         data = _deidentified(data, settings)
-    case = Case(
-        owner_id=user.id,
-        input_kind=checked.kind,
-        input_format=checked.format,
-        record=record,
-        sha256=hashlib.sha256(data).hexdigest(),
-        deidentified=checked.format == "dicom",
-    )
-    session.add(case)
-    session.flush()  # the case id names the stored file
-    stored = None
+    stored = uploads.write(checked.suffix, data) if checked.kind == "image" else None
     try:
-        if checked.kind == "image":
-            stored = _store(settings.uploads_dir / str(case.id), checked.suffix, data)
-            case.stored_path = str(stored)
-        for model in models:
-            _predict(session, catalog, model, case, stored, record)
-        audit(session, user.id, "create", "case", case.id, checked.format)
-        session.flush()
-        for prediction in case.predictions:
-            audit(session, user.id, "create", "prediction", prediction.id, prediction.model_name)
-        session.commit()
+        outputs = [(model, _predict(catalog, model, stored, record)) for model in models]
+        with write_lock.held():
+            public = _insert_case(session, user.id, checked.format, data, stored, record, outputs)
+            session.commit()
     except BaseException:
         session.rollback()
         if stored is not None:
             stored.unlink(missing_ok=True)
         raise
-    log.info("case %d created by user %d: %d predictions", case.id, user.id, len(models))
-    public = CasePublic.model_validate(case)
+    log.info("case %d created by user %d: %d predictions", public.id, user.id, len(models))
     return public.model_copy(update={"dropped_fields": dropped})
+
+
+def _insert_case(
+    session: Session,
+    user_id: int,
+    fmt: str,
+    data: bytes,
+    stored: Path | None,
+    record: dict[str, Any] | None,
+    outputs: list[tuple[ServedModel, list[PredictionRecord]]],
+) -> CasePublic:
+    """Insert a case, its predictions and their audit rows; the case as the API shows it.
+
+    Three INSERT statements (the case, its predictions, the audit rows) without ORM objects:
+    the unit of work's bookkeeping cost more than the statements on this path.
+    """
+    now = utcnow()
+    case = {
+        "owner_id": user_id,
+        "input_kind": "record" if stored is None else "image",
+        "input_format": fmt,
+        "stored_path": None if stored is None else str(stored),
+        "record": record,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "deidentified": fmt == "dicom",
+        "created_at": now,
+    }
+    case_id = session.scalar(insert(Case).values(case).returning(Case.id))
+    assert case_id is not None
+    rows = []
+    for model, records in outputs:
+        for rec in records:
+            body = rec.to_dict()
+            body["input"] = f"case {case_id}"
+            rows.append(
+                {
+                    "case_id": case_id,
+                    "model_name": model.name,
+                    "model_version": rec.model_version,
+                    "model_kind": rec.kind,
+                    "prediction": body["prediction"],
+                    "record": body,
+                    "created_at": now,
+                }
+            )
+    ids = (
+        list(
+            session.scalars(
+                insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True), rows
+            )
+        )
+        if rows
+        else []
+    )
+    audit_many(
+        session,
+        user_id,
+        [("create", "case", case_id, fmt)]
+        + [
+            ("create", "prediction", i, row["model_name"]) for i, row in zip(ids, rows, strict=True)
+        ],
+    )
+    predictions = [
+        PredictionPublic(id=i, **{k: v for k, v in row.items() if k != "case_id"})
+        for i, row in zip(ids, rows, strict=True)
+    ]
+    return CasePublic(id=case_id, **case, predictions=predictions, feedback=[])
 
 
 @router.get("", response_model=list[CasePublic])
@@ -211,27 +277,10 @@ def _deidentified(data: bytes, settings: Any) -> bytes:
     return clean
 
 
-def _store(folder: Path, suffix: str, data: bytes) -> Path:
-    """Write ``data`` under a random name, durably (fsync before the rename)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}{suffix}"
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    return path
-
-
 def _predict(
-    session: Session,
-    catalog: Any,
-    model: ServedModel,
-    case: Case,
-    stored: Path | None,
-    record: dict[str, Any] | None,
-) -> None:
+    catalog: Any, model: ServedModel, stored: Path | None, record: dict[str, Any] | None
+) -> list[PredictionRecord]:
+    """``model``'s prediction records for the stored file or the record."""
     if stored is not None:
         inputs: Any = [stored]
     else:
@@ -239,20 +288,8 @@ def _predict(
 
         inputs = pd.DataFrame([{c: (record or {}).get(c) for c in model.columns}])
     try:
-        records = catalog.predict(model, inputs)
+        return list(catalog.predict(model, inputs))
     except DataFormatError as exc:
         # the message names the stored file: say "upload" instead of a server path
         text = str(exc).replace(str(stored), "upload") if stored else str(exc)
         raise UploadRejected(f"model {model.name}: {text}") from exc
-    for rec in records:
-        body = rec.to_dict()
-        body["input"] = f"case {case.id}"
-        case.predictions.append(
-            Prediction(
-                model_name=model.name,
-                model_version=rec.model_version,
-                model_kind=rec.kind,
-                prediction=body["prediction"],
-                record=body,
-            )
-        )

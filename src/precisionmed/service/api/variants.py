@@ -24,9 +24,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, UploadFile, status
 
 from precisionmed.errors import DataFormatError
-from precisionmed.service.api.cases import _read_capped, _store
+from precisionmed.service.api.cases import _read_capped
 from precisionmed.service.audit import audit
-from precisionmed.service.deps import CatalogDep, Clinician, SessionDep, SettingsDep
+from precisionmed.service.deps import CatalogDep, Clinician, SessionDep, SettingsDep, UploadsDep
 from precisionmed.service.inference import ModelCatalog, ServedModel
 from precisionmed.service.models import Case, Prediction
 from precisionmed.service.schemas import CasePublic, VariantCasePublic
@@ -45,6 +45,7 @@ def score_vcf(
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
+    uploads: UploadsDep,
 ) -> VariantCasePublic:
     """Score a VCF: variant effects of each sequence model, each polygenic score."""
     data = _read_capped(file, settings.max_upload_bytes)
@@ -71,10 +72,10 @@ def score_vcf(
         )
     case = Case(owner_id=user.id, input_kind="vcf", input_format="vcf",
                 sha256=hashlib.sha256(checked.data).hexdigest(), deidentified=False)  # fmt: skip
+    stored = uploads.write(checked.suffix, checked.data)
+    case.stored_path = str(stored)
     session.add(case)
     session.flush()
-    stored = _store(settings.uploads_dir / str(case.id), checked.suffix, checked.data)
-    case.stored_path = str(stored)
     try:
         for model in scorers:
             _predict(case, model, stored, lambda m: _variant_effects(catalog, m, stored, reference))
