@@ -240,3 +240,35 @@ def test_a_survival_curve_comes_with_its_band(
     assert 0 < curve["band_level"] < 1
     risk_low, risk_high = prediction["record"]["interval"]["risk"]
     assert risk_low <= risk_high
+
+
+def test_an_upload_goes_only_to_the_models_of_its_dimensionality(
+    make_app: Any, models_dir: Path, segmenter_dir: Path, tmp_path: Path
+) -> None:
+    """A PNG is not given to a 3-D segmenter served beside a 2-D classifier, nor a volume to the
+    classifier."""
+    import shutil
+
+    both = tmp_path / "both"
+    shutil.copytree(models_dir / "breast", both / "breast")
+    shutil.copytree(segmenter_dir / "hippo", both / "hippo")
+    api = Api(make_app(models_dir=both))
+    doc = api.add_user("doc", "clinician")
+    png = api.client.post("/cases", headers=doc, files=upload("x.png", breast_png()))
+    assert png.status_code == 201, png.text
+    assert [p["model_name"] for p in png.json()["predictions"]] == ["breast"]
+    volume = require_path(HIPPOCAMPUS).read_bytes()
+    nifti = api.client.post("/cases", headers=doc, files=upload("v.nii.gz", volume))
+    assert nifti.status_code == 201, nifti.text
+    assert [p["model_name"] for p in nifti.json()["predictions"]] == ["hippo"]
+
+
+def test_a_png_sent_to_a_3d_segmenter_alone_is_refused_with_the_reason(
+    make_app: Any, segmenter_dir: Path
+) -> None:
+    only = Api(make_app(models_dir=segmenter_dir))
+    doc = only.add_user("doc", "clinician")
+    refused = only.client.post("/cases", headers=doc, files=upload("x.png", breast_png()))
+    assert 400 <= refused.status_code < 500
+    assert "no production model takes 2-D image inputs" in refused.json()["detail"]
+    assert "hippo (3-D)" in refused.json()["detail"]

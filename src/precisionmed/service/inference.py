@@ -57,6 +57,7 @@ class ServedModel:
     path: Path
     columns: tuple[str, ...] = ()
     metrics: dict[str, Any] | None = None
+    spatial_dims: int | None = None
 
 
 class ModelCatalog:
@@ -179,11 +180,17 @@ class ModelCatalog:
         self._scanned[(path, name)] = (stamp, model)
         return model
 
-    def applicable(self, input_kind: str) -> list[ServedModel]:
+    def applicable(self, input_kind: str, spatial_dims: int | None = None) -> list[ServedModel]:
         """Models that take this kind of input: ``"image"`` -> image classifiers and
-        segmenters, ``"record"`` -> table models."""
+        segmenters (of ``spatial_dims`` dimensions when it is given: a PNG does not go to a
+        3-D segmenter), ``"record"`` -> table models."""
         wanted = "table" if input_kind == "record" else input_kind
-        return [m for m in self.scan() if m.input_kind == wanted]
+        return [
+            m
+            for m in self.scan()
+            if m.input_kind == wanted
+            and (spatial_dims is None or m.spatial_dims in (None, spatial_dims))
+        ]
 
     def _loaded(self, model: ServedModel) -> tuple[Any, threading.Lock]:
         """The predictor of ``model`` (built once per version) and its lock."""
@@ -279,4 +286,5 @@ def _read_model(sub: Path, name: str) -> ServedModel:
         path=sub,
         columns=columns,
         metrics=metrics if isinstance(metrics, dict) else None,
+        spatial_dims=int(spatial) if isinstance(spatial := spec.get("spatial_dims"), int) else None,
     )

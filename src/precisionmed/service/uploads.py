@@ -58,6 +58,10 @@ class CheckedUpload:
         The parsed patient record (JSON uploads).
     suffix : str
         File name suffix to store it under (``.dcm``, ``.png``, ``.nii``, ``.nii.gz``).
+    spatial_dims : int or None
+        Images: 2 (a PNG, a one-frame DICOM, a NIfTI of one slice) or 3 (a multi-frame DICOM, a
+        NIfTI volume), so that only the models of that dimensionality are run; None when the
+        header does not say.
     """
 
     kind: str
@@ -65,6 +69,7 @@ class CheckedUpload:
     data: bytes
     record: dict[str, Any] | None = None
     suffix: str = ""
+    spatial_dims: int | None = None
 
 
 def check_upload(
@@ -94,10 +99,10 @@ def check_upload(
         raise _too_large(len(data), max_bytes)
     if len(data) >= 132 and data[128:132] == b"DICM":
         _check_dicom_transfer_syntax(data)
-        return CheckedUpload("image", "dicom", data, suffix=".dcm")
+        return CheckedUpload("image", "dicom", data, suffix=".dcm", spatial_dims=_dicom_dims(data))
     if data.startswith(PNG_SIGNATURE):
         _check_png(data, max_decoded_bytes)
-        return CheckedUpload("image", "png", data, suffix=".png")
+        return CheckedUpload("image", "png", data, suffix=".png", spatial_dims=2)
     if data.startswith(GZIP_MAGIC):
         raw = _gunzip_capped(data, max_decoded_bytes)
         if raw.startswith(VCF_MAGIC):
@@ -108,11 +113,11 @@ def check_upload(
                 "NIfTI, PNG or JSON file",
                 415,
             )
-        _check_nifti(raw)
-        return CheckedUpload("image", "nifti", data, suffix=".nii.gz")
+        dims = _check_nifti(raw)
+        return CheckedUpload("image", "nifti", data, suffix=".nii.gz", spatial_dims=dims)
     if _is_nifti(data):
-        _check_nifti(data)
-        return CheckedUpload("image", "nifti", data, suffix=".nii")
+        dims = _check_nifti(data)
+        return CheckedUpload("image", "nifti", data, suffix=".nii", spatial_dims=dims)
     if data.startswith(VCF_MAGIC):
         return _checked_vcf(data, accept_vcf)
     if data.lstrip()[:1] in (b"{", b"["):  # JSON: an object is checked for below
@@ -233,7 +238,23 @@ def _is_nifti(raw: bytes) -> bool:
     )
 
 
-def _check_nifti(raw: bytes) -> None:
+def _dicom_dims(data: bytes) -> int | None:
+    """3 for a multi-frame DICOM, else 2; None if its header cannot be read (the reading for
+    the prediction reports why). Called after the deflate check: nothing is inflated here."""
+    import io
+
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except Exception:  # pydicom raises many types for a bad header
+        return None
+    return 3 if frames > 1 else 2
+
+
+def _check_nifti(raw: bytes) -> int:
+    """Check a NIfTI header against the data; 3 for a volume of several slices, else 2."""
     import nibabel as nib
     import numpy as np
 
@@ -252,6 +273,8 @@ def _check_nifti(raw: bytes) -> None:
             f"upload: the NIfTI file is truncated: its header declares {expected:,} bytes, "
             f"got {len(raw):,}"
         )
+    shape = header.get_data_shape()
+    return 3 if len(shape) >= 3 and int(shape[2]) > 1 else 2
 
 
 def _checked_vcf(raw: bytes, accepted: bool) -> CheckedUpload:

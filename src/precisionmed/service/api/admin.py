@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from precisionmed.service.api.web import HEADERS, _asset
+from precisionmed.service.api.web import _asset, page_headers
 from precisionmed.service.audit import audit
 from precisionmed.service.deps import Admin, SessionDep
 from precisionmed.service.feedback import list_feedback
@@ -89,17 +89,17 @@ class DriftRow(BaseModel):
 @router.get("/admin", response_class=HTMLResponse, include_in_schema=False)
 def admin_page() -> HTMLResponse:
     """The admins' page: feedback review, model versions and the gate, drift."""
-    return HTMLResponse(_asset("admin.html"), headers=HEADERS)
+    return HTMLResponse(_asset("admin.html"), headers=page_headers())
 
 
 @router.get("/static/admin.js", include_in_schema=False)
 def admin_script() -> Response:
-    return Response(_asset("admin.js"), media_type="text/javascript", headers=HEADERS)
+    return Response(_asset("admin.js"), media_type="text/javascript", headers=page_headers())
 
 
 @router.get("/static/admin.css", include_in_schema=False)
 def admin_stylesheet() -> Response:
-    return Response(_asset("admin.css"), media_type="text/css", headers=HEADERS)
+    return Response(_asset("admin.css"), media_type="text/css", headers=page_headers())
 
 
 @router.get("/admin/feedback", response_model=list[FeedbackForReview])

@@ -70,16 +70,19 @@ def create_case(
     checked = check_upload(
         data, max_bytes=settings.max_upload_bytes, max_decoded_bytes=settings.max_decoded_bytes
     )
-    models = catalog.applicable(checked.kind)
+    models = catalog.applicable(checked.kind, checked.spatial_dims)
     record: dict[str, Any] | None = None
     dropped: list[str] = []
     if checked.kind == "record":
         assert checked.record is not None
         models, record, dropped = _record_models(models, checked.record)
     if not models:
+        what = f"{checked.spatial_dims}-D " if checked.spatial_dims else ""
+        served = [f"{m.name}" + (f" ({m.spatial_dims}-D)" if m.spatial_dims else "")
+                  for m in catalog.scan()]  # fmt: skip
         raise UploadRejected(
-            f"upload: no production model takes {checked.kind} inputs "
-            f"(models served: {', '.join(m.name for m in catalog.scan()) or 'none'})"
+            f"upload: no production model takes {what}{checked.kind} inputs "
+            f"(models served: {', '.join(served) or 'none'})"
         )
     if checked.format == "dicom":
         data = _deidentified(data, settings)
