@@ -55,16 +55,31 @@ def test_the_gradcam_overlay_is_a_png_of_the_upload_cached_and_audited(api: Api)
     assert overlay.size == (28, 28)  # drawn on the upload at its own size
     assert overlay.mode in ("RGB", "RGBA")
 
-    uploads = api.app.state.settings.uploads_dir / str(case["id"])
-    cached = sorted(p.name for p in uploads.glob("gradcam_*"))
-    assert [Path(n).suffix for n in cached] == [".json", ".png"]
-    png = next(uploads.glob("gradcam_*.png"))
+    # cached beside the upload, named after it (a day's uploads share a folder)
+    other = _image_case(api, doc)
+    assert api.client.get(f"/cases/{other['id']}/explanation", headers=doc).status_code == 200
+    cached = sorted(api.app.state.settings.uploads_dir.rglob("*.gradcam_*"))
+    assert len({p.name.split(".")[0] for p in cached}) == 2  # one per upload
+    assert sorted(p.suffix for p in cached) == [".json", ".json", ".png", ".png"]
+    stem = _stored_name(api, case["id"])
+    png = next(p for p in cached if p.name.startswith(f"{stem}.") and p.suffix == ".png")
     stamp = png.stat().st_mtime_ns
     second = api.client.get(f"/cases/{case['id']}/explanation?model=breast", headers=doc)
     assert second.content == first.content
     assert png.stat().st_mtime_ns == stamp  # read from the cache, not drawn again
     reads = [r for r in api.audit_rows() if r[1:] == ("read", "prediction", prediction["id"])]
     assert len(reads) == 2
+
+
+def _stored_name(api: Api, case_id: int) -> str:
+    """The stored upload's file name without its suffixes."""
+    from precisionmed.service.models import Case
+
+    with api.app.state.sessions() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert case.stored_path is not None
+        return Path(case.stored_path).name.split(".")[0]
 
 
 def test_explanations_need_a_token_and_hide_another_clinicians_case(api: Api) -> None:

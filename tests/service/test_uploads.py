@@ -141,7 +141,8 @@ def test_a_volume_the_2d_model_cannot_take_gets_422_naming_the_model(
     response = _post(api, doc, "brain.nii.gz", gzip.compress(_nifti((16, 16, 8))))
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
-    assert detail.startswith("model breast: upload")
+    assert detail.startswith("upload: no production model takes 3-D image inputs")
+    assert "breast (2-D)" in detail
     assert str(api.app.state.settings.data_dir) not in detail  # no server path in messages
 
 

@@ -23,7 +23,7 @@ _LAZY = {
     "make_pipeline": "precisionmed.clinical.models",
     "ClinicalPrediction": "precisionmed.clinical.predictor",
     "ClinicalPredictor": "precisionmed.clinical.predictor",
-    "clinical_model_contents": "precisionmed.clinical.predictor",
+    "clinical_model_contents": "precisionmed.clinical.contents",
     "InputSchema": "precisionmed.clinical.schema",
     "infer_schema": "precisionmed.clinical.schema",
     "validate_patients": "precisionmed.clinical.schema",

@@ -146,7 +146,7 @@ def _refit_and_report(
 ) -> tuple[Any, dict[str, Any]]:
     """Fit and test as :func:`~precisionmed.clinical.training.train_clinical_model` does, with the
     production model's configuration carried over (and the extra patients counted)."""
-    from precisionmed.clinical.predictor import clinical_model_contents
+    from precisionmed.clinical.contents import clinical_model_contents
     from precisionmed.clinical.schema import infer_schema
     from precisionmed.clinical.training import (
         _clinical_card,

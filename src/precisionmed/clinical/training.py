@@ -12,7 +12,7 @@ import json
 import logging
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from precisionmed.artifacts import (
     check_outside_model_dir,
     write_model_dir,
 )
+from precisionmed.clinical.contents import clinical_model_contents, interval_level
 from precisionmed.clinical.curves import survival_on_grid
 from precisionmed.clinical.metrics import (
     classification_metrics,
@@ -34,14 +35,12 @@ from precisionmed.clinical.metrics import (
     survival_metrics,
 )
 from precisionmed.clinical.models import get_model, make_pipeline
-from precisionmed.clinical.predictor import (
-    ClinicalPredictor,
-    clinical_model_contents,
-    interval_level,
-)
 from precisionmed.clinical.schema import infer_schema
 from precisionmed.errors import ConfigError
 from precisionmed.jsonable import json_default
+
+if TYPE_CHECKING:
+    from precisionmed.clinical.predictor import ClinicalPredictor
 
 log = logging.getLogger(__name__)
 

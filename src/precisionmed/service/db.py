@@ -17,6 +17,8 @@ the first holds the lock, instead of polling in SQLite's busy handler, whose sle
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -56,10 +58,34 @@ def make_engine(url: str, *, sqlite_synchronous: Synchronous = "full") -> Engine
             # readable by the owner only (it holds password hashes); SQLite gives its -wal
             # and -shm files the same mode
             os.close(os.open(db_path, os.O_CREAT | os.O_WRONLY, 0o600))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=json_text,
+        )
         event.listen(engine, "connect", _sqlite_pragmas(sqlite_synchronous.upper()))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=json_text)
+
+
+def json_text(value: Any) -> str:
+    """JSON columns' text: a NaN or infinite float (an undefined interval bound, say) is
+    stored as null, since JSON has no such numbers and PostgreSQL refuses them; the API shows
+    them as null too."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _sqlite_pragmas(synchronous: str) -> Any:

@@ -175,10 +175,14 @@ def _target(
 
 
 def _cached(case: Case, served: ServedModel, what: str, suffix: str) -> Path:
-    """The cache file of ``what`` for this case and model version, beside the stored upload."""
+    """The cache file of ``what`` for this case and model version, beside the stored upload and
+    named after it (``<upload>.gradcam_<model>_<version>.png``): the uploads of a day share one
+    folder."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", served.name)
     assert case.stored_path is not None
-    return Path(case.stored_path).parent / f"{what}_{safe}_{served.version[:16]}{suffix}"
+    stored = Path(case.stored_path)
+    upload = stored.name.split(".", 1)[0]
+    return stored.parent / f"{upload}.{what}_{safe}_{served.version[:16]}{suffix}"
 
 
 def _segmented(case: Case, served: ServedModel, catalog: ModelCatalog) -> dict[str, Any]:
