@@ -62,6 +62,12 @@ def script() -> Response:
     return Response(_asset("app.js"), media_type="text/javascript", headers=page_headers())
 
 
+@router.get("/static/common.js")
+def common_script() -> Response:
+    """What the clinicians' and the admins' pages share (the token, calls to the API)."""
+    return Response(_asset("common.js"), media_type="text/javascript", headers=page_headers())
+
+
 @router.get("/static/app.css")
 def stylesheet() -> Response:
     """The page's style sheet."""

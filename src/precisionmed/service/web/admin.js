@@ -1,31 +1,8 @@
 // The admins' page: every value from the API is written with textContent (never as HTML).
 "use strict";
+// (common.js: token, $, say, authorised, api)
 
-let token = null;
 let usernames = {};
-
-function $(id) { return document.getElementById(id); }
-
-function say(text, kind) {
-  const status = $("status");
-  status.textContent = text;
-  status.className = kind || "";
-}
-
-async function api(path, options) {
-  const opts = options || {};
-  opts.headers = Object.assign({}, opts.headers || {});
-  if (token) { opts.headers["Authorization"] = "Bearer " + token; }
-  const response = await fetch(path, opts);
-  let body = null;
-  try { body = await response.json(); } catch (e) { body = null; }
-  if (!response.ok) {
-    let detail = body && body.detail;
-    if (Array.isArray(detail)) { detail = detail.map((d) => d.msg).join("; "); }
-    throw new Error(detail || ("HTTP " + response.status));
-  }
-  return body;
-}
 
 function el(tag, text, className) {
   const node = document.createElement(tag);

@@ -1,23 +1,8 @@
 // The clinicians' page: every value from the API is written with textContent (never as HTML).
 "use strict";
+// (common.js: token, $, say, authorised, api)
 
-let token = null;
 let currentCase = null;
-
-function $(id) { return document.getElementById(id); }
-
-function say(text, kind) {
-  const status = $("status");
-  status.textContent = text;
-  status.className = kind || "";
-}
-
-async function authorised(path, options) {
-  const opts = options || {};
-  opts.headers = Object.assign({}, opts.headers || {});
-  if (token) { opts.headers["Authorization"] = "Bearer " + token; }
-  return fetch(path, opts);
-}
 
 // A binary (or text) resource that needs the token: an <img> or a link cannot send it.
 async function fetchBlob(path) {
@@ -28,18 +13,6 @@ async function fetchBlob(path) {
     throw new Error(detail || ("HTTP " + response.status));
   }
   return response.blob();
-}
-
-async function api(path, options) {
-  const response = await authorised(path, options);
-  let body = null;
-  try { body = await response.json(); } catch (e) { body = null; }
-  if (!response.ok) {
-    let detail = body && body.detail;
-    if (Array.isArray(detail)) { detail = detail.map((d) => d.msg).join("; "); }
-    throw new Error(detail || ("HTTP " + response.status));
-  }
-  return body;
 }
 
 function cell(row, text) {
