@@ -60,13 +60,27 @@ async function review(id, accepted) {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ accepted: accepted }),
     });
     say("Feedback " + id + (accepted ? " accepted." : " rejected."), "ok");
-    const row = $("feedback-" + id);  // shown as reviewed without reloading the list
+    const row = $("feedback-" + id);  // shown as reviewed at once
     if ($("feedback-status").value === "pending") { row.remove(); } else { row.cells[row.cells.length - 1].textContent = accepted ? "accepted" : "rejected"; }
+    // a read of the list that started before this review was saved must not put the row back:
+    // it is superseded by a new read (only the newest read is shown)
+    if (feedbackLoading) { await loadFeedback(); }
   } catch (e) { say("Review refused: " + e.message, "error"); }
 }
 
+let feedbackReads = 0;  // the newest read of the list wins
+let feedbackLoading = false;
+
 async function loadFeedback() {
-  const rows = await api("/admin/feedback?status=" + $("feedback-status").value);
+  const read = ++feedbackReads;
+  feedbackLoading = true;
+  let rows;
+  try {
+    rows = await api("/admin/feedback?status=" + $("feedback-status").value);
+  } finally {
+    if (read === feedbackReads) { feedbackLoading = false; }
+  }
+  if (read !== feedbackReads) { return; }  // a newer read is on its way
   const body = $("feedback-table").tBodies[0];
   body.replaceChildren();
   $("feedback-empty").hidden = rows.length > 0;
