@@ -13,7 +13,7 @@ pool); the user lookup and the routes' own bodies stay in the thread pool.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -108,7 +108,7 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: str) -> Callable[..., User]:
+def require_roles(*roles: str) -> Callable[..., Awaitable[User]]:
     """A dependency admitting only users of ``roles`` (HTTP 403, audited, for the others)."""
 
     async def dependency(request: Request, user: CurrentUser, session: SessionDep) -> User:

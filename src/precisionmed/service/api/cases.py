@@ -116,7 +116,7 @@ def _insert_case(
     the unit of work's bookkeeping cost more than the statements on this path.
     """
     now = utcnow()
-    case = {
+    case: dict[str, Any] = {
         "owner_id": user_id,
         "input_kind": "record" if stored is None else "image",
         "input_format": fmt,

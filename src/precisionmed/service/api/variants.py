@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -78,7 +79,9 @@ def score_vcf(
     session.flush()
     try:
         for model in scorers:
-            _predict(case, model, stored, lambda m: _variant_effects(catalog, m, stored, reference))
+            assert reference is not None  # scorers is empty without a reference
+            _predict(case, model, stored, partial(_variant_effects, catalog, vcf=stored,
+                                                  reference=reference))  # fmt: skip
         for model in scores:
             _predict(case, model, stored, lambda m: catalog.run(
                 m, "predict", stored, rename_contigs="auto"))  # fmt: skip
