@@ -140,7 +140,9 @@ class SurvivalEnsemble(SurvivalAnalysisMixin, BaseEstimator):
             members = members[self.selected_ :: len(bases)]
         self.estimators_ = members
         if self.risk == "percentile":
-            self.train_risks_ = [np.sort(np.asarray(m.predict(X), float)) for m in self.estimators_]
+            self.train_risks_: list[np.ndarray] = [
+                np.sort(np.asarray(m.predict(X), float)) for m in self.estimators_
+            ]
         self.unique_times_ = np.unique(
             np.concatenate([np.asarray(m.unique_times_, dtype=float) for m in self.estimators_])
         )

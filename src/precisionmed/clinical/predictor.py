@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,9 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def interval_bounds(values: np.ndarray, *, method: str = "linear") -> np.ndarray:
+def interval_bounds(
+    values: np.ndarray, *, method: Literal["linear", "nearest"] = "linear"
+) -> np.ndarray:
     """Lower and upper bound over the refits (axis 0 of ``values``) at :func:`interval_level`."""
     q = 2.5 if len(values) >= REFITS_FOR_95 else 0.0
     return np.percentile(values, [q, 100 - q], axis=0, method=method)
