@@ -1,7 +1,8 @@
 """``precisionmed chem train-dta`` / ``predict-affinity`` in fresh processes: DeepDTA on a
-DeepDTA-style folder (``--data-dir``) and GIN on the catalog's Davis, one epoch on a small
-subset each; the saved models reload through ``precisionmed.load`` and the CLI's predictions
-equal the in-process predictor's; an unparsable SMILES is reported and the rest predicted."""
+DeepDTA-style folder (``--data-dir``, batches of protein chunks) and GIN on the catalog's Davis,
+one epoch on a small subset each; the saved models reload through ``precisionmed.load`` and the
+CLI's predictions equal the in-process predictor's; an unparsable SMILES is reported and the
+rest predicted."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("dta-cli")
     data_dir = make_deepdta_dir(root / "davis-copy")
     runs = {
-        "deepdta": ["--data-dir", str(data_dir), "--ensemble", "2"],
+        # batches of whole proteins' chunks (protein_chunk) on this one, random pairs on gin
+        "deepdta": ["--data-dir", str(data_dir), "--ensemble", "2", "--param", "protein_chunk=4"],
         "gin": ["--dataset", "davis"],
     }
     out = {}
@@ -64,6 +66,8 @@ def test_training_writes_setting1_metrics_and_a_parity_plot(models, model):
     assert metrics["model"] == model
     assert metrics["sizes"] == {"train": 40, "val": 40, "test": 40}
     assert metrics["val_fold"] == 0
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["params"]["protein_chunk"] == (4 if model == "deepdta" else None)
     assert metrics["units"] == "pKd"
     test = metrics["test"]
     assert 0.0 <= test["ci"] <= 1.0

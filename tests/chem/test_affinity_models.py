@@ -3,6 +3,7 @@ pair batches that encode each distinct drug and protein once."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from rdkit import Chem
 
@@ -16,8 +17,10 @@ from precisionmed.chem.affinity_models import (
     batch_graphs,
     drug_inputs,
     mol_graph,
+    protein_chunks,
     protein_tokens,
 )
+from precisionmed.errors import ConfigError
 
 IMATINIB = "Cc1ccc(NC(=O)c2ccc(CN3CCN(C)CC3)cc2)cc1Nc1nccc(-c2cccnc2)n1"
 
@@ -64,3 +67,28 @@ def test_pairs_batch_each_drug_and_protein_once_with_the_same_outputs():
         assert batched.shape == (4,)
         torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-5)
         assert target.tolist() == [5.0, 7.0, 5.5, 7.0]
+
+
+def test_protein_chunks_keep_every_pair_once_one_protein_a_chunk():
+    items = [(d, p, float(d + p)) for p in range(3) for d in range(7)]
+    chunks = protein_chunks(items, 3, seed=1)
+    assert sorted(pair for chunk in chunks for pair in chunk) == sorted(items)
+    assert all(len({pair[1] for pair in chunk}) == 1 and len(chunk) <= 3 for chunk in chunks)
+    assert len(chunks) == 9  # 7 pairs a protein: 3 + 3 + 1
+    assert chunks == protein_chunks(items, 3, seed=1)
+    with pytest.raises(ConfigError, match="protein_chunk"):
+        protein_chunks(items, 0)
+
+
+def test_a_batch_of_chunks_is_the_batch_of_their_pairs():
+    smiles = ["CCO", IMATINIB]
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    collate = PairCollate(
+        drug_inputs("deepdta", smiles, mols), protein_tokens(["MKVLAAG", "MSTNPK"]), "deepdta"
+    )
+    chunks = [[(0, 1, 5.0), (1, 1, 6.0)], [(1, 0, 7.0)]]
+    chunked, target = collate(chunks)
+    flat, flat_target = collate([pair for chunk in chunks for pair in chunk])
+    assert target.tolist() == flat_target.tolist() == [5.0, 6.0, 7.0]
+    for key in ("drug", "drug_index", "protein", "protein_index"):
+        assert torch.equal(chunked[key], flat[key])

@@ -134,6 +134,7 @@ def train_affinity_model(
         AffinityNet,
         PairCollate,
         drug_inputs,
+        protein_chunks,
         protein_tokens,
     )
     from precisionmed.train import TrainConfig, fit_members
@@ -163,7 +164,15 @@ def train_affinity_model(
         return [(int(pairs.drug[k]), int(pairs.protein[k]), float(pairs.y[k])) for k in idx]
 
     train_items, val_items, test_items = (items(parts[k]) for k in ("train", "val", "test"))
-    config = TrainConfig.build(max_epochs=int(p["max_epochs"]), batch_size=int(p["batch_size"]),
+    train_set: list[Any] = train_items
+    val_set: list[Any] = val_items
+    batch_size = int(p["batch_size"])
+    if p.get("protein_chunk"):  # batches of whole proteins' chunks (module docstring)
+        chunk = int(p["protein_chunk"])
+        train_set = protein_chunks(train_items, chunk, seed)
+        val_set = protein_chunks(val_items, chunk, seed)
+        batch_size = max(1, batch_size // chunk)
+    config = TrainConfig.build(max_epochs=int(p["max_epochs"]), batch_size=batch_size,
                                lr=float(p["lr"]), patience=int(p["patience"]), seed=seed,
                                progress=progress)  # fmt: skip
 
@@ -174,11 +183,11 @@ def train_affinity_model(
             net = AffinityNet(architecture, p)
             with torch.no_grad():  # start at the training mean: a short run learns the rest
                 cast(torch.nn.Linear, net.head[-1]).bias.fill_(y_mean)
-            return net, train_items
+            return net, train_set
 
         fits = fit_members(
             build_member,
-            val_items,
+            val_set,
             loss_fn=torch.nn.functional.mse_loss,
             config=config,
             n_members=n_members,
