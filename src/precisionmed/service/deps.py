@@ -13,6 +13,7 @@ pool); the user lookup and the routes' own bodies stay in the thread pool.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -86,8 +87,8 @@ def rate_limited(limiter: TokenBucketLimiter, key: object) -> None:
     if wait > 0:
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many requests: try again in {wait:.0f} s.",
-            headers={"Retry-After": str(max(1, round(wait)))},
+            detail=f"Too many requests: try again in {max(1, math.ceil(wait))} s.",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
 
 
