@@ -11,6 +11,10 @@ learning rate as ``chem_train-dta --model deepdta``; early stopping on the valid
 
 Run: ``PYTHONPATH=src .venv/bin/python benchmarks/dev/dta_protein_batches.py --out FILE
 [--proteins-per-batch 4] [--max-epochs 100]``.
+
+Outcome (2026-12-07, seed 0, 4 proteins a batch): test CI 0.856, MSE 0.257, best epoch 56 of
+77, 16.4 CPU min; adopted as ``protein_chunk`` (the recorded run is ``chem_dta.py``'s). The
+grouping is now :func:`~precisionmed.chem.affinity_models.protein_chunks` with one chunk a protein.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import json
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,7 @@ def main() -> None:
         AffinityNet,
         PairCollate,
         drug_inputs,
+        protein_chunks,
         protein_tokens,
     )
     from precisionmed.chem.affinity_training import affinity_params, member_outputs
@@ -71,13 +75,7 @@ def main() -> None:
         return [(int(pairs.drug[k]), int(pairs.protein[k]), float(pairs.y[k])) for k in idx]
 
     def by_protein(idx: np.ndarray) -> list[list[tuple[int, int, float]]]:
-        groups: dict[int, list] = defaultdict(list)
-        for item in items(idx):
-            groups[item[1]].append(item)
-        return [groups[k] for k in sorted(groups)]
-
-    def group_collate(groups):
-        return collate([pair for group in groups for pair in group])
+        return protein_chunks(items(idx), len(idx), seed=args.seed)  # one chunk a protein
 
     train, val = by_protein(train_idx), by_protein(val_idx)
     test = items(test_idx)
@@ -96,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fits = fit_members(
             build_member, val, loss_fn=torch.nn.functional.mse_loss, config=config,
-            n_members=1, out_dir=tmp, collate_fn=group_collate,
+            n_members=1, out_dir=tmp, collate_fn=collate,
         )  # fmt: skip
     pred, _ = member_outputs(fits.nets, test, collate)
     y = np.array([t[2] for t in test])

@@ -167,8 +167,8 @@ def train_affinity_model(
     train_set: list[Any] = train_items
     val_set: list[Any] = val_items
     batch_size = int(p["batch_size"])
-    if p.get("protein_chunk"):  # batches of whole proteins' chunks (module docstring)
-        chunk = int(p["protein_chunk"])
+    chunk = p.get("protein_chunk")
+    if chunk is not None:  # batches of whole proteins' chunks (affinity_models' docstring)
         train_set = protein_chunks(train_items, chunk, seed)
         val_set = protein_chunks(val_items, chunk, seed)
         batch_size = max(1, batch_size // chunk)

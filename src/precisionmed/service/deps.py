@@ -85,10 +85,11 @@ def rate_limited(limiter: TokenBucketLimiter, key: object) -> None:
     """Raise HTTP 429 with Retry-After when ``key`` has used up its requests."""
     wait = limiter.acquire(key)
     if wait > 0:
+        seconds = max(1, math.ceil(wait))
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many requests: try again in {max(1, math.ceil(wait))} s.",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            detail=f"Too many requests: try again in {seconds} s.",
+            headers={"Retry-After": str(seconds)},
         )
 
 
