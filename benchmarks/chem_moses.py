@@ -95,14 +95,16 @@ def _train(model: str, args: argparse.Namespace, work: Path) -> tuple[Path, dict
     )  # fmt: skip
     kwargs: dict = {"hparams": budget["hparams"], "config": config, "overwrite": True}
     if model == "latentgan":
-        vae_dir = work / "vae"
+        vae_dir = work / _name("vae", args)
         if not vae_dir.is_dir():
             raise SystemExit("latentgan needs the VAE of the same run: include vae before it.")
         kwargs["vae_dir"] = vae_dir
         kwargs["gan_config"] = config
+    else:
+        kwargs["representation"] = args.representation
     cpu0 = time.process_time()
-    generator = train_generator(model, data, work / model, **kwargs)
-    return work / model, {
+    generator = train_generator(model, data, work / _name(model, args), **kwargs)
+    return work / _name(model, args), {
         "budget": budget,
         "train_cpu_minutes": (time.process_time() - cpu0) / 60,
         "training": generator.training,
@@ -117,13 +119,18 @@ def _sample(model_dir: Path, model: str, args: argparse.Namespace) -> dict:
         args.samples, seed=args.seed, batch_size=512, progress=not args.quiet
     )
     SAMPLES.mkdir(parents=True, exist_ok=True)
-    with gzip.open(SAMPLES / f"{model}.smi.gz", "wt") as fh:
+    with gzip.open(SAMPLES / f"{_name(model, args)}.smi.gz", "wt") as fh:
         fh.writelines(f"{s}\n" for s in result.smiles)
     return {
         "n_samples": len(result.smiles),
         "n_invalid": result.n_invalid,
         "sample_cpu_minutes": (time.process_time() - cpu0) / 60,
     }
+
+
+def _name(model: str, args: argparse.Namespace) -> str:
+    """The model's name in the results, its directory and its sample file (``-selfies`` added)."""
+    return model if args.representation == "smiles" else f"{model}-{args.representation}"
 
 
 def _metrics(model: str) -> dict | None:
@@ -184,6 +191,9 @@ def main() -> None:
                         choices=list(BUDGETS))  # fmt: skip
     parser.add_argument("--molecules", type=int, default=None, help="default: per model")
     parser.add_argument("--epochs", type=int, default=None, help="default: per model")
+    parser.add_argument("--representation", choices=["smiles", "selfies"], default="smiles",
+                        help="tokens of the CharRNN and the VAE (a LatentGAN takes its VAE's); "
+                        "selfies entries are named <model>-selfies")  # fmt: skip
     parser.add_argument("--samples", type=int, default=30_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -204,17 +214,17 @@ def main() -> None:
             cpu = entry["train_cpu_minutes"] + entry["sample_cpu_minutes"]
             print(f"{model}: {entry['n_invalid']} invalid of {entry['n_samples']}, "
                   f"{cpu:.1f} CPU min (train + sample)", flush=True)  # fmt: skip
-            write({f"precisionmed:{model}": entry}, _run_info(args))
+            write({f"precisionmed:{_name(model, args)}": entry}, _run_info(args))
         if args.no_metrics:
             continue
-        metrics = _metrics(model)
+        metrics = _metrics(_name(model, args))
         if metrics is not None:
             entry["metrics"] = metrics
             entry["meets_targets"] = _targets(metrics)
             row = "  ".join(f"{k} {metrics[k]:.4f}" for k in COLUMNS if k in metrics)
-            print(f"precisionmed:{model}: {row}", flush=True)
-        entries[f"precisionmed:{model}"] = entry
-        write({f"precisionmed:{model}": entry}, _run_info(args))
+            print(f"precisionmed:{_name(model, args)}: {row}", flush=True)
+        entries[f"precisionmed:{_name(model, args)}"] = entry
+        write({f"precisionmed:{_name(model, args)}": entry}, _run_info(args))
     for key, row in PUBLISHED.items():
         print(f"{key}: " + "  ".join(f"{k} {v:.4f}" for k, v in row.items()))
 
@@ -226,6 +236,7 @@ def _run_info(args: argparse.Namespace) -> dict:
         "torch_threads": args.threads,
         "seed": args.seed,
         "samples": args.samples,
+        "representation": args.representation,
         "metrics_only": args.metrics_only,
     }
 
