@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -159,7 +160,8 @@ def target_aware(prior, args: argparse.Namespace, work: Path) -> dict:
         cmd += ["--max-epochs", str(args.dta_epochs)]
     if args.dta_subset:
         cmd += ["--subset", str(args.dta_subset)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}  # torch's threads, as ours
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     dta_metrics = json.loads(done.stdout)
     dta_cpu = child_cpu_minutes() - child_before
     davis = load_dataset("davis")
