@@ -103,8 +103,9 @@ def _train(model: str, args: argparse.Namespace, work: Path) -> tuple[Path, dict
     else:
         kwargs["representation"] = args.representation
     cpu0 = time.process_time()
-    generator = train_generator(model, data, work / _name(model, args), **kwargs)
-    return work / _name(model, args), {
+    model_dir = work / _name(model, args)
+    generator = train_generator(model, data, model_dir, **kwargs)
+    return model_dir, {
         "budget": budget,
         "train_cpu_minutes": (time.process_time() - cpu0) / 60,
         "training": generator.training,
@@ -208,13 +209,14 @@ def main() -> None:
     entries = {}
     for model in args.models:
         entry: dict = {}
+        key = f"precisionmed:{_name(model, args)}"
         if not args.metrics_only:
             model_dir, entry = _train(model, args, work)
             entry.update(_sample(model_dir, model, args))
             cpu = entry["train_cpu_minutes"] + entry["sample_cpu_minutes"]
             print(f"{model}: {entry['n_invalid']} invalid of {entry['n_samples']}, "
                   f"{cpu:.1f} CPU min (train + sample)", flush=True)  # fmt: skip
-            write({f"precisionmed:{_name(model, args)}": entry}, _run_info(args))
+            write({key: entry}, _run_info(args))
         if args.no_metrics:
             continue
         metrics = _metrics(_name(model, args))
@@ -222,11 +224,11 @@ def main() -> None:
             entry["metrics"] = metrics
             entry["meets_targets"] = _targets(metrics)
             row = "  ".join(f"{k} {metrics[k]:.4f}" for k in COLUMNS if k in metrics)
-            print(f"precisionmed:{_name(model, args)}: {row}", flush=True)
-        entries[f"precisionmed:{_name(model, args)}"] = entry
-        write({f"precisionmed:{_name(model, args)}": entry}, _run_info(args))
-    for key, row in PUBLISHED.items():
-        print(f"{key}: " + "  ".join(f"{k} {v:.4f}" for k, v in row.items()))
+            print(f"{key}: {row}", flush=True)
+        entries[key] = entry
+        write({key: entry}, _run_info(args))
+    for name, row in PUBLISHED.items():
+        print(f"{name}: " + "  ".join(f"{k} {v:.4f}" for k, v in row.items()))
 
 
 def _run_info(args: argparse.Namespace) -> dict:
