@@ -262,7 +262,27 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="where models go (temp dir)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--keep-target-aware",
+        action="store_true",
+        help="do not rerun the target-aware run: keep the entry of --out (with its own commit, "
+        "calls and prior, recorded under kept_from)",
+    )
     args = parser.parse_args()
+    kept = None
+    if args.keep_target_aware:
+        previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
+        if "target_aware" not in previous:
+            raise SystemExit(f"--keep-target-aware: {args.out} has no target_aware entry")
+        kept = dict(previous["target_aware"])
+        kept.setdefault(
+            "kept_from",
+            {
+                "commit": previous["_meta"]["commit"],
+                "calls": previous["_meta"]["calls_per_task"],
+                "prior": previous.get("prior"),
+            },
+        )
     use_shared_mirror()
     torch.set_num_threads(args.threads)
     start = time.process_time()
@@ -294,7 +314,7 @@ def main() -> None:
             f"{row['final_batch']['int_div1']:.3f}",
             flush=True,
         )
-    target = target_aware(prior, args, work)
+    target = kept or target_aware(prior, args, work)
     print(
         f"{KINASE}: top predicted pKd {target['top10'][0]['predicted_pkd']:.2f}; best Davis "
         f"ligand predicted {target['best_davis_ligand']['predicted_pkd']:.2f}, measured "

@@ -26,9 +26,11 @@ def test_train_on_a_smiles_file_then_generate(tmp_path) -> None:
     done = _run([
         "train-generator", "--model", "charrnn", "--smiles", str(source), "--out", str(model),
         "--max-epochs", "1", "--param", "hidden_size=32", "--param", "num_layers=1", "--json",
+        "--precision", "bf16-mixed",
     ])  # fmt: skip
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
+    assert summary["config"]["precision"] == "bf16-mixed"
     assert summary["data"]["n_used"] == 150
     assert summary["data"]["n_invalid"] == 2
     assert [p["line"] for p in summary["data"]["problems"]] == [101, 152]
@@ -49,3 +51,15 @@ def test_train_on_a_smiles_file_then_generate(tmp_path) -> None:
     assert inside.returncode == 1
     assert "inside the model directory" in inside.stderr
     assert len(inside.stderr.splitlines()) == 1
+
+
+def test_float16_on_a_cpu_is_one_clear_error(tmp_path) -> None:
+    done = _run([
+        "train-generator", "--model", "charrnn", "--dataset", "moses", "--out",
+        str(tmp_path / "m"), "--precision", "16-mixed",
+    ])  # fmt: skip
+    assert done.returncode != 0
+    assert "'precision': '16-mixed'" in done.stderr
+    assert "needs a GPU" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "m").exists()

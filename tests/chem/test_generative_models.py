@@ -126,3 +126,16 @@ def test_wrong_model_kinds_are_refused(trained, moses_200, tmp_path) -> None:
     (tmp_path / "plain").mkdir()
     with pytest.raises(ArtifactError, match="no manifest.json"):
         load_generator(tmp_path / "plain")
+
+
+def test_bfloat16_training_keeps_float32_weights_and_records_it(moses_200, tmp_path) -> None:
+    config = TrainConfig(max_epochs=1, batch_size=32, progress=False, precision="bf16-mixed")
+    generator = train_generator(
+        "charrnn", moses_200, tmp_path / "bf16", hparams=TINY["charrnn"], config=config
+    )
+    assert all(p.dtype == torch.float32 for p in generator.model.parameters())
+    assert generator.training["config"]["precision"] == "bf16-mixed"
+    val_loss = generator.training["losses"]["val_loss"]
+    # validated in float32: a bfloat16 loss would carry 8 bits of mantissa
+    assert val_loss != float(torch.tensor(val_loss).to(torch.bfloat16))
+    assert len(load_generator(tmp_path / "bf16").sample(8, seed=0).smiles) == 8

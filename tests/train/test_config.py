@@ -104,3 +104,12 @@ def test_yaml_with_a_consistent_mode_loads_and_a_contradicting_one_names_the_fil
     # the resolved config round-trips (as written into a model directory)
     config = TrainConfig.build(monitor="val_cindex")
     assert TrainConfig(**config.model_dump()) == config
+
+
+def test_float16_precision_needs_a_gpu_and_bfloat16_is_accepted() -> None:
+    with pytest.raises(ConfigError, match=r"'precision': '16-mixed' .* needs a GPU accelerator"):
+        TrainConfig.build(precision="16-mixed")
+    assert TrainConfig.build(precision="16-mixed", accelerator="gpu").precision == "16-mixed"
+    assert TrainConfig.build(precision="bf16-mixed").precision == "bf16-mixed"
+    with pytest.raises(ConfigError, match="'precision'"):
+        TrainConfig.build(precision="8-true")

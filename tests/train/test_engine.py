@@ -371,3 +371,15 @@ def test_a_non_finite_validation_loss_stops_training_at_once(breast) -> None:
     assert len(losses) == 1
     assert not np.isfinite(losses[0])
     assert result.best_epoch is None
+
+
+def test_bfloat16_mixed_precision_trains_about_as_float32_does(breast) -> None:
+    kwargs = {"loss_fn": ce, "metrics_fn": accuracy_and_count}
+    full = fit(tiny_net(), breast["train"], breast["val"], config=quick(), **kwargs)
+    mixed_net = tiny_net()
+    mixed = fit(
+        mixed_net, breast["train"], breast["val"], config=quick(precision="bf16-mixed"), **kwargs
+    )
+    assert all(p.dtype == torch.float32 for p in mixed_net.parameters())
+    assert abs(mixed.val_metrics["val_acc"] - full.val_metrics["val_acc"]) <= 0.05
+    assert abs(mixed.val_metrics["val_loss"] - full.val_metrics["val_loss"]) <= 0.05

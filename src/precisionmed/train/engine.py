@@ -151,7 +151,10 @@ def fit(
         callbacks.insert(0, WeightEMA(config.ema_decay))
     tensors = None if collate_fn is not None else in_memory_tensors(train)
     devices, num_nodes, _ = distributed_layout(config)
-    epoch_steps = tensors is not None and devices * num_nodes == 1
+    # float16 needs the loss scaling of Lightning's own optimisation loop
+    epoch_steps = (
+        tensors is not None and devices * num_nodes == 1 and config.precision != "16-mixed"
+    )
     # validation inside the epoch's step too, unless the start is validated (a sanity check)
     val_tensors = in_memory_tensors(val) if epoch_steps and not config.validate_start else None
     trainer = build_trainer(

@@ -78,7 +78,11 @@ def split_batch(batch: Any) -> tuple[Any, Any]:
 
 
 def _to_cpu(obj: Any) -> Any:
+    """Detached CPU copies; float16 / bfloat16 (a mixed-precision forward) as float32, so that
+    the metrics and the monitored loss keep float32's resolution."""
     if isinstance(obj, torch.Tensor):
+        if obj.dtype in (torch.float16, torch.bfloat16):
+            obj = obj.float()
         return obj.detach().cpu()
     if isinstance(obj, Mapping):
         return {k: _to_cpu(v) for k, v in obj.items()}

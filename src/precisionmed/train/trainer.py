@@ -89,6 +89,7 @@ def build_trainer(
             enable_progress_bar=config.progress,
             enable_model_summary=False,
             deterministic=config.deterministic,
+            precision=config.precision,
             gradient_clip_val=None if manual else config.gradient_clip,
             # validate_start: Lightning's sanity check runs the whole validation set once
             # before training; BestWeights records it as epoch -1
