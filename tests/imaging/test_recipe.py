@@ -49,3 +49,17 @@ def test_cli_trains_the_default_recipe(tmp_path):
     assert config["train_config"]["optimizer"] == "adamw"
     assert config["train_config"]["scheduler"] == "cosine"
     assert config["train_config"]["max_epochs"] == 1  # the flag wins
+
+
+def test_cli_trains_in_bfloat16_mixed_precision(tmp_path):
+    require_dataset("breastmnist")
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-c", "from precisionmed.cli.main import main; main()", "imaging",
+           "train", "--dataset", "breastmnist", "--subset", "32", "--max-epochs", "1",
+           "--n-boot", "20", "--out", str(out), "--json", "--precision", "bf16-mixed"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = json.loads((out / "config.json").read_text())
+    assert config["train_config"]["precision"] == "bf16-mixed"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["auc"]["value"] <= 1.0

@@ -92,6 +92,9 @@ def train(
     devices: int = typer.Option(None, help="Processes / devices (with --strategy ddp)."),
     strategy: str = typer.Option(None, help="Lightning strategy, e.g. ddp."),
     accelerator: str = typer.Option(None, help="cpu (default), gpu or auto."),
+    precision: str = typer.Option(
+        None, help="32-true (default); mixed precision: bf16-mixed, or 16-mixed on a GPU."
+    ),
     num_nodes: int = typer.Option(None, help="Machines (multi-node DDP; see docs/distributed.md)."),
     augment: str = typer.Option(None, help="Augmentation: none, light (default) or strong."),
     network_arg: list[str] = typer.Option(
@@ -171,6 +174,7 @@ def train(
         devices=devices,
         strategy=strategy,
         accelerator=accelerator,
+        precision=precision,
         num_nodes=num_nodes,
         progress=not as_json,
     )
