@@ -8,13 +8,15 @@ scoring calls: GuacaMol's SMILES LSTM scores its whole ChEMBL training set (abou
 molecules) to pick its starting population, then samples 20 x 1024 more
 (``guacamol_baselines/smiles_lstm_hc``). Here:
 
-1. the prior: the CharRNN of ``benchmarks/chem_moses.py`` (2 x 384 LSTM, one epoch over 480,000
-   MOSES molecules, 54.7 CPU minutes; ``--prior DIR``), or without ``--prior`` a quick one
-   trained here (2 x 256 LSTM, one epoch over ``--prior-molecules``, about 2.3 CPU minutes);
+1. the prior: the CharRNN of ``benchmarks/chem_moses.py`` (2 x 384 LSTM, one epoch over
+   850,000 MOSES molecules in bfloat16, about 55 CPU minutes; ``--prior DIR``), or without
+   ``--prior`` a quick one trained here (2 x 256 LSTM, one epoch over ``--prior-molecules``,
+   about 2.3 CPU minutes);
 2. each task: REINVENT with ``RECIPE`` (batch 64, sigma 120, lr 5e-4, replay 10 of 100, no
    scaffold diversity filter: chosen over the filter on three development tasks by
-   ``benchmarks/dev/reinvent_recipes.py``) for a fixed budget of 10,000 scoring calls (the budget
-   of Gao et al.'s PMO benchmark, NeurIPS 2022), about 2.5 CPU minutes; the GuacaMol score is
+   ``benchmarks/dev/reinvent_recipes.py``) for a fixed budget of scoring calls (``--calls``:
+   10,000 is the budget of Gao et al.'s PMO benchmark, NeurIPS 2022, about 2.5 CPU minutes a
+   task; the committed run used 50,000); the GuacaMol score is
    that of the 100 best distinct molecules found (GuacaMol's top-1/10/100 average, top-1 for
    rediscovery), with the validity and internal diversity (MOSES IntDiv1) of the final batch and
    of the top 100;
@@ -22,11 +24,14 @@ molecules) to pick its starting population, then samples 20 x 1024 more
    --dataset davis --model deepdta --param protein_chunk=64``, about 16 CPU minutes;
    ``--dta-epochs N`` for a shorter one) scores the predicted pKd to EGFR; REINVENT maximises it
    with QED >= 0.5 and SA <= 4 (half-Gaussian thresholds), and the top molecules' predicted pKd
-   stands beside the best Davis ligand's (canertinib) predicted and measured pKd.
+   stands beside the best Davis ligand's (canertinib) predicted and measured pKd, each with its
+   nearest Davis training drug's Tanimoto similarity and whether it is inside the model's
+   applicability domain (a high predicted pKd outside it is an extrapolation).
 
 Run (the committed figures): ``python benchmarks/chem_moses.py --models charrnn --work W`` then
-``python benchmarks/chem_rl.py --prior W/charrnn [--calls 10000] [--work DIR] [--quiet]``;
-writes ``benchmarks/results/chem_rl.json``.
+``python benchmarks/chem_rl.py --prior W/charrnn --only guacamol --calls 50000`` and, at the same
+time, ``python benchmarks/chem_rl.py --prior W/charrnn --only target-aware`` (each part merges
+into ``benchmarks/results/chem_rl.json`` with its own run record).
 """
 
 from __future__ import annotations
@@ -221,6 +226,7 @@ def target_aware(prior, args: argparse.Namespace, work: Path) -> dict:
             "measured_pkd": float(measured[best]),
             "predicted_pkd": float(predicted_best),
         },
+        "applicability_threshold": predictor.input_spec.applicability_threshold,
         "top10": [
             {
                 "smiles": s,
@@ -228,9 +234,22 @@ def target_aware(prior, args: argparse.Namespace, work: Path) -> dict:
                 "score": row["score"],
                 "qed": _qed(s),
                 "sa": _sa(s),
+                # the nearest Davis training drug (ECFP4 Tanimoto) and the model's domain
+                "nearest_drug_similarity": r.details["applicability"]["nearest_drug_similarity"],
+                "in_domain": r.details["applicability"]["in_domain"],
             }
             for s, r, row in zip(top_smiles, records, top, strict=True)
         ],
+        "top100_in_domain": float(
+            np.mean(
+                [
+                    r.details["applicability"]["in_domain"]
+                    for r in predictor.predict(
+                        [r["smiles"] for r in result.top(100)], protein=sequence
+                    )
+                ]
+            )
+        ),  # fmt: skip
         **{k: v for k, v in out.items() if k != "best"},
     }
 
@@ -263,26 +282,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
-        "--keep-target-aware",
-        action="store_true",
-        help="do not rerun the target-aware run: keep the entry of --out (with its own commit, "
-        "calls and prior, recorded under kept_from)",
+        "--only",
+        choices=["guacamol", "target-aware"],
+        default=None,
+        help="run one part (two processes can run the two at once); the other part of --out "
+        "is kept, and each part records its own run (commit, calls, prior, CPU minutes)",
     )
     args = parser.parse_args()
-    kept = None
-    if args.keep_target_aware:
-        previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
-        if "target_aware" not in previous:
-            raise SystemExit(f"--keep-target-aware: {args.out} has no target_aware entry")
-        kept = dict(previous["target_aware"])
-        kept.setdefault(
-            "kept_from",
-            {
-                "commit": previous["_meta"]["commit"],
-                "calls": previous["_meta"]["calls_per_task"],
-                "prior": previous.get("prior"),
-            },
-        )
     use_shared_mirror()
     torch.set_num_threads(args.threads)
     start = time.process_time()
@@ -297,57 +303,83 @@ def main() -> None:
         flush=True,
     )
     prior = load_generator(prior_info["model_dir"]).model
-    tasks = {}
-    for name in TASKS:
-        from precisionmed.chem.optimize.guacamol import goal_directed_task
+    parts: dict = {}
+    if args.only in (None, "guacamol"):
+        tasks = {}
+        for name in TASKS:
+            from precisionmed.chem.optimize.guacamol import goal_directed_task
 
-        objective = build_objective({"components": [{"type": "guacamol", "task": name}]})
-        row = run_task(prior, objective, args, goal_directed_task(name).top_counts)
-        row.pop("_result")
-        row["published"] = PUBLISHED[name]
-        row["at_or_above_smiles_lstm"] = row["score"] >= PUBLISHED[name]["smiles_lstm"]
-        tasks[name] = row
+            objective = build_objective({"components": [{"type": "guacamol", "task": name}]})
+            row = run_task(prior, objective, args, goal_directed_task(name).top_counts)
+            row.pop("_result")
+            row["published"] = PUBLISHED[name]
+            row["at_or_above_smiles_lstm"] = row["score"] >= PUBLISHED[name]["smiles_lstm"]
+            tasks[name] = row
+            print(
+                f"{name}: {row['score']:.3f} (SMILES LSTM {PUBLISHED[name]['smiles_lstm']:.3f}, "
+                f"Graph GA {PUBLISHED[name]['graph_ga']:.3f}) after {row['calls']} calls; "
+                f"final batch validity {row['final_batch']['validity']:.2f}, IntDiv1 "
+                f"{row['final_batch']['int_div1']:.3f}",
+                flush=True,
+            )
+        parts["guacamol"] = tasks
+    if args.only in (None, "target-aware"):
+        target = target_aware(prior, args, work)
         print(
-            f"{name}: {row['score']:.3f} (SMILES LSTM {PUBLISHED[name]['smiles_lstm']:.3f}, "
-            f"Graph GA {PUBLISHED[name]['graph_ga']:.3f}) after {row['calls']} calls; "
-            f"final batch validity {row['final_batch']['validity']:.2f}, IntDiv1 "
-            f"{row['final_batch']['int_div1']:.3f}",
+            f"{KINASE}: top predicted pKd {target['top10'][0]['predicted_pkd']:.2f}; best Davis "
+            f"ligand predicted {target['best_davis_ligand']['predicted_pkd']:.2f}, measured "
+            f"{target['best_davis_ligand']['measured_pkd']:.2f}",
             flush=True,
         )
-    target = kept or target_aware(prior, args, work)
-    print(
-        f"{KINASE}: top predicted pKd {target['top10'][0]['predicted_pkd']:.2f}; best Davis "
-        f"ligand predicted {target['best_davis_ligand']['predicted_pkd']:.2f}, measured "
-        f"{target['best_davis_ligand']['measured_pkd']:.2f}",
-        flush=True,
-    )
+        parts["target_aware"] = target
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     total = cpu_minutes(start) + child_cpu_minutes()
-    results = {
-        "guacamol": tasks,
-        "target_aware": target,
+    run = {
+        "commit": commit,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "seed": args.seed,
+        "calls_per_task": args.calls,
+        "cpu_minutes": total,
+        "reinvent": reinvent_settings(),
         "prior": prior_info,
-        "_meta": {
-            "commit": commit,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "python": sys.version.split()[0],
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "seed": args.seed,
-            "calls_per_task": args.calls,
-            "cpu_minutes": total,
-            "reinvent": reinvent_settings(),
+    }
+    write(parts, run, args.out)
+    print(f"{total:.1f} CPU min; wrote {args.out}")
+
+
+def write(parts: dict, run: dict, out: Path) -> None:
+    """Merge ``parts`` (``guacamol``, ``target_aware``) into ``out`` under a lock (the two
+    parts may run in two processes at once); ``_meta.runs[part]`` is each part's run."""
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(out.read_text()) if out.is_file() else {}
+        meta = results.get("_meta", {})
+        runs = meta.get("runs", {})
+        for part in ("guacamol", "target_aware"):  # a file written before runs were per part
+            if part in results and part not in runs and "commit" in meta:
+                runs[part] = {k: meta[k] for k in ("commit", "finished", "calls_per_task")}
+                runs[part]["prior"] = results.get("prior")
+        results.pop("prior", None)
+        for part, value in parts.items():
+            results[part] = value
+            runs[part] = run
+        results["_meta"] = {
+            "runs": runs,
             "published_source": "Brown et al., J Chem Inf Model 59, 1096 (2019), Table 2 "
             "(SMILES LSTM, Graph GA)",
             "guacamol_definitions": "precisionmed.chem.optimize.guacamol, checked against "
             "guacamol 0.5.5 in tests/chem/test_guacamol.py",
-        },
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=float))
-    print(f"{total:.1f} CPU min; wrote {args.out}")
+        }
+        out.write_text(json.dumps(results, indent=2, default=float))
+    out.with_suffix(".lock").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -118,3 +118,29 @@ def test_a_bad_data_dir_is_one_line_and_a_bad_protein_too(tmp_path, models):
                 ok=False)  # fmt: skip
     assert done.returncode != 0
     assert "--protein: expected a protein sequence" in done.stderr
+
+
+def test_predictions_say_whether_the_drug_and_the_protein_are_like_the_training_ones(models):
+    from precisionmed.chem.affinity_training import protein_digest
+    from precisionmed.data import load_dataset
+
+    model_dir = models[0]["gin"][0]
+    predictor = precisionmed.load(model_dir)
+    threshold = predictor.input_spec.applicability_threshold
+    assert 0.0 < threshold <= 1.0
+    davis = load_dataset("davis")
+    digests = set(predictor.config["train_protein_digests"])
+    known = next(s for s in davis.proteins.values() if protein_digest(s) in digests)
+    unknown = next(s for s in davis.proteins.values() if protein_digest(s) not in digests)
+    drugs = list(davis.drugs.values())
+    records = predictor.predict([*drugs, "CCCCCCCCCC"], protein=known)
+    domains = [r.details["applicability"] for r in records]
+    training = [d for d in domains if d["nearest_drug_similarity"] == pytest.approx(1.0)]
+    assert 2 <= len(training) <= predictor.input_spec.n_training_molecules + 5  # salts, isomers
+    assert all(d["in_domain"] and d["protein_in_training"] for d in training)
+    assert not domains[-1]["in_domain"]  # decane among kinase inhibitors
+    assert "Outside the applicability domain" in records[-1].warnings[-1]
+    assert not any("Outside" in w for w in records[0].warnings if domains[0]["in_domain"])
+    new = predictor.predict(drugs[:1], protein=unknown)[0]
+    assert new.details["applicability"]["protein_in_training"] is False
+    assert "not one of the training proteins" in new.warnings[-1]

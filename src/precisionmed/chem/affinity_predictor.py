@@ -4,7 +4,11 @@
 takes SMILES (a list, or a ``.smi`` file) and one protein (a FASTA file or a sequence) and
 returns one :class:`~precisionmed.predict.PredictionRecord` per SMILES, invalid ones included
 (no prediction, the reason as a warning): the predicted affinity (pKd for a model trained on Kd),
-its split-conformal interval, and with an ensemble the members' spread.
+its split-conformal interval, and with an ensemble the members' spread. Each record's
+``details["applicability"]`` holds the drug's nearest-neighbour Tanimoto similarity to the
+training drugs against the model's threshold, and whether the protein was a training protein;
+a drug outside the domain or a new protein adds a warning (models saved before the domain was
+recorded have none).
 
 The input specification is the existing :class:`~precisionmed.predict.MoleculeInputSpec` with
 ``format="smiles+protein-sequence"`` and both encodings in its ``featurizer``; no new spec.
@@ -22,6 +26,7 @@ from precisionmed.artifacts import Artifact, register_predictor
 from precisionmed.chem.affinity_data import read_protein
 from precisionmed.chem.affinity_training import KIND, member_outputs
 from precisionmed.chem.evaluation import intervals
+from precisionmed.chem.features import FingerprintSpec, morgan_fingerprints, tanimoto_nearest
 from precisionmed.chem.molecules import MoleculeBatch, read_molecules, standardize_smiles
 from precisionmed.errors import ConfigError
 from precisionmed.predict import MoleculeInputSpec, PredictionRecord, Predictor
@@ -38,10 +43,17 @@ def _is_file(text: str) -> bool:
 class AffinityPredictor(Predictor):
     """The members of a trained affinity model with their interval calibration."""
 
-    def __init__(self, nets: list[Any], config: dict[str, Any], artifact: Artifact | None = None):
+    def __init__(
+        self,
+        nets: list[Any],
+        config: dict[str, Any],
+        artifact: Artifact | None = None,
+        train_drug_fingerprints: np.ndarray | None = None,
+    ):
         self.nets = nets
         self.config = config
         self.artifact = artifact
+        self.train_drug_fingerprints = train_drug_fingerprints
 
     @classmethod
     def from_artifact(cls, artifact: Artifact) -> AffinityPredictor:
@@ -49,8 +61,12 @@ class AffinityPredictor(Predictor):
         from precisionmed.chem.affinity_models import AffinityNet
 
         config = dict(artifact.config)
+        state = artifact.state_dict()
+        packed = state.pop("train_drug_fingerprints", None)
+        bits = FingerprintSpec().n_bits  # the domain's space: ECFP4 (drug_domain)
+        fps = None if packed is None else np.unpackbits(packed.numpy(), axis=1, count=bits)
         members: dict[int, dict[str, Any]] = {}
-        for key, value in artifact.state_dict().items():
+        for key, value in state.items():
             head, _, rest = key.partition(".")
             members.setdefault(int(head.removeprefix("member")), {})[rest] = value
         nets = []
@@ -59,7 +75,7 @@ class AffinityPredictor(Predictor):
             net.load_state_dict(members[i])
             net.eval()
             nets.append(net)
-        return cls(nets, config, artifact)
+        return cls(nets, config, artifact, fps)
 
     @property
     def input_spec(self) -> MoleculeInputSpec:
@@ -78,7 +94,8 @@ class AffinityPredictor(Predictor):
 
         mols = batch.valid_mols
         if not mols:
-            return {"mean": np.empty(0), "spread": None, "low": None, "high": None}
+            return {"mean": np.empty(0), "spread": None, "low": None, "high": None,
+                    "similarity": None}  # fmt: skip
         smiles = [s for s in batch.smiles if s is not None]
         arch, p = self.config["architecture"], self.config["params"]
         drugs = drug_inputs(arch, smiles, mols, int(p.get("smiles_max_len", 0)))
@@ -89,7 +106,12 @@ class AffinityPredictor(Predictor):
         q = np.asarray(self.config["interval_scale"], dtype=float)
         low, high = intervals(mean[:, None], None if offset is None else spread[:, None],
                               offset, q)  # fmt: skip
-        return {"mean": mean, "spread": spread, "low": low[:, 0], "high": high[:, 0]}
+        similarity = None
+        if self.train_drug_fingerprints is not None:
+            fps = morgan_fingerprints(mols, FingerprintSpec())
+            similarity = tanimoto_nearest(fps, self.train_drug_fingerprints)
+        return {"mean": mean, "spread": spread, "low": low[:, 0], "high": high[:, 0],
+                "similarity": similarity}  # fmt: skip
 
     def predict(
         self, inputs: str | Path | Sequence[str], protein: str | Path | None = None
@@ -115,10 +137,44 @@ class AffinityPredictor(Predictor):
         else:  # one SMILES, or a list of them
             batch = standardize_smiles([inputs] if isinstance(inputs, str) else list(inputs))
         name, sequence = read_protein(protein)
-        return self.records(batch, self.predict_batch(batch, sequence), protein_name=name)
+        arrays = self.predict_batch(batch, sequence)
+        return self.records(batch, arrays, protein_name=name, protein_sequence=sequence)
+
+    def _applicability(
+        self, similarity: float | None, protein_sequence: str | None
+    ) -> tuple[dict[str, Any] | None, list[str]]:
+        """``details["applicability"]`` and the warnings for one drug against the protein."""
+        from precisionmed.chem.affinity_training import protein_digest
+
+        digests = self.config.get("train_protein_digests")
+        if similarity is None or digests is None:
+            return None, []
+        threshold = self.input_spec.applicability_threshold
+        in_domain = threshold is None or similarity >= threshold
+        known = None if protein_sequence is None else protein_digest(protein_sequence) in digests
+        info = {"nearest_drug_similarity": similarity, "threshold": threshold,
+                "in_domain": in_domain, "protein_in_training": known}  # fmt: skip
+        warnings = []
+        if not in_domain:
+            warnings.append(
+                f"Outside the applicability domain: the most similar training drug has Tanimoto "
+                f"similarity {similarity:.2f} (threshold {threshold:.2f}); the prediction is an "
+                "extrapolation."
+            )
+        if known is False:
+            warnings.append(
+                "The protein is not one of the training proteins: the test figures (pairs of "
+                "training drugs and proteins) do not apply to it."
+            )
+        return info, warnings
 
     def records(
-        self, batch: MoleculeBatch, arrays: dict[str, np.ndarray | None], *, protein_name: str
+        self,
+        batch: MoleculeBatch,
+        arrays: dict[str, np.ndarray | None],
+        *,
+        protein_name: str,
+        protein_sequence: str | None = None,
     ) -> list[PredictionRecord]:
         """:class:`PredictionRecord` per row of ``batch`` from :meth:`predict_batch`'s arrays."""
         units, level = self.units, self.config.get("interval_level")
@@ -141,7 +197,13 @@ class AffinityPredictor(Predictor):
             if arrays["spread"] is not None:
                 values[f"{units}_spread"] = float(arrays["spread"][k])
             bounds = [float(arrays["low"][k]), float(arrays["high"][k])]  # type: ignore[index]
-            warnings = tuple(f"{row.where}: standardised: {r}" for r in row.reasons)
+            similarity = arrays["similarity"]
+            info, flags = self._applicability(
+                None if similarity is None else float(similarity[k]), protein_sequence
+            )
+            if info is not None:
+                details["applicability"] = info
+            warnings = (*(f"{row.where}: standardised: {r}" for r in row.reasons), *flags)
             out.append(self.record(row.input, value, values, interval={units: bounds},
                                    interval_level=level, calibration=calibration,
                                    warnings=warnings, details=details))  # fmt: skip

@@ -10,7 +10,13 @@
    engine (:func:`precisionmed.train.fit_members`, MSE loss, early stopping on the validation
    MSE); more than one member is a deep ensemble whose spread scales the intervals;
 4. split-conformal intervals on the validation fold (:mod:`precisionmed.chem.evaluation`, as the
-   property models); CI and MSE on the test fold with bootstrap intervals, ``parity.png``.
+   property models); CI and MSE on the test fold with bootstrap intervals, ``parity.png``;
+5. the applicability domain: the training drugs' ECFP4 bits (the reference set of a new drug's
+   nearest-neighbour Tanimoto similarity) and a threshold, the 5th percentile of each training
+   drug's similarity to its nearest other training drug (the validation and test pairs of setting
+   1 reuse the training drugs, so they cannot set it as they do for the property models), and
+   the digests of the training proteins, so that a prediction says whether its drug is like the
+   training drugs and whether its protein was seen in training.
 """
 
 from __future__ import annotations
@@ -37,6 +43,26 @@ from precisionmed.errors import ConfigError
 from precisionmed.predict import MoleculeInputSpec
 
 KIND = "drug-target-affinity"
+
+
+def protein_digest(sequence: str) -> str:
+    """SHA-256 of a protein sequence (upper case): how a model remembers its training proteins."""
+    import hashlib
+
+    return hashlib.sha256(sequence.upper().encode()).hexdigest()
+
+
+def drug_domain(mols: list[Any]) -> tuple[np.ndarray, float]:
+    """The training drugs' ECFP4 bits and the applicability threshold (the
+    ``APPLICABILITY_QUANTILE`` quantile of each drug's similarity to its nearest other drug)."""
+    from precisionmed.chem.features import FingerprintSpec, morgan_fingerprints, tanimoto_nearest
+    from precisionmed.chem.training import APPLICABILITY_QUANTILE
+
+    fps = morgan_fingerprints(mols, FingerprintSpec())
+    if len(mols) < 2:
+        return fps, 1.0
+    nearest = tanimoto_nearest(fps, fps, exclude_self=True)
+    return fps, float(np.quantile(nearest, APPLICABILITY_QUANTILE))
 
 
 def affinity_params(architecture: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -217,13 +243,18 @@ def train_affinity_model(
             "training": fits.summary(config.monitor)
             | {"total_wall_seconds": time.perf_counter() - start},
         }  # fmt: skip
+        train_drugs = sorted(set(pairs.drug[parts["train"]].tolist()))
+        drug_fps, threshold = drug_domain([batch.mols[d] for d in train_drugs])
+        sequences = list(data.proteins.values())
+        train_proteins = sorted(set(pairs.protein[parts["train"]].tolist()))
         input_spec = MoleculeInputSpec(
             format="smiles+protein-sequence",
             standardisation=STANDARDISATION,
             featurizer={"name": "label-encoding" if architecture == "deepdta" else
                         "graphdta-atom-graph", "smiles_max_len": p.get("smiles_max_len"),
                         "protein_max_len": p["protein_max_len"], "protein": "label-encoding"},
-            n_training_molecules=len(set(pairs.drug[parts["train"]].tolist())),
+            n_training_molecules=len(train_drugs),
+            applicability_threshold=threshold,
         )  # fmt: skip
         cfg = {
             "model": architecture, "architecture": architecture, "dataset": data.name,
@@ -233,9 +264,13 @@ def train_affinity_model(
             "interval_scale": q.tolist(),
             "interval_spread_offset": None if offset is None else offset.tolist(),
             "input_spec": input_spec.to_dict(),
+            "train_protein_digests": sorted({protein_digest(sequences[i])
+                                             for i in train_proteins}),
         }  # fmt: skip
         state = {f"member{i}.{k}": v for i, net in enumerate(fits.nets)
                  for k, v in net.state_dict().items()}  # fmt: skip
+        # the training drugs' fingerprints (bit-packed): the applicability domain's reference set
+        state["train_drug_fingerprints"] = torch.from_numpy(np.packbits(drug_fps > 0, axis=1))
         card = ModelCard(
             title=f"{architecture} on {data.name}",
             intended_use="Research: ranking candidate molecules by predicted binding affinity "
@@ -247,6 +282,8 @@ def train_affinity_model(
                 "Setting 1 tests pairs of drugs and proteins seen in training; for new drugs "
                 "or new proteins the error is larger than the test figures.",
                 "Intervals are calibrated on the validation fold (same drugs and proteins).",
+                "A drug unlike the training drugs, or a protein not among the training ones, is "
+                "flagged in its prediction's warnings: the prediction is an extrapolation.",
             ],
             details={"model": architecture, "affinity": affinity, **p},
         )
@@ -258,4 +295,11 @@ def train_affinity_model(
     return metrics
 
 
-__all__ = ["KIND", "affinity_params", "member_outputs", "train_affinity_model"]
+__all__ = [
+    "KIND",
+    "affinity_params",
+    "drug_domain",
+    "member_outputs",
+    "protein_digest",
+    "train_affinity_model",
+]

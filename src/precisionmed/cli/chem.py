@@ -317,11 +317,13 @@ def predict_affinity(
         write_records(records, out)
         with (out / "predictions.csv").open("w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["row", "input", "smiles", units, "low", "high", "warnings"])
+            writer.writerow(["row", "input", "smiles", units, "low", "high", "in_domain",
+                             "warnings"])  # fmt: skip
             for r in records:
                 low, high = (r.interval or {}).get(units, [None, None])
-                writer.writerow([r.details["row"], r.input, r.details["smiles"],
-                                 r.prediction, low, high, " | ".join(r.warnings)])  # fmt: skip
+                domain = (r.details.get("applicability") or {}).get("in_domain")
+                row = [r.details["row"], r.input, r.details["smiles"], r.prediction, low, high]
+                writer.writerow([*row, domain, " | ".join(r.warnings)])
     if as_json:
         print_json([r.to_dict() for r in records])
         return
