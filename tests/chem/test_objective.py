@@ -96,6 +96,22 @@ def test_a_saved_property_model_is_a_component(tmp_path, esol_model):
     assert objective.score([ASPIRIN, PHENOL]) == pytest.approx(np.clip(expected, 0, 1))
 
 
+def test_domain_penalty_scales_molecules_outside_the_models_applicability_domain(
+    tmp_path, esol_model
+):
+    smiles = [ASPIRIN, PHENOL, "CCO", "C[Si](C)(C)O[Si](C)(C)C", "O=C1CCCCCCCCCCCCCCN1"]
+    spec = {"type": "property", "model": str(esol_model), "scale": [-6, 0]}
+    plain = build_objective({"components": [spec]}).score(smiles)
+    penalised = build_objective({"components": [spec | {"domain_penalty": 0.2}]}).score(smiles)
+    records = precisionmed.load(esol_model).predict(smiles)
+    inside = np.array([r.details["applicability"]["in_domain"] for r in records])
+    assert inside.any()
+    assert not inside.all()
+    assert penalised == pytest.approx(np.where(inside, plain, 0.2 * plain))
+    with pytest.raises(ConfigError, match=r"component 1 \(property\): domain_penalty must be"):
+        build_objective({"components": [spec | {"domain_penalty": 1.5}]})
+
+
 def test_a_property_model_is_not_an_affinity_model(tmp_path, esol_model):
     path = _write(
         tmp_path,
@@ -189,3 +205,8 @@ def test_a_saved_affinity_model_scores_the_predicted_pkd(tmp_path):
     total = objective.score([ASPIRIN, "C1CC("])
     assert total[0] == pytest.approx(np.clip((predicted[0].prediction - 5) / 5, 0, 1))
     assert total[1] == 0.0
+    # aspirin is nothing like Davis's kinase inhibitors: outside the domain, it scores 0
+    assert not predicted[0].details["applicability"]["in_domain"]
+    component = {"type": "affinity", "model": str(out), "protein": sequence, "scale": [5, 10]}
+    inside_only = build_objective({"components": [component | {"domain_penalty": 0}]})
+    assert inside_only.score([ASPIRIN])[0] == 0.0

@@ -13,7 +13,8 @@
       - {type: substructure, smarts: "c1ccccc1", mode: required}
       - {type: substructure, smarts: "[N+](=O)[O-]", mode: forbidden}
       - {type: property, model: models/esol, target: logS, scale: [-6, 0]}
-      - {type: affinity, model: models/davis, protein: abl1.fasta, scale: [5, 9], weight: 2}
+      - {type: affinity, model: models/davis, protein: abl1.fasta, scale: [5, 9], weight: 2,
+         domain_penalty: 0}         # 0 outside the model's applicability domain
       - {type: guacamol, task: Osimertinib MPO}
 
 Each scoring component turns a molecule into a desirability in [0, 1]: QED, similarity and
@@ -25,6 +26,10 @@ geometric mean ``prod(s_i ** (w_i / sum w))`` (REINVENT's default; a zero in any
 gives 0) or, with ``aggregation: weighted_sum``, ``sum(w_i s_i) / sum(w_i)``. Substructure
 components are gates, not terms: a molecule missing a ``required`` pattern or holding a
 ``forbidden`` one has its aggregate multiplied by ``penalty`` (default 0). Invalid SMILES score 0.
+A ``property`` or ``affinity`` component with ``domain_penalty: p`` (in [0, 1)) multiplies its
+desirability by ``p`` for a molecule outside the model's applicability domain (nearest training
+molecule's Tanimoto similarity below the model's threshold), where the prediction is an
+extrapolation that an optimiser would otherwise exploit.
 
 Every problem in the file is one :class:`~precisionmed.errors.ConfigError` naming the file, the
 component (its position and type) and what was expected: an unknown type (with close names), a
@@ -52,8 +57,8 @@ COMPONENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tpsa": ((), ()),
     "similarity": (("smiles",), ("fingerprint",)),
     "substructure": (("smarts",), ("mode", "penalty")),
-    "property": (("model",), ("target",)),
-    "affinity": (("model", "protein"), ()),
+    "property": (("model",), ("target", "domain_penalty")),
+    "affinity": (("model", "protein"), ("domain_penalty",)),
     "guacamol": (("task",), ()),
 }
 _TRANSFORM_KEYS = ("scale", "window", "min", "max", "width")
@@ -72,10 +77,12 @@ class Component:
     transform: Callable[[np.ndarray], np.ndarray]
     gate: bool = False
     penalty: float = 0.0
+    factor: Callable[[list[Any]], np.ndarray] | None = None  # after raw, on the same molecules
 
     def desirability(self, mols: list[Any]) -> np.ndarray:
         """Scores of shape (n,) in [0, 1] for sanitised molecules."""
-        return np.clip(self.transform(np.asarray(self.raw(mols), dtype=float)), 0.0, 1.0)
+        d = np.clip(self.transform(np.asarray(self.raw(mols), dtype=float)), 0.0, 1.0)
+        return d if self.factor is None else d * self.factor(mols)
 
 
 @dataclass
@@ -195,7 +202,11 @@ def _descriptor(kind: str) -> Callable[[list[Any]], np.ndarray]:
     return lambda mols: np.array([func(m) for m in mols], dtype=float)
 
 
-def _model_component(kind: str, spec: dict[str, Any], where: str) -> Callable:
+def _model_component(
+    kind: str, spec: dict[str, Any], where: str
+) -> tuple[Callable, Callable | None]:
+    """``raw(mols)``, the model's predictions, and with ``domain_penalty`` the ``factor(mols)``
+    of the same molecules (1 inside the applicability domain, the penalty outside)."""
     import precisionmed
     from precisionmed.chem.molecules import standardize_smiles
 
@@ -214,33 +225,52 @@ def _model_component(kind: str, spec: dict[str, Any], where: str) -> Callable:
 
     from rdkit import Chem
 
+    penalty = spec.get("domain_penalty")
+    if penalty is not None:
+        if not isinstance(penalty, (int, float)) or not 0 <= penalty < 1:
+            raise ConfigError(
+                f"{where}: domain_penalty must be a number in [0, 1); got {penalty!r}."
+            )
+        threshold = predictor.input_spec.applicability_threshold
+        if threshold is None or (kind == "affinity" and predictor.train_drug_fingerprints is None):
+            raise ConfigError(
+                f"{where}: {str(path)!r} has no applicability domain (a model saved before it "
+                "was recorded): retrain it, or leave domain_penalty out."
+            )
+    args: tuple[str, ...] = ()
+    column: Any = slice(None)
     if kind == "affinity":
         from precisionmed.chem.affinity_data import read_protein
 
-        _, sequence = read_protein(str(spec["protein"]))
+        args = (read_protein(str(spec["protein"]))[1],)
+    else:
+        names = predictor.target_names
+        target = spec.get("target", names[0])
+        if target not in names:
+            raise ConfigError(
+                f"{where}: target {target!r} is not predicted by {path}; expected one of {names}."
+            )
+        column = names.index(target)
+    outside = 0.0 if penalty is None else float(penalty)
+    last: dict[str, Any] = {}  # factor() reads the similarities of raw()'s last molecules
 
-        def affinity(mols: list[Any]) -> np.ndarray:
-            batch = standardize_smiles([Chem.MolToSmiles(m) for m in mols])
-            out = np.full(len(mols), np.nan)
-            out[batch.valid_indices] = predictor.predict_batch(batch, sequence)["mean"]
-            return out
-
-        return affinity
-    names = predictor.target_names
-    target = spec.get("target", names[0])
-    if target not in names:
-        raise ConfigError(
-            f"{where}: target {target!r} is not predicted by {path}; expected one of {names}."
-        )
-    column = names.index(target)
-
-    def prop(mols: list[Any]) -> np.ndarray:
+    def raw(mols: list[Any]) -> np.ndarray:
         batch = standardize_smiles([Chem.MolToSmiles(m) for m in mols])
-        out = np.full(len(mols), np.nan)
-        out[batch.valid_indices] = predictor.predict_batch(batch)["mean"][:, column]
+        arrays = predictor.predict_batch(batch, *args)
+        out, similarity = np.full(len(mols), np.nan), np.zeros(len(mols))
+        mean = arrays["mean"]
+        out[batch.valid_indices] = mean if kind == "affinity" else mean[:, column]  # type: ignore[index]
+        if arrays.get("similarity") is not None:
+            similarity[batch.valid_indices] = arrays["similarity"]
+        last.update(n=len(mols), similarity=similarity)
         return out
 
-    return prop
+    def factor(mols: list[Any]) -> np.ndarray:
+        assert last.get("n") == len(mols)  # called by desirability() right after raw()
+        inside = last["similarity"] >= predictor.input_spec.applicability_threshold
+        return np.where(inside, 1.0, outside)
+
+    return raw, None if penalty is None else factor
 
 
 def build_component(spec: Any, index: int, source: str = "<objective>") -> Component:
@@ -280,7 +310,8 @@ def build_component(spec: Any, index: int, source: str = "<objective>") -> Compo
         return Component(name, kind, weight, _descriptor(kind), transform)
     if kind in ("property", "affinity"):
         transform = _transform(spec, where, None)
-        return Component(name, kind, weight, _model_component(kind, spec, where), transform)
+        raw, factor = _model_component(kind, spec, where)
+        return Component(name, kind, weight, raw, transform, factor=factor)
     if kind == "similarity":
         return Component(name, kind, weight, _similarity(spec, where), identity)
     if kind == "guacamol":
