@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,3 +21,24 @@ def use_shared_mirror() -> None:
     """
     if SHARED_DATA.is_dir():
         os.environ.setdefault("PRECISIONMED_DATA_MIRROR", str(SHARED_DATA))
+
+
+def _plain(value: object) -> object:
+    """JSON for what ``json`` cannot write: NumPy scalars as numbers, anything else as text."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
+
+
+@contextlib.contextmanager
+def locked_results(path: Path) -> Iterator[dict]:
+    """The results JSON at ``path`` (empty if absent), read under an exclusive lock and written
+    back when the block ends: two runs of one script may share the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_suffix(".lock")
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(path.read_text()) if path.is_file() else {}
+        yield results
+        path.write_text(json.dumps(results, indent=2, default=_plain))
+    with contextlib.suppress(OSError):
+        lock_path.unlink()

@@ -27,10 +27,7 @@ reads the sample files (``--no-metrics`` stops after sampling). Results merge in
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import gzip
-import json
 import subprocess
 import sys
 import tempfile
@@ -38,7 +35,7 @@ import time
 from pathlib import Path
 
 import torch
-from _common import use_shared_mirror
+from _common import locked_results, use_shared_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "chem_moses.json"
@@ -159,19 +156,16 @@ def _targets(metrics: dict) -> dict:
 
 
 def write(entries: dict, run: dict) -> None:
-    """Merge ``entries`` into the results JSON under a lock (two runs may share the file)."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    """Merge ``entries`` into the results JSON (two runs may share the file)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    with locked_results(RESULTS) as results:
         moses = results.get("moses", {})
         for key, entry in entries.items():
             moses[key] = {**moses.get(key, {}), **entry}
         moses.update(PUBLISHED)
         results["moses"] = moses
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
         meta = results.get("_meta", {})
         meta.update({
             "torch": torch.__version__, "python": sys.version.split()[0],
@@ -183,9 +177,6 @@ def write(entries: dict, run: dict) -> None:
         })  # fmt: skip
         meta.setdefault("runs", {}).update({k: {**run, "commit": commit} for k in entries})
         results["_meta"] = meta
-        RESULTS.write_text(json.dumps(results, indent=2, default=str))
-    with contextlib.suppress(OSError):
-        RESULTS.with_suffix(".lock").unlink()
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, use_shared_mirror  # noqa: E402
+from _common import ROOT, locked_results, use_shared_mirror  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "chem_rl.json"
 TASKS = ("Celecoxib rediscovery", "Aripiprazole similarity", "Osimertinib MPO")
@@ -202,28 +202,26 @@ def target_aware(prior, args: argparse.Namespace, work: Path) -> dict:
         objective = build_objective({"components": [components[0] | extra, *components[1:]]})
         out = run_task(prior, objective, args)
         result = out.pop("_result")
-        top = result.top(10)
-        top_smiles = [r["smiles"] for r in top]
-        records = predictor.predict(top_smiles, protein=sequence)
-        top100 = predictor.predict([r["smiles"] for r in result.top(100)], protein=sequence)
+        top = result.top(100)
+        records = predictor.predict([r["smiles"] for r in top], protein=sequence)
         runs[variant] = {
             "top10": [
                 {
-                    "smiles": s,
+                    "smiles": row["smiles"],
                     "predicted_pkd": r.prediction,
                     "score": row["score"],
-                    "qed": _qed(s),
-                    "sa": _sa(s),
+                    "qed": _qed(row["smiles"]),
+                    "sa": _sa(row["smiles"]),
                     # the nearest Davis training drug (ECFP4 Tanimoto), and the model's domain
                     "nearest_drug_similarity": r.details["applicability"][
                         "nearest_drug_similarity"
                     ],
                     "in_domain": r.details["applicability"]["in_domain"],
                 }
-                for s, r, row in zip(top_smiles, records, top, strict=True)
+                for r, row in zip(records[:10], top[:10], strict=True)
             ],
             "top100_in_domain": float(
-                np.mean([r.details["applicability"]["in_domain"] for r in top100])
+                np.mean([r.details["applicability"]["in_domain"] for r in records])
             ),
             **{k: v for k, v in out.items() if k != "best"},
         }
@@ -356,21 +354,10 @@ def main() -> None:
 
 
 def write(parts: dict, run: dict, out: Path) -> None:
-    """Merge ``parts`` (``guacamol``, ``target_aware``) into ``out`` under a lock (the two
-    parts may run in two processes at once); ``_meta.runs[part]`` is each part's run."""
-    import fcntl
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = json.loads(out.read_text()) if out.is_file() else {}
-        meta = results.get("_meta", {})
-        runs = meta.get("runs", {})
-        for part in ("guacamol", "target_aware"):  # a file written before runs were per part
-            if part in results and part not in runs and "commit" in meta:
-                runs[part] = {k: meta[k] for k in ("commit", "finished", "calls_per_task")}
-                runs[part]["prior"] = results.get("prior")
-        results.pop("prior", None)
+    """Merge ``parts`` (``guacamol``, ``target_aware``) into ``out`` (the two parts may run in
+    two processes at once); ``_meta.runs[part]`` is each part's run."""
+    with locked_results(out) as results:
+        runs = results.get("_meta", {}).get("runs", {})
         for part, value in parts.items():
             results[part] = value
             runs[part] = run
@@ -381,8 +368,6 @@ def write(parts: dict, run: dict, out: Path) -> None:
             "guacamol_definitions": "precisionmed.chem.optimize.guacamol, checked against "
             "guacamol 0.5.5 in tests/chem/test_guacamol.py",
         }
-        out.write_text(json.dumps(results, indent=2, default=float))
-    out.with_suffix(".lock").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import numpy as np
 
 from precisionmed.artifacts import Artifact, register_predictor
 from precisionmed.chem.affinity_data import read_protein
-from precisionmed.chem.affinity_training import KIND, member_outputs
+from precisionmed.chem.affinity_training import KIND, member_outputs, protein_digest
 from precisionmed.chem.evaluation import intervals
 from precisionmed.chem.features import FingerprintSpec, morgan_fingerprints, tanimoto_nearest
 from precisionmed.chem.molecules import MoleculeBatch, read_molecules, standardize_smiles
@@ -94,8 +94,9 @@ class AffinityPredictor(Predictor):
 
         mols = batch.valid_mols
         if not mols:
+            none = None if self.train_drug_fingerprints is None else np.empty(0)
             return {"mean": np.empty(0), "spread": None, "low": None, "high": None,
-                    "similarity": None}  # fmt: skip
+                    "similarity": none}  # fmt: skip
         smiles = [s for s in batch.smiles if s is not None]
         arch, p = self.config["architecture"], self.config["params"]
         drugs = drug_inputs(arch, smiles, mols, int(p.get("smiles_max_len", 0)))
@@ -141,17 +142,12 @@ class AffinityPredictor(Predictor):
         return self.records(batch, arrays, protein_name=name, protein_sequence=sequence)
 
     def _applicability(
-        self, similarity: float | None, protein_sequence: str | None
-    ) -> tuple[dict[str, Any] | None, list[str]]:
-        """``details["applicability"]`` and the warnings for one drug against the protein."""
-        from precisionmed.chem.affinity_training import protein_digest
-
-        digests = self.config.get("train_protein_digests")
-        if similarity is None or digests is None:
-            return None, []
+        self, similarity: float, known: bool | None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """``details["applicability"]`` and the warnings for one drug (its nearest training
+        drug's similarity) against a protein (``known``: a training protein; None: not given)."""
         threshold = self.input_spec.applicability_threshold
         in_domain = threshold is None or similarity >= threshold
-        known = None if protein_sequence is None else protein_digest(protein_sequence) in digests
         info = {"nearest_drug_similarity": similarity, "threshold": threshold,
                 "in_domain": in_domain, "protein_in_training": known}  # fmt: skip
         warnings = []
@@ -182,6 +178,11 @@ class AffinityPredictor(Predictor):
         calibration = {"method": "split-conformal intervals on the validation fold",
                        "interval_level": level, "test_coverage": test.get("coverage")}  # fmt: skip
         position = {int(i): k for k, i in enumerate(batch.valid_indices)}
+        similarity = arrays["similarity"]
+        digests = self.config.get("train_protein_digests")
+        known = None  # the protein among the training ones (None: not recorded, or not given)
+        if digests is not None and protein_sequence is not None:
+            known = protein_digest(protein_sequence) in digests
         out = []
         for row in batch.rows:
             details: dict[str, Any] = {"row": row.index, "line": row.line, "name": row.name,
@@ -197,12 +198,9 @@ class AffinityPredictor(Predictor):
             if arrays["spread"] is not None:
                 values[f"{units}_spread"] = float(arrays["spread"][k])
             bounds = [float(arrays["low"][k]), float(arrays["high"][k])]  # type: ignore[index]
-            similarity = arrays["similarity"]
-            info, flags = self._applicability(
-                None if similarity is None else float(similarity[k]), protein_sequence
-            )
-            if info is not None:
-                details["applicability"] = info
+            flags: list[str] = []
+            if similarity is not None:  # a model saved with its applicability domain
+                details["applicability"], flags = self._applicability(float(similarity[k]), known)
             warnings = (*(f"{row.where}: standardised: {r}" for r in row.reasons), *flags)
             out.append(self.record(row.input, value, values, interval={units: bounds},
                                    interval_level=level, calibration=calibration,

@@ -68,21 +68,25 @@ AGGREGATIONS = ("geometric", "weighted_sum")
 
 @dataclass
 class Component:
-    """One scoring term: ``raw(mols) -> values`` then ``transform(values) -> [0, 1]``."""
+    """One scoring term: ``raw(mols) -> values`` then ``transform(values) -> [0, 1]``.
+
+    ``raw`` may also return ``(values, factor)``: the desirabilities are then multiplied by
+    ``factor`` (in [0, 1], per molecule), e.g. a model's ``domain_penalty`` outside its domain.
+    """
 
     name: str
     kind: str
     weight: float
-    raw: Callable[[list[Any]], np.ndarray]
+    raw: Callable[[list[Any]], np.ndarray | tuple[np.ndarray, np.ndarray]]
     transform: Callable[[np.ndarray], np.ndarray]
     gate: bool = False
     penalty: float = 0.0
-    factor: Callable[[list[Any]], np.ndarray] | None = None  # after raw, on the same molecules
 
     def desirability(self, mols: list[Any]) -> np.ndarray:
         """Scores of shape (n,) in [0, 1] for sanitised molecules."""
-        d = np.clip(self.transform(np.asarray(self.raw(mols), dtype=float)), 0.0, 1.0)
-        return d if self.factor is None else d * self.factor(mols)
+        out = self.raw(mols)
+        values, factor = out if isinstance(out, tuple) else (out, 1.0)
+        return np.clip(self.transform(np.asarray(values, dtype=float)), 0.0, 1.0) * factor
 
 
 @dataclass
@@ -204,9 +208,9 @@ def _descriptor(kind: str) -> Callable[[list[Any]], np.ndarray]:
 
 def _model_component(
     kind: str, spec: dict[str, Any], where: str
-) -> tuple[Callable, Callable | None]:
-    """``raw(mols)``, the model's predictions, and with ``domain_penalty`` the ``factor(mols)``
-    of the same molecules (1 inside the applicability domain, the penalty outside)."""
+) -> Callable[[list[Any]], np.ndarray | tuple[np.ndarray, np.ndarray]]:
+    """``raw(mols)``: the model's predictions, with ``domain_penalty`` also the factor of each
+    molecule (1 inside the model's applicability domain, the penalty outside)."""
     import precisionmed
     from precisionmed.chem.molecules import standardize_smiles
 
@@ -225,20 +229,20 @@ def _model_component(
 
     from rdkit import Chem
 
+    threshold = predictor.input_spec.applicability_threshold
     penalty = spec.get("domain_penalty")
     if penalty is not None:
         if not isinstance(penalty, (int, float)) or not 0 <= penalty < 1:
             raise ConfigError(
                 f"{where}: domain_penalty must be a number in [0, 1); got {penalty!r}."
             )
-        threshold = predictor.input_spec.applicability_threshold
-        if threshold is None or (kind == "affinity" and predictor.train_drug_fingerprints is None):
+        if threshold is None:
             raise ConfigError(
                 f"{where}: {str(path)!r} has no applicability domain (a model saved before it "
                 "was recorded): retrain it, or leave domain_penalty out."
             )
     args: tuple[str, ...] = ()
-    column: Any = slice(None)
+    column: int | None = None  # a property model's target; an affinity model predicts one value
     if kind == "affinity":
         from precisionmed.chem.affinity_data import read_protein
 
@@ -251,26 +255,20 @@ def _model_component(
                 f"{where}: target {target!r} is not predicted by {path}; expected one of {names}."
             )
         column = names.index(target)
-    outside = 0.0 if penalty is None else float(penalty)
-    last: dict[str, Any] = {}  # factor() reads the similarities of raw()'s last molecules
 
-    def raw(mols: list[Any]) -> np.ndarray:
+    def raw(mols: list[Any]) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         batch = standardize_smiles([Chem.MolToSmiles(m) for m in mols])
         arrays = predictor.predict_batch(batch, *args)
-        out, similarity = np.full(len(mols), np.nan), np.zeros(len(mols))
-        mean = arrays["mean"]
-        out[batch.valid_indices] = mean if kind == "affinity" else mean[:, column]  # type: ignore[index]
-        if arrays.get("similarity") is not None:
-            similarity[batch.valid_indices] = arrays["similarity"]
-        last.update(n=len(mols), similarity=similarity)
-        return out
+        mean = arrays["mean"] if column is None else arrays["mean"][:, column]
+        out = np.full(len(mols), np.nan)
+        out[batch.valid_indices] = mean
+        if penalty is None:
+            return out
+        factor = np.full(len(mols), float(penalty))
+        factor[batch.valid_indices] = np.where(arrays["similarity"] >= threshold, 1.0, penalty)
+        return out, factor
 
-    def factor(mols: list[Any]) -> np.ndarray:
-        assert last.get("n") == len(mols)  # called by desirability() right after raw()
-        inside = last["similarity"] >= predictor.input_spec.applicability_threshold
-        return np.where(inside, 1.0, outside)
-
-    return raw, None if penalty is None else factor
+    return raw
 
 
 def build_component(spec: Any, index: int, source: str = "<objective>") -> Component:
@@ -310,8 +308,7 @@ def build_component(spec: Any, index: int, source: str = "<objective>") -> Compo
         return Component(name, kind, weight, _descriptor(kind), transform)
     if kind in ("property", "affinity"):
         transform = _transform(spec, where, None)
-        raw, factor = _model_component(kind, spec, where)
-        return Component(name, kind, weight, raw, transform, factor=factor)
+        return Component(name, kind, weight, _model_component(kind, spec, where), transform)
     if kind == "similarity":
         return Component(name, kind, weight, _similarity(spec, where), identity)
     if kind == "guacamol":
