@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from precisionmed.jsonable import json_default
+from precisionmed.jsonable import finite_or_null, json_default
 
 console = Console()
 console_err = Console(stderr=True)
@@ -23,8 +23,9 @@ STATE = _State()
 
 
 def print_json(obj: Any) -> None:
-    """Machine-readable output for ``--json``: plain JSON on stdout, nothing else."""
-    print(json.dumps(obj, indent=2, default=json_default))  # noqa: T201
+    """Machine-readable output for ``--json``: strict JSON on stdout (NaN and infinities as
+    null), nothing else."""
+    print(json.dumps(finite_or_null(obj), indent=2, allow_nan=False, default=json_default))  # noqa: T201
 
 
 def parse_key_values(items: list[str] | None, option: str = "--param") -> dict[str, Any]:

@@ -18,7 +18,6 @@ the first holds the lock, instead of polling in SQLite's busy handler, whose sle
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from precisionmed.errors import ConfigError
+from precisionmed.jsonable import finite_or_null
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -75,17 +75,7 @@ def json_text(value: Any) -> str:
     try:
         return json.dumps(value, allow_nan=False)
     except ValueError:
-        return json.dumps(_finite(value), allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+        return json.dumps(finite_or_null(value), allow_nan=False)
 
 
 def _sqlite_pragmas(synchronous: str) -> Any:
