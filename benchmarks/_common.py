@@ -24,9 +24,14 @@ def use_shared_mirror() -> None:
 
 
 def _plain(value: object) -> object:
-    """JSON for what ``json`` cannot write: NumPy scalars as numbers, anything else as text."""
-    item = getattr(value, "item", None)
-    return item() if callable(item) else str(value)
+    """JSON for what ``json`` cannot write: the package's encoding (NumPy/torch scalars and
+    arrays, paths), anything else as text."""
+    from precisionmed.jsonable import json_default
+
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)
 
 
 @contextlib.contextmanager

@@ -94,9 +94,9 @@ class AffinityPredictor(Predictor):
 
         mols = batch.valid_mols
         if not mols:
-            none = None if self.train_drug_fingerprints is None else np.empty(0)
+            similarity = None if self.train_drug_fingerprints is None else np.empty(0)
             return {"mean": np.empty(0), "spread": None, "low": None, "high": None,
-                    "similarity": none}  # fmt: skip
+                    "similarity": similarity}  # fmt: skip
         smiles = [s for s in batch.smiles if s is not None]
         arch, p = self.config["architecture"], self.config["params"]
         drugs = drug_inputs(arch, smiles, mols, int(p.get("smiles_max_len", 0)))
